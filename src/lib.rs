@@ -1,0 +1,26 @@
+//! ctrtspd — RTSP playback server for ARM network video recorders.
+//!
+//! The crate is laid out along the data flow (see `README.md`):
+//!
+//! | module       | what it owns                                                        | I/O?        |
+//! |--------------|---------------------------------------------------------------------|-------------|
+//! | [`store`]    | on-disk segment format, writer, mmap reader, catalog, verify        | files       |
+//! | [`codec`]    | H.264/H.265 Annex B parsing, access units, SPS fields               | none        |
+//! | [`rtsp`]     | RTSP request parser, response writer, URL/Transport/Range, SDP      | none        |
+//! | [`rtp`]      | RTP/RTCP headers, per-codec packetizers, interleaved framing        | none        |
+//! | [`playback`] | time range → cursor over frames across segments; pacing             | none        |
+//! | [`session`]  | the RTSP session state machine, driven with `now` as an argument    | none        |
+//! | [`server`]   | sockets, timers, signals: the one `smol::LocalExecutor`             | sockets     |
+//! | [`cli`]      | the `ctrtspd` subcommands (`serve`, `import`, `inspect`, `verify`)  | stdio       |
+//!
+//! Everything but `store` (files), `server` (sockets) and `cli` is sans-I/O:
+//! pure functions and state machines that take `now` as an argument.
+
+pub mod cli;
+pub mod codec;
+pub mod playback;
+pub mod rtp;
+pub mod rtsp;
+pub mod server;
+pub mod session;
+pub mod store;

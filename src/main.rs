@@ -1,0 +1,5 @@
+//! The `ctrtspd` binary: see [`ctrtspd::cli`].
+
+fn main() {
+    std::process::exit(ctrtspd::cli::main());
+}

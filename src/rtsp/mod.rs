@@ -1,0 +1,1 @@
+//! rtsp (being written)
