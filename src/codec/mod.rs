@@ -1,1 +1,37 @@
-//! codec (being written)
+//! Video codecs: H.264 and H.265 Annex B parsing, access units and SPS fields.
+
+/// A video codec that the store records and the server packetizes.
+///
+/// The numeric values are written on disk (segment header), so they never change.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum Codec {
+    /// H.264 / AVC (ITU-T H.264), RTP payload format RFC 6184.
+    H264 = 1,
+    /// H.265 / HEVC (ITU-T H.265), RTP payload format RFC 7798.
+    H265 = 2,
+}
+
+impl Codec {
+    /// The on-disk code of this codec.
+    pub const fn code(self) -> u8 {
+        self as u8
+    }
+
+    /// The codec with on-disk code `code`, if known.
+    pub const fn from_code(code: u8) -> Option<Self> {
+        match code {
+            1 => Some(Self::H264),
+            2 => Some(Self::H265),
+            _ => None,
+        }
+    }
+
+    /// The RTP encoding name used in SDP `a=rtpmap` (RFC 6184 / RFC 7798).
+    pub const fn rtp_encoding_name(self) -> &'static str {
+        match self {
+            Self::H264 => "H264",
+            Self::H265 => "H265",
+        }
+    }
+}
