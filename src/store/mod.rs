@@ -1,5 +1,25 @@
-//! The recording store: on-disk segment format, writer, reader, catalog.
+//! The recording store: the on-disk segment format ([`layout`]), the writer
+//! a recorder links ([`writer`]), the memory-mapped reader ([`segment`],
+//! [`cursor`]), the catalog of what exists ([`catalog`]) and the offline
+//! consistency check ([`verify`]).
 
+pub mod catalog;
+pub mod cursor;
+mod error;
 mod kind;
+pub mod layout;
+pub mod paths;
+pub mod segment;
+pub mod verify;
+pub mod writer;
 
+#[cfg(test)]
+mod tests;
+
+pub use catalog::{Catalog, SegmentRef};
+pub use cursor::{Cursor, Step};
+pub use error::{StoreError, StoreErrorKind};
 pub use kind::Kind;
+pub use layout::ParamSets;
+pub use segment::{FrameData, Segment};
+pub use writer::{FrameIn, Recorder, RecorderConfig, SegmentWriter};

@@ -1,0 +1,232 @@
+//! The offline consistency check behind `ctrtspd verify`: every record CRC,
+//! every payload CRC, index/payload consistency, time order.
+
+use std::path::{Path, PathBuf};
+
+use super::catalog::Catalog;
+use super::layout::RECORD_LEN;
+use super::segment::Segment;
+use super::{Kind, paths};
+
+/// One finding.
+#[derive(Debug, Clone)]
+pub struct Problem {
+    /// The file concerned.
+    pub path: PathBuf,
+    /// Byte offset in that file, where it applies.
+    pub offset: Option<u64>,
+    /// What is wrong, for a person.
+    pub what: String,
+    /// False for what a crash leaves behind and replay already ignores
+    /// (a torn tail, an unfinished segment): reported, but not a failure.
+    pub severe: bool,
+}
+
+impl core::fmt::Display for Problem {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let level = if self.severe { "ERROR" } else { "warning" };
+        match self.offset {
+            Some(o) => write!(
+                f,
+                "{level}: {}: at byte {o}: {}",
+                self.path.display(),
+                self.what
+            ),
+            None => write!(f, "{level}: {}: {}", self.path.display(), self.what),
+        }
+    }
+}
+
+/// What a check found.
+#[derive(Debug, Default)]
+pub struct Report {
+    /// Segments checked.
+    pub segments: usize,
+    /// Frames whose record and payload were checked good.
+    pub frames: u64,
+    /// Payload bytes checked.
+    pub bytes: u64,
+    /// Everything found wrong.
+    pub problems: Vec<Problem>,
+}
+
+impl Report {
+    /// True when nothing severe was found.
+    pub fn is_ok(&self) -> bool {
+        self.problems.iter().all(|p| !p.severe)
+    }
+}
+
+/// Checks one segment and adds to `report`.
+pub fn verify_segment(idx_path: &Path, report: &mut Report) {
+    report.segments += 1;
+    let seg = match Segment::open(idx_path) {
+        Ok(s) => s,
+        Err(e) => {
+            report.problems.push(Problem {
+                path: e.path.clone(),
+                offset: e.offset,
+                what: e.kind.to_string(),
+                severe: true,
+            });
+            return;
+        }
+    };
+    let mut previous_us = i64::MIN;
+    for i in 0..seg.frames() {
+        match seg.check_payload(i) {
+            Ok(()) => {}
+            Err(e) => {
+                report.problems.push(Problem {
+                    path: e.path.clone(),
+                    offset: e.offset,
+                    what: format!("frame {i}: {}", e.kind),
+                    severe: true,
+                });
+                continue;
+            }
+        }
+        let Ok(rec) = seg.record(i) else { continue };
+        if i == 0 && !rec.keyframe {
+            report.problems.push(problem(
+                idx_path,
+                i,
+                &seg,
+                "first frame is not a keyframe",
+                true,
+            ));
+        }
+        if rec.time_us < previous_us {
+            report.problems.push(problem(
+                idx_path,
+                i,
+                &seg,
+                "frame time goes backwards",
+                true,
+            ));
+        }
+        previous_us = rec.time_us;
+        report.frames += 1;
+        report.bytes += u64::from(rec.len_bytes);
+    }
+    let idx_len = std::fs::metadata(idx_path).map(|m| m.len()).unwrap_or(0);
+    let records_bytes = idx_len.saturating_sub(seg.header().header_len_bytes as u64);
+    let whole_records = records_bytes / RECORD_LEN as u64;
+    let expected = seg.frames() as u64 + u64::from(seg.is_finished());
+    if whole_records > expected || !records_bytes.is_multiple_of(RECORD_LEN as u64) {
+        let at = seg.header().header_len_bytes as u64 + expected * RECORD_LEN as u64;
+        report.problems.push(Problem {
+            path: idx_path.to_path_buf(),
+            offset: Some(at),
+            what: format!(
+                "torn tail: {} bytes after the last valid record are ignored",
+                idx_len.saturating_sub(at)
+            ),
+            severe: seg.is_finished(),
+        });
+    } else if !seg.is_finished() {
+        report.problems.push(Problem {
+            path: idx_path.to_path_buf(),
+            offset: None,
+            what: "segment not finished (still being recorded, or its recorder stopped)".into(),
+            severe: false,
+        });
+    }
+}
+
+fn problem(idx_path: &Path, i: usize, seg: &Segment, what: &str, severe: bool) -> Problem {
+    Problem {
+        path: idx_path.to_path_buf(),
+        offset: Some((seg.header().header_len_bytes + i * RECORD_LEN) as u64),
+        what: format!("frame {i}: {what}"),
+        severe,
+    }
+}
+
+/// Checks every segment under `root` (optionally one camera and/or kind).
+pub fn verify_root(root: &Path, camera: Option<u32>, kind: Option<Kind>) -> Report {
+    let mut report = Report::default();
+    let mut cat = match Catalog::open(root) {
+        Ok(c) => c,
+        Err(e) => {
+            report.problems.push(Problem {
+                path: e.path.clone(),
+                offset: None,
+                what: e.kind.to_string(),
+                severe: true,
+            });
+            return report;
+        }
+    };
+    let cameras = match cat.cameras() {
+        Ok(c) => c,
+        Err(e) => {
+            report.problems.push(Problem {
+                path: e.path.clone(),
+                offset: None,
+                what: e.kind.to_string(),
+                severe: true,
+            });
+            return report;
+        }
+    };
+    for cam in cameras
+        .into_iter()
+        .filter(|c| camera.is_none_or(|want| want == *c))
+    {
+        for k in Kind::ALL
+            .into_iter()
+            .filter(|k| kind.is_none_or(|want| want == *k))
+        {
+            match cat.all_segments(cam, k) {
+                Ok(segs) => {
+                    for s in segs {
+                        verify_segment(&s.idx_path, &mut report);
+                    }
+                }
+                Err(e) => report.problems.push(Problem {
+                    path: e.path.clone(),
+                    offset: None,
+                    what: e.kind.to_string(),
+                    severe: true,
+                }),
+            }
+            stray_files(&paths::stream_dir(root, cam, k), &mut report);
+        }
+    }
+    report
+}
+
+/// Files in day directories that are not segment pairs.
+fn stray_files(stream_dir: &Path, report: &mut Report) {
+    let Ok(days) = std::fs::read_dir(stream_dir) else {
+        return;
+    };
+    for day in days.filter_map(|d| d.ok()) {
+        let Ok(files) = std::fs::read_dir(day.path()) else {
+            continue;
+        };
+        for f in files.filter_map(|f| f.ok()) {
+            let path = f.path();
+            let name = f.file_name().to_string_lossy().into_owned();
+            let what = if name.ends_with(paths::PART_SUFFIX) {
+                "leftover of an interrupted import (ignored by the server; safe to delete)"
+            } else if let Some(stem) = name.strip_suffix(".dat") {
+                if path.with_file_name(format!("{stem}.idx")).exists() {
+                    continue;
+                }
+                "payload file without its index (ignored)"
+            } else if paths::parse_idx_name(&name).is_some() {
+                continue;
+            } else {
+                "unknown file in the store (ignored)"
+            };
+            report.problems.push(Problem {
+                path,
+                offset: None,
+                what: what.into(),
+                severe: false,
+            });
+        }
+    }
+}
