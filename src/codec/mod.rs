@@ -13,6 +13,8 @@ pub mod annexb;
 pub mod bits;
 mod detect;
 mod error;
+pub mod h264;
+pub mod h265;
 pub mod nal_type;
 
 pub use annexb::{NalUnits, nal_units};
