@@ -9,6 +9,7 @@
 //! Everything here is pure: bytes in, values or a [`CodecError`] out, never
 //! a panic.
 
+pub mod access_unit;
 pub mod annexb;
 pub mod bits;
 mod detect;
@@ -16,11 +17,14 @@ mod error;
 pub mod h264;
 pub mod h265;
 pub mod nal_type;
+pub mod nals;
 
+pub use access_unit::{AccessUnit, AccessUnits, ParameterSets};
 pub use annexb::{NalUnits, nal_units};
 pub use detect::detect;
 pub use error::CodecError;
 pub use nal_type::{is_keyframe, is_parameter_set, is_vcl, nal_type};
+pub use nals::{LengthPrefixed, write_length_prefixed};
 
 /// A video codec that the store records and the server packetizes.
 ///
