@@ -100,14 +100,24 @@ impl<'a> AccessUnits<'a> {
         let mut keyframe = false;
         let mut seen_vcl = false;
         while let Some(&(offset, nal)) = self.nals.peek() {
-            let t = nal_type(codec, nal).ok_or(CodecError::InvalidNalHeader {
-                offset_bytes: offset,
-            })?;
+            // A broken NAL unit after a slice ends the frame before it, so
+            // that the frames before the fault are all delivered; the error
+            // comes on the next call.
+            let Some(t) = nal_type(codec, nal) else {
+                if seen_vcl {
+                    break;
+                }
+                return Err(CodecError::InvalidNalHeader {
+                    offset_bytes: offset,
+                });
+            };
             let base_layer = layer_id(codec, nal) == 0;
             let vcl = is_vcl(codec, t);
             if seen_vcl
                 && base_layer
-                && (starts_access_unit(codec, t) || (vcl && first_in_picture(codec, nal, offset)?))
+                && (starts_access_unit(codec, t)
+                    || (has_slice_header(codec, t)
+                        && first_in_picture(codec, nal, offset).unwrap_or(true)))
             {
                 break;
             }
@@ -121,7 +131,9 @@ impl<'a> AccessUnits<'a> {
                 continue;
             }
             if vcl && base_layer {
-                self.check_slice(nal, offset)?;
+                if has_slice_header(codec, t) {
+                    self.check_slice(nal, offset)?;
+                }
                 keyframe |= is_keyframe(codec, t);
                 seen_vcl = true;
             }
@@ -250,6 +262,15 @@ fn is_dropped(codec: Codec, t: u8) -> bool {
     match codec {
         Codec::H264 => matches!(t, h264_types::AUD | h264_types::FILLER),
         Codec::H265 => matches!(t, h265_types::AUD | h265_types::FILLER),
+    }
+}
+
+/// VCL types that begin with a slice header. H.264 data partitions B and C
+/// (types 3 and 4) begin with `slice_id` instead and follow their partition A.
+fn has_slice_header(codec: Codec, t: u8) -> bool {
+    match codec {
+        Codec::H264 => matches!(t, 1 | 2 | 5),
+        Codec::H265 => is_vcl(codec, t),
     }
 }
 
@@ -451,6 +472,22 @@ mod tests {
         assert_eq!(with_aud.len(), 1);
         assert_eq!(with_aud[0].offset_bytes, 4);
         assert_eq!(with_aud[0].nals, aus[0].nals);
+    }
+
+    #[test]
+    fn forbidden_bit_is_an_error_with_its_offset() {
+        let aus = access_units(Codec::H264, H264);
+        let mut data = H264[..aus[2].offset_bytes - 3].to_vec();
+        let bad_offset = data.len() + 3;
+        data.extend_from_slice(&[0, 0, 1, 0x81, 0x9a, 0x00, 0x11]);
+        let results: Vec<_> = AccessUnits::new(Codec::H264, &data).collect();
+        assert_eq!(results.len(), 3);
+        assert_eq!(
+            results[2],
+            Err(CodecError::InvalidNalHeader {
+                offset_bytes: bad_offset
+            })
+        );
     }
 
     #[test]

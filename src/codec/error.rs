@@ -112,3 +112,21 @@ impl std::error::Error for CodecError {}
 
 // Returned by value on the per-frame path: keep it within three words.
 static_assertions::const_assert!(core::mem::size_of::<CodecError>() <= 32);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_carry_the_offset_and_reason() {
+        let msg = CodecError::BFrames { offset_bytes: 1234 }.to_string();
+        assert!(msg.contains("1234") && msg.contains("bframes=0"), "{msg}");
+        let msg = CodecError::InvalidSps {
+            reason: "chroma_format_idc > 3",
+        }
+        .to_string();
+        assert!(msg.contains("chroma_format_idc > 3"), "{msg}");
+        let boxed: Box<dyn std::error::Error> = Box::new(CodecError::NotAnnexB);
+        assert!(boxed.to_string().contains("Annex B"));
+    }
+}

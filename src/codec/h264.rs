@@ -21,8 +21,12 @@ pub struct SpsInfo {
     pub sps_id: u8,
 }
 
-/// Profiles whose SPS carries chroma format, bit depths and scaling lists.
-const HIGH_PROFILES: [u8; 13] = [100, 110, 122, 244, 44, 83, 86, 118, 128, 138, 139, 134, 135];
+/// Profiles whose SPS carries chroma format, bit depths and scaling lists
+/// (7.3.2.1.1), plus 144, the withdrawn High 4:4:4 that old encoders still
+/// write (FFmpeg accepts it too).
+const HIGH_PROFILES: [u8; 14] = [
+    100, 110, 122, 244, 44, 83, 86, 118, 128, 138, 139, 134, 135, 144,
+];
 
 impl SpsInfo {
     /// Parses an SPS NAL unit (header byte included), following 7.3.2.1.1
