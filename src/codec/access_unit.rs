@@ -374,6 +374,13 @@ mod tests {
             keyframe_positions(&aus),
             (0..250).step_by(25).collect::<Vec<_>>()
         );
+        // repeat-headers=1: an SPS and a PPS before each of the 10 IDR frames.
+        let count = |t| {
+            nal_units(DEMO)
+                .filter(|(_, nal)| nal_type(Codec::H264, nal) == Some(t))
+                .count()
+        };
+        assert_eq!((count(7), count(8)), (10, 10));
     }
 
     #[test]
