@@ -1,4 +1,30 @@
 //! Video codecs: H.264 and H.265 Annex B parsing, access units and SPS fields.
+//!
+//! Import side (`ctrtspd import`, allocation allowed): [`detect`] the codec,
+//! split the stream into [`AccessUnits`], read picture sizes with
+//! [`h264::SpsInfo`] / [`h265::SpsInfo`], and store each frame with
+//! [`nals::write_length_prefixed`]. Hot path (per stored frame, no
+//! allocation): walk a frame's NAL units with [`nals::LengthPrefixed`].
+//!
+//! Everything here is pure: bytes in, values or a [`CodecError`] out, never
+//! a panic.
+
+pub mod access_unit;
+pub mod annexb;
+pub mod bits;
+mod detect;
+mod error;
+pub mod h264;
+pub mod h265;
+pub mod nal_type;
+pub mod nals;
+
+pub use access_unit::{AccessUnit, AccessUnits, ParameterSets};
+pub use annexb::{NalUnits, nal_units};
+pub use detect::detect;
+pub use error::CodecError;
+pub use nal_type::{is_keyframe, is_parameter_set, is_vcl, nal_type};
+pub use nals::{LengthPrefixed, write_length_prefixed};
 
 /// A video codec that the store records and the server packetizes.
 ///
