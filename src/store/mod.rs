@@ -6,15 +6,17 @@
 pub mod catalog;
 pub mod cursor;
 mod error;
+pub mod import;
 mod kind;
 pub mod layout;
 pub mod paths;
 pub mod segment;
+pub mod summary;
 pub mod verify;
 pub mod writer;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 pub use catalog::{Catalog, SegmentRef};
 pub use cursor::{Cursor, Step};

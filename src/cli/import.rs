@@ -1,0 +1,97 @@
+//! `ctrtspd import`: an H.264/H.265 Annex B file into the store.
+
+use std::path::PathBuf;
+
+use argh::FromArgs;
+
+use super::{EXIT_FAILURE, EXIT_OK, EXIT_USAGE};
+use crate::store::Kind;
+use crate::store::import::{ImportError, ImportTarget, import_annexb};
+use crate::utc::Utc;
+
+/// Import an H.264 or H.265 Annex B elementary stream; frame i gets the
+/// time start + i/fps.
+#[derive(FromArgs)]
+#[argh(subcommand, name = "import")]
+pub struct Args {
+    /// store root directory (created if missing)
+    #[argh(option)]
+    root: PathBuf,
+    /// camera id
+    #[argh(option)]
+    camera: u32,
+    /// regul or alarm
+    #[argh(option, from_str_fn(super::parse_kind))]
+    kind: Kind,
+    /// time of the first frame, Unix seconds (UTC)
+    #[argh(option)]
+    start: i64,
+    /// frames per second (default 25)
+    #[argh(option, default = "25.0")]
+    fps: f64,
+    /// the elementary stream (.264/.h264/.265/.hevc)
+    #[argh(positional)]
+    file: PathBuf,
+}
+
+/// Runs `import`.
+pub fn run(a: Args) -> i32 {
+    let data = match std::fs::read(&a.file) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("ctrtspd import: {}: {e}", a.file.display());
+            return EXIT_USAGE;
+        }
+    };
+    if let Err(e) = std::fs::create_dir_all(&a.root) {
+        eprintln!("ctrtspd import: {}: {e}", a.root.display());
+        return EXIT_FAILURE;
+    }
+    let Some(start_us) = a.start.checked_mul(1_000_000).filter(|s| *s >= 0) else {
+        eprintln!("ctrtspd import: --start {} is out of range", a.start);
+        return EXIT_USAGE;
+    };
+    let target = ImportTarget {
+        root: &a.root,
+        camera: a.camera,
+        kind: a.kind,
+        start_us,
+        fps: a.fps,
+    };
+    let long = data.len() > 8 << 20;
+    let mut last_pct = u64::MAX;
+    let result = import_annexb(&target, &data, |done, total| {
+        let pct = done * 100 / total.max(1);
+        if long && pct / 10 != last_pct / 10 {
+            eprintln!("ctrtspd import: {pct}% ({done}/{total} frames)");
+            last_pct = pct;
+        }
+    });
+    match result {
+        Ok(s) => {
+            println!(
+                "imported {} {} frames ({} keyframes) into camera {} {} as {} segment(s): {} → {} UTC",
+                s.frames,
+                s.codec.rtp_encoding_name(),
+                s.keyframes,
+                a.camera,
+                a.kind,
+                s.segments,
+                Utc(s.start_us),
+                Utc(s.end_us)
+            );
+            EXIT_OK
+        }
+        Err(e @ (ImportError::Codec(_) | ImportError::Empty | ImportError::BadFps)) => {
+            eprintln!(
+                "ctrtspd import: {}: {e}; the store was not changed",
+                a.file.display()
+            );
+            EXIT_USAGE
+        }
+        Err(e) => {
+            eprintln!("ctrtspd import: {e}; the store was left as it was");
+            EXIT_FAILURE
+        }
+    }
+}

@@ -1,0 +1,285 @@
+//! Importing an H.264/H.265 Annex B elementary stream into the store
+//! (`ctrtspd import`, and the demo archive). Frame `i` gets the time
+//! `start + i / fps`.
+//!
+//! The whole input is parsed before anything is written, so an input that
+//! cannot be used leaves the store as it was; segments are written under
+//! `.part` names and renamed when whole, and removed if a later write fails.
+
+use std::path::Path;
+
+use super::error::{StoreError, StoreErrorKind};
+use super::layout::ParamSets;
+use super::writer::{FrameIn, Recorder, RecorderConfig};
+use super::{Catalog, Kind};
+use crate::codec::{self, AccessUnits, Codec, CodecError};
+
+/// Why an import failed.
+#[derive(Debug)]
+pub enum ImportError {
+    /// The input is not a usable elementary stream.
+    Codec(CodecError),
+    /// The input holds no frame.
+    Empty,
+    /// `fps` is not a positive number.
+    BadFps,
+    /// Writing to the store failed (the store was left as it was).
+    Store(StoreError),
+}
+
+impl core::fmt::Display for ImportError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::Codec(e) => write!(f, "input: {e}"),
+            Self::Empty => f.write_str("input: no frames found"),
+            Self::BadFps => f.write_str("fps must be a positive number"),
+            Self::Store(e) => write!(f, "store: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for ImportError {}
+
+/// What an import did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ImportSummary {
+    /// Codec detected.
+    pub codec: Codec,
+    /// Frames written.
+    pub frames: u64,
+    /// Keyframes among them.
+    pub keyframes: u64,
+    /// Segments written.
+    pub segments: usize,
+    /// Time of the first frame.
+    pub start_us: i64,
+    /// End of the last frame.
+    pub end_us: i64,
+}
+
+/// Where a stream goes and how it is stamped.
+#[derive(Debug, Clone, Copy)]
+pub struct ImportTarget<'a> {
+    /// Store root.
+    pub root: &'a Path,
+    /// Camera id.
+    pub camera: u32,
+    /// Recording kind.
+    pub kind: Kind,
+    /// Time of the first frame, µs since the Unix epoch.
+    pub start_us: i64,
+    /// Frames per second.
+    pub fps: f64,
+}
+
+fn frame_time_us(t: &ImportTarget<'_>, i: u64) -> i64 {
+    t.start_us + (i as f64 * 1e6 / t.fps).round() as i64
+}
+
+/// Imports `data`; `progress(frames_done, frames_total)` is called now and
+/// then for long inputs.
+pub fn import_annexb(
+    t: &ImportTarget<'_>,
+    data: &[u8],
+    mut progress: impl FnMut(u64, u64),
+) -> Result<ImportSummary, ImportError> {
+    if !(t.fps.is_finite() && t.fps > 0.0) {
+        return Err(ImportError::BadFps);
+    }
+    let codec = codec::detect(data).map_err(ImportError::Codec)?;
+    // Pass 1: the whole input must be usable before the store is touched.
+    let (mut total, mut keyframes) = (0u64, 0u64);
+    for au in AccessUnits::new(codec, data) {
+        let au = au.map_err(ImportError::Codec)?;
+        total += 1;
+        keyframes += u64::from(au.keyframe);
+    }
+    if total == 0 {
+        return Err(ImportError::Empty);
+    }
+    let end_us = frame_time_us(t, total);
+    let mut cat = Catalog::open(t.root).map_err(ImportError::Store)?;
+    if let Some(r) = cat
+        .segments_overlapping(t.camera, t.kind, t.start_us, end_us)
+        .map_err(ImportError::Store)?
+        .first()
+    {
+        let seg = cat.open_segment(r).map_err(ImportError::Store)?;
+        let seg_end = seg.end_us().unwrap_or(i64::MAX);
+        if seg_end > t.start_us {
+            return Err(ImportError::Store(StoreError::file(
+                &r.idx_path,
+                StoreErrorKind::Overlaps {
+                    existing_start_us: r.start_us,
+                },
+            )));
+        }
+    }
+    // Pass 2: write.
+    let config = RecorderConfig {
+        publish_on_finish: true,
+        ..Default::default()
+    };
+    let mut rec = Recorder::new(t.root, t.camera, t.kind, config);
+    let mut params = ParamSets::default();
+    let mut payload = Vec::new();
+    let result = (|| {
+        for (i, au) in AccessUnits::new(codec, data).enumerate() {
+            let au = au.map_err(ImportError::Codec)?;
+            if au.params_changed || i == 0 {
+                params = ParamSets {
+                    vps: au.params.vps.unwrap_or_default().to_vec(),
+                    sps: au.params.sps.unwrap_or_default().to_vec(),
+                    pps: au.params.pps.unwrap_or_default().to_vec(),
+                };
+            }
+            payload.clear();
+            codec::nals::write_length_prefixed(&mut payload, &au.nals)
+                .map_err(ImportError::Codec)?;
+            let frame = FrameIn {
+                time_us: frame_time_us(t, i as u64),
+                keyframe: au.keyframe,
+                codec,
+                params: &params,
+                payload: &payload,
+            };
+            rec.append(&frame).map_err(ImportError::Store)?;
+            if i % 250 == 0 {
+                progress(i as u64, total);
+            }
+        }
+        Ok(())
+    })();
+    if let Err(e) = result {
+        rec.abandon();
+        return Err(e);
+    }
+    let segments = rec.finish().map_err(ImportError::Store)?.len();
+    progress(total, total);
+    Ok(ImportSummary {
+        codec,
+        frames: total,
+        keyframes,
+        segments,
+        start_us: t.start_us,
+        end_us,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::summary::summarize;
+    use crate::store::tests::TempDir;
+
+    const H264: &[u8] = include_bytes!("../../tests/fixtures/ffmpeg_testsrc_h264_gop25.264");
+    const H265: &[u8] = include_bytes!("../../tests/fixtures/ffmpeg_testsrc_h265_gop25.265");
+    const BFRAMES: &[u8] = include_bytes!("../../tests/fixtures/ffmpeg_testsrc_h264_bframes.264");
+    const T0_US: i64 = 1_709_215_200_000_000;
+
+    fn target(root: &Path) -> ImportTarget<'_> {
+        ImportTarget {
+            root,
+            camera: 3,
+            kind: Kind::Regul,
+            start_us: T0_US,
+            fps: 25.0,
+        }
+    }
+
+    fn files_under(root: &Path) -> usize {
+        let mut n = 0;
+        let mut stack = vec![root.to_path_buf()];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(d).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else {
+                    n += 1;
+                }
+            }
+        }
+        n
+    }
+
+    #[test]
+    fn imports_ffmpeg_h264_and_h265_exactly() {
+        for (data, codec) in [(H264, Codec::H264), (H265, Codec::H265)] {
+            let dir = TempDir::new("import");
+            let s = import_annexb(&target(&dir.0), data, |_, _| {}).unwrap();
+            assert_eq!(
+                (s.codec, s.frames, s.keyframes, s.segments),
+                (codec, 100, 4, 1)
+            );
+            assert_eq!(s.end_us, T0_US + 4_000_000);
+            let mut cat = Catalog::open(&dir.0).unwrap();
+            let sum = summarize(&mut cat, 3, Kind::Regul).unwrap();
+            assert_eq!((sum.frames, sum.keyframes), (100, 4));
+            assert_eq!(sum.ranges, vec![(T0_US, T0_US + 4_000_000)]);
+            let (c, params) = sum.codec.unwrap();
+            assert_eq!(c, codec);
+            assert!(!params.sps.is_empty() && !params.pps.is_empty());
+            assert_eq!(params.vps.is_empty(), codec == Codec::H264);
+            // Frame i at start + i/fps, keyframes every 25.
+            let first = cat.all_segments(3, Kind::Regul).unwrap().remove(0);
+            let seg = cat.open_segment(&first).unwrap();
+            for i in 0..100 {
+                let r = seg.record(i).unwrap();
+                assert_eq!(r.time_us, T0_US + i as i64 * 40_000);
+                assert_eq!(r.keyframe, i % 25 == 0);
+            }
+            assert!(
+                crate::store::verify::verify_root(&dir.0, None, None)
+                    .problems
+                    .is_empty()
+            );
+        }
+    }
+
+    #[test]
+    fn unusable_input_leaves_the_store_as_it_was() {
+        let dir = TempDir::new("import-bad");
+        import_annexb(&target(&dir.0), H264, |_, _| {}).unwrap();
+        let before = files_under(&dir.0);
+        let elsewhere = ImportTarget {
+            start_us: T0_US + 3_600_000_000,
+            ..target(&dir.0)
+        };
+        for (what, data) in [
+            ("b-frames", BFRAMES),
+            ("not annex b", b"\x00\x00\x00\x18ftypisom".as_slice()),
+            ("empty", b"".as_slice()),
+            ("truncated start", &H264[..3]),
+        ] {
+            let err = import_annexb(&elsewhere, data, |_, _| {}).unwrap_err();
+            assert!(
+                matches!(err, ImportError::Codec(_) | ImportError::Empty),
+                "{what}: {err}"
+            );
+            assert_eq!(files_under(&dir.0), before, "{what}");
+        }
+        // Overlapping what is recorded: refused, nothing written.
+        let overlap = ImportTarget {
+            start_us: T0_US + 2_000_000,
+            ..target(&dir.0)
+        };
+        let err = import_annexb(&overlap, H264, |_, _| {}).unwrap_err();
+        assert!(err.to_string().contains("overlaps"), "{err}");
+        assert_eq!(files_under(&dir.0), before);
+        // Right after it: fine.
+        let after = ImportTarget {
+            start_us: T0_US + 4_000_000,
+            ..target(&dir.0)
+        };
+        import_annexb(&after, H264, |_, _| {}).unwrap();
+        let bad_fps = ImportTarget {
+            fps: 0.0,
+            ..target(&dir.0)
+        };
+        assert!(matches!(
+            import_annexb(&bad_fps, H264, |_, _| {}),
+            Err(ImportError::BadFps)
+        ));
+    }
+}

@@ -1,0 +1,89 @@
+//! The store commands run as a user would: `ctrtspd import`, `inspect`,
+//! `verify` on real ffmpeg streams.
+
+mod common;
+
+use common::{TempDir, fixture, import, run};
+
+const T0: i64 = 1_709_215_200;
+
+#[test]
+fn import_inspect_verify_round_trip() {
+    let root = TempDir::new("cli");
+    import(&root, 3, "regul", T0, "ffmpeg_testsrc_h264_gop25.264");
+    import(&root, 3, "regul", T0 + 60, "ffmpeg_testsrc_h264_gop25.264");
+    import(&root, 4, "alarm", T0, "ffmpeg_testsrc_h265_gop25.265");
+    let out = run(&["inspect", "--root", root.path_str()]);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("camera 3 regul: H264 320x240, 2 segments, 200 frames (8 keyframes)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("2024-02-29 14:00:00.000 → 2024-02-29 14:00:04.000 UTC"),
+        "{text}"
+    );
+    assert!(text.contains("gap 56.0s"), "{text}");
+    assert!(
+        text.contains("camera 4 alarm: H265 320x240, 1 segments, 100 frames (4 keyframes)"),
+        "{text}"
+    );
+    let out = run(&["verify", "--root", root.path_str()]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("3 segments, 300 frames"));
+}
+
+#[test]
+fn verify_exits_1_and_names_the_file_and_offset() {
+    let root = TempDir::new("cli-verify");
+    import(&root, 1, "regul", T0, "ffmpeg_testsrc_h264_gop25.264");
+    let dat = root.0.join("1/regul/20240229/1709215200000000.dat");
+    let mut bytes = std::fs::read(&dat).unwrap();
+    bytes[1000] ^= 0xff;
+    std::fs::write(&dat, &bytes).unwrap();
+    let out = run(&["verify", "--root", root.path_str()]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("1709215200000000.dat: at byte"), "{text}");
+    assert!(text.contains("payload CRC mismatch"), "{text}");
+}
+
+#[test]
+fn import_refuses_unusable_input_with_a_clear_error() {
+    let root = TempDir::new("cli-bad");
+    let out = run(&[
+        "import",
+        "--root",
+        root.path_str(),
+        "--camera",
+        "1",
+        "--kind",
+        "regul",
+        "--start",
+        &T0.to_string(),
+        fixture("ffmpeg_testsrc_h264_bframes.264").to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("B-frame") || err.contains("B frame"), "{err}");
+    assert!(err.contains("store was not changed"), "{err}");
+    let out = run(&[
+        "import",
+        "--root",
+        root.path_str(),
+        "--camera",
+        "1",
+        "--kind",
+        "bogus",
+        "--start",
+        "0",
+        "x",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+}
