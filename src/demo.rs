@@ -12,7 +12,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::codec::{self, AccessUnits};
-use crate::store::import::{import_annexb, ImportError, ImportTarget};
+use crate::store::import::{ImportError, ImportTarget, import_annexb};
 use crate::store::writer::{FrameIn, Recorder, RecorderConfig};
 use crate::store::{Kind, ParamSets, StoreError};
 
@@ -68,13 +68,23 @@ pub fn build(now_unix_us: i64) -> Result<DemoStore, ImportError> {
             start_us: start_s * 1_000_000,
             fps: FPS,
         };
-        import_annexb(&t(Kind::Regul, now_s - REGUL_HISTORY_S), &history, |_, _| {})?;
+        import_annexb(
+            &t(Kind::Regul, now_s - REGUL_HISTORY_S),
+            &history,
+            |_, _| {},
+        )?;
         for ago_s in [240, 150, 60] {
             import_annexb(&t(Kind::Alarm, now_s - ago_s), CLIP_H264, |_, _| {})?;
         }
     }
     let h265 = repeat_clip(CLIP_H265, 60, 4);
-    let t = ImportTarget { root: &store.root, camera: 3, kind: Kind::Regul, start_us: (now_s - 60) * 1_000_000, fps: FPS };
+    let t = ImportTarget {
+        root: &store.root,
+        camera: 3,
+        kind: Kind::Regul,
+        start_us: (now_s - 60) * 1_000_000,
+        fps: FPS,
+    };
     import_annexb(&t, &h265, |_, _| {})?;
     Ok(store)
 }
@@ -106,15 +116,28 @@ impl LiveFeed {
                 };
             }
             let mut payload = Vec::new();
-            codec::nals::write_length_prefixed(&mut payload, &au.nals);
+            codec::nals::write_length_prefixed(&mut payload, &au.nals)
+                .map_err(ImportError::Codec)?;
             frames.push((au.keyframe, payload));
         }
         if frames.is_empty() {
             return Err(ImportError::Empty);
         }
-        let config = RecorderConfig { max_segment_duration_us: 60_000_000, ..Default::default() };
-        let recorders = LIVE_CAMERAS.iter().map(|&c| Recorder::new(root, c, Kind::Regul, config)).collect();
-        Ok(LiveFeed { frames, params, recorders, start_us, next: 0 })
+        let config = RecorderConfig {
+            max_segment_duration_us: 60_000_000,
+            ..Default::default()
+        };
+        let recorders = LIVE_CAMERAS
+            .iter()
+            .map(|&c| Recorder::new(root, c, Kind::Regul, config))
+            .collect();
+        Ok(LiveFeed {
+            frames,
+            params,
+            recorders,
+            start_us,
+            next: 0,
+        })
     }
 
     fn time_of(&self, n: u64) -> i64 {

@@ -18,6 +18,8 @@
 
 pub mod cli;
 pub mod codec;
+#[cfg(feature = "demo")]
+pub mod demo;
 pub mod playback;
 pub mod rtp;
 pub mod rtsp;

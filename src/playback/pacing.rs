@@ -57,7 +57,11 @@ impl Timeline {
 
     /// The duration of the last frame, or the default.
     pub fn nominal_frame_us(&self) -> i64 {
-        if self.last_delta_us > 0 { self.last_delta_us } else { DEFAULT_FRAME_US }
+        if self.last_delta_us > 0 {
+            self.last_delta_us
+        } else {
+            DEFAULT_FRAME_US
+        }
     }
 
     /// Play position of the last frame placed.
@@ -91,14 +95,19 @@ pub struct Pacer {
 impl Pacer {
     /// A pacer that sends the frame at `play_us` at monotonic `now_mono_us`.
     pub fn new(rate: Rate, play_us: i64, now_mono_us: i64) -> Pacer {
-        Pacer { rate, anchor_play_us: play_us, anchor_mono_us: now_mono_us }
+        Pacer {
+            rate,
+            anchor_play_us: play_us,
+            anchor_mono_us: now_mono_us,
+        }
     }
 
     /// When the frame at `play_us` is due.
     pub fn deadline_mono_us(&self, play_us: i64) -> i64 {
         let ahead = i128::from(play_us - self.anchor_play_us) * i128::from(self.rate.den)
             / i128::from(self.rate.num.max(1));
-        self.anchor_mono_us.saturating_add(ahead.clamp(i64::MIN as i128, i64::MAX as i128) as i64)
+        self.anchor_mono_us
+            .saturating_add(ahead.clamp(i64::MIN as i128, i64::MAX as i128) as i64)
     }
 
     /// Re-anchors after a pause or seek.

@@ -66,7 +66,9 @@ impl Player {
         stop_us: Option<i64>,
         idle_limit_us: i64,
     ) -> Result<Option<Player>, StoreError> {
-        let Some(cursor) = Cursor::seek(cat, camera, kind, start_us)? else { return Ok(None) };
+        let Some(cursor) = Cursor::seek(cat, camera, kind, start_us)? else {
+            return Ok(None);
+        };
         let mut p = Player {
             camera,
             kind,
@@ -120,7 +122,9 @@ impl Player {
     /// Moves to the keyframe at or before `time_us`. Returns false (and
     /// stays) if nothing is recorded from there.
     pub fn seek(&mut self, cat: &mut Catalog, time_us: i64) -> Result<bool, StoreError> {
-        let Some(cursor) = Cursor::seek(cat, self.camera, self.kind, time_us)? else { return Ok(false) };
+        let Some(cursor) = Cursor::seek(cat, self.camera, self.kind, time_us)? else {
+            return Ok(false);
+        };
         self.cursor = cursor;
         self.peeked = None;
         self.idle_since_mono_us = None;
@@ -130,7 +134,12 @@ impl Player {
 
     /// The next thing to do. The frame returned stays the answer until
     /// [`Self::advance`] is called.
-    pub fn peek(&mut self, cat: &mut Catalog, now_mono_us: i64, now_unix_us: i64) -> Result<Next<'_>, StoreError> {
+    pub fn peek(
+        &mut self,
+        cat: &mut Catalog,
+        now_mono_us: i64,
+        now_unix_us: i64,
+    ) -> Result<Next<'_>, StoreError> {
         while self.peeked.is_none() {
             match self.cursor.next(cat)? {
                 Step::Frame(f) => {
@@ -143,7 +152,9 @@ impl Player {
                 }
                 Step::Gap { .. } => self.timeline.skip_gap(),
                 Step::Pending => {
-                    if self.stop_us.is_some_and(|s| s <= now_unix_us) && self.cursor.segment().is_finished() {
+                    if self.stop_us.is_some_and(|s| s <= now_unix_us)
+                        && self.cursor.segment().is_finished()
+                    {
                         // The stop is in the past and the recording before it is complete.
                         return Ok(Next::End(EndReason::StopReached));
                     }
@@ -157,7 +168,10 @@ impl Player {
         }
         self.read_ahead();
         match &self.peeked {
-            Some((frame, play_us)) => Ok(Next::Frame { frame, play_us: *play_us }),
+            Some((frame, play_us)) => Ok(Next::Frame {
+                frame,
+                play_us: *play_us,
+            }),
             None => Ok(Next::PollAt(now_mono_us + POLL_INTERVAL_US)),
         }
     }
