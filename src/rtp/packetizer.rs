@@ -8,7 +8,8 @@
 //! small NALs copied together, and save only a couple of packets per
 //! keyframe.
 
-use static_assertions::const_assert;
+use core::mem::size_of;
+use static_assertions::const_assert_eq;
 
 use super::header::{ONVIF_EXT_LEN, RTP_HEADER_LEN};
 use super::{h264, h265};
@@ -41,8 +42,9 @@ pub struct Fragment<'a> {
     marker: bool,
 }
 
-// Two words at most, whatever the pointer width: batches hold many of these.
-const_assert!(core::mem::size_of::<Fragment<'static>>() <= core::mem::size_of::<&[u8]>() + 8);
+// A slice and 8 bytes (prefix, its length, marker), whatever the pointer
+// width: send batches hold one per packet.
+const_assert_eq!(size_of::<Fragment<'static>>(), size_of::<&[u8]>() + 8);
 
 impl<'a> Fragment<'a> {
     /// A payload sent as is (a single NAL unit packet, or any other payload).
@@ -191,8 +193,18 @@ impl Packetizer {
     }
 }
 
+/// Fragments over NALs held in a slice, the size every iterator is measured by.
+type SliceFragments =
+    Fragments<'static, core::iter::Copied<core::slice::Iter<'static, &'static [u8]>>>;
+
+// The NAL iterator, two slices (look-ahead and rest of the NAL) and 8 bytes
+// of state: cheap to clone, and to keep per session. A slice iterator is
+// itself two words, hence three slices.
+const_assert_eq!(size_of::<SliceFragments>(), 3 * size_of::<&[u8]>() + 8);
+
 /// Iterator over the [`Fragment`]s of one access unit; see
-/// [`Packetizer::fragments`].
+/// [`Packetizer::fragments`]. Its size is that of the NAL iterator `I`
+/// plus two slices and 8 bytes.
 #[derive(Clone, Debug)]
 pub struct Fragments<'a, I> {
     nals: I,
