@@ -19,6 +19,9 @@ pub mod rtcp;
 #[cfg(test)]
 mod round_trip_tests;
 
+#[cfg(test)]
+mod fixture_tests;
+
 pub use depacketizer::{
     AccessUnit, Depacketizer, Interleaved, ParsedRtp, RtpError, parse_rtp, split_interleaved,
 };
