@@ -52,6 +52,11 @@ impl ParsedRtp<'_> {
 }
 
 /// Parses one RTP packet (no interleaved prefix).
+///
+/// # Errors
+///
+/// [`RtpError`] if it is not version 2 or its CSRCs, extension or padding
+/// run past its end.
 pub fn parse_rtp(buf: &[u8]) -> Result<ParsedRtp<'_>, RtpError> {
     let err = |offset, reason| RtpError { offset, reason };
     let fixed: &[u8; RTP_HEADER_LEN] = buf

@@ -182,7 +182,10 @@ impl core::fmt::Display for HeadError {
 /// ends an access unit always carries it, and a caller may force it for
 /// payloads that are not fragmented.
 ///
-/// On error `head` is left empty.
+/// # Errors
+///
+/// [`HeadError::RtpPacketTooLong`] if the RTP packet would exceed 65535
+/// bytes; `head` is then left empty.
 pub fn write_head(
     head: &mut PacketHead,
     channel: Option<u8>,

@@ -7,6 +7,31 @@
 //! fixed [`PacketHead`] per fragment, and the server sends (head, payload)
 //! pairs with one `writev` (TCP interleaved) or `sendmmsg` (UDP). Nothing
 //! here allocates outside [`depacketizer`] and tests.
+//!
+//! ```
+//! use ctrtspd::codec::Codec;
+//! use ctrtspd::rtp::{OnvifReplayExt, PacketHead, Packetizer, RtpHeader, write_head};
+//!
+//! let packetizer = Packetizer::for_max_rtp_packet(Codec::H264, 1400).unwrap();
+//! // One access unit, NALs without start codes, borrowed from the map.
+//! let (sps, pps, idr) = ([0x67u8, 0x42, 0xc0, 0x1e], [0x68u8, 0xce], [0x65u8; 5000]);
+//! let nals: [&[u8]; 3] = [&sps, &pps, &idr];
+//! let mut heads = [PacketHead::new(); 8]; // a fixed batch, reused per frame
+//! let mut seq = 1000u16;
+//! let ext = OnvifReplayExt { ntp: 0x83aa_7e80_0000_0000, clean_point: true, ..Default::default() };
+//! let mut n = 0;
+//! for (head, frag) in heads.iter_mut().zip(packetizer.fragments(nals.into_iter())) {
+//!     let hdr = RtpHeader { payload_type: 96, marker: false, seq, ts_90k: 9000, ssrc: 0x1234 };
+//!     let ext = (n == 0).then_some(&ext); // ONVIF replay: first packet of the frame
+//!     write_head(head, Some(0), &hdr, ext, &frag).unwrap();
+//!     // The server queues (head.as_bytes(), frag.payload()) as two iovecs.
+//!     seq = seq.wrapping_add(1);
+//!     n += 1;
+//! }
+//! assert_eq!(n, 6); // SPS, PPS, and the IDR in 4 FU-A
+//! assert_eq!(&heads[0].as_bytes()[..6], &[b'$', 0, 0, 32, 0x90, 96]);
+//! assert_eq!(heads[5].as_bytes()[5], 0x80 | 96); // M on the last packet
+//! ```
 
 pub mod depacketizer;
 pub mod h264;

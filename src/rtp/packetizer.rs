@@ -134,6 +134,10 @@ pub struct Packetizer {
 impl Packetizer {
     /// A packetizer whose RTP payloads (prefix included) are at most
     /// `max_payload_bytes`.
+    ///
+    /// # Errors
+    ///
+    /// [`PacketizerError::PayloadTooSmall`] below [`MIN_MAX_PAYLOAD_BYTES`].
     pub const fn new(codec: Codec, max_payload_bytes: u16) -> Result<Self, PacketizerError> {
         if max_payload_bytes < MIN_MAX_PAYLOAD_BYTES {
             return Err(PacketizerError::PayloadTooSmall {
@@ -149,6 +153,10 @@ impl Packetizer {
     /// A packetizer whose whole RTP packets (12-byte header, room for the
     /// ONVIF extension, payload) are at most `max_rtp_packet_bytes`. The
     /// extension room is kept on every packet so that any packet may carry it.
+    ///
+    /// # Errors
+    ///
+    /// [`PacketizerError::PayloadTooSmall`] if that leaves too little room.
     pub const fn for_max_rtp_packet(
         codec: Codec,
         max_rtp_packet_bytes: u16,

@@ -69,6 +69,11 @@ impl core::fmt::Display for RtcpError {
 ///
 /// `ntp` and `ts_90k` are the same instant, wallclock and RTP clock: that is
 /// what lets a client map RTP times to wallclock times.
+///
+/// # Errors
+///
+/// [`RtcpError::BufferTooSmall`] if `out` cannot hold the packet,
+/// [`RtcpError::CnameTooLong`] if `cname` exceeds [`MAX_CNAME_LEN`].
 pub fn write_sender_report(
     out: &mut [u8],
     ssrc: u32,
@@ -101,6 +106,10 @@ pub fn write_sender_report(
 /// already told the counts. ffmpeg's `rtcp_parse_packet` stops at a BYE
 /// wherever it is in the compound; GStreamer's rtpsession handles BYE in
 /// any position too.
+///
+/// # Errors
+///
+/// As [`write_sender_report`].
 pub fn write_bye(out: &mut [u8], ssrc: u32, cname: &str) -> Result<usize, RtcpError> {
     let needed_bytes = EMPTY_RR_LEN + sdes_len(cname)? + BYE_LEN;
     let out = out
@@ -188,6 +197,10 @@ pub struct RtcpSummary {
 /// for the report blocks and SSRCs they claim. Not required: that the first
 /// packet is SR or RR, since reduced-size RTCP (RFC 5506) clients send
 /// lone packets; callers see it in the summary.
+///
+/// # Errors
+///
+/// [`RtcpError::Invalid`] with the offset of the first bad RTCP packet.
 pub fn parse_compound(buf: &[u8]) -> Result<RtcpSummary, RtcpError> {
     let mut summary = RtcpSummary::default();
     let mut offset = 0;
