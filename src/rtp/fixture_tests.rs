@@ -150,3 +150,33 @@ fn ffmpeg_h264_source_round_trip() {
 fn ffmpeg_h265_source_round_trip() {
     source_round_trip(Codec::H265, H265_ANNEXB);
 }
+
+const GSTREAMER_RR: &[u8] = include_bytes!("../../tests/fixtures/rtp_gstreamer_rtpbin_rr.bin");
+
+/// GStreamer's receiver reports, our keep-alives: RR + SDES (CNAME, TOOL).
+#[test]
+fn gstreamer_rtpbin_receiver_reports() {
+    let mut wire = GSTREAMER_RR;
+    let mut summaries = Vec::new();
+    while !wire.is_empty() {
+        let frame = split_interleaved(wire).unwrap().unwrap();
+        wire = &wire[frame.consumed_bytes..];
+        assert_eq!(frame.channel, 1);
+        summaries.push(parse_compound(frame.packet).unwrap());
+        // Truncations cut at a packet boundary (the lone RR) parse; others fail.
+        let first_len = (usize::from(frame.packet[3]) + 1) * 4;
+        for len in 0..frame.packet.len() {
+            let ok = parse_compound(&frame.packet[..len]).is_ok();
+            assert_eq!(ok, len == first_len, "cut at {len}");
+        }
+    }
+    let rr = RtcpSummary {
+        sender_ssrc: Some(0x21ae_41cd),
+        has_sr: false,
+        has_rr: true,
+        has_sdes: true,
+        has_bye: false,
+        packet_count: 2,
+    };
+    assert_eq!(summaries, vec![rr, rr]);
+}
