@@ -312,6 +312,9 @@ impl<'a, I: Iterator<Item = &'a [u8]>> Iterator for Fragments<'a, I> {
     }
 }
 
+// Once the last NAL is sent, `next_nal` stays `None` and `rest` empty.
+impl<'a, I: Iterator<Item = &'a [u8]>> core::iter::FusedIterator for Fragments<'a, I> {}
+
 #[cfg(test)]
 mod tests {
     use super::*;
