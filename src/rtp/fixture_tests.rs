@@ -1,0 +1,182 @@
+//! Real bytes: ffmpeg-encoded H.264/H.265 streams and the RTP packets
+//! ffmpeg's own RTP muxer made of them (see `tests/fixtures/rtp_README.txt`).
+
+use super::depacketizer::split_interleaved;
+use super::*;
+use crate::codec::Codec;
+
+const H264_ANNEXB: &[u8] = include_bytes!("../../tests/fixtures/rtp_ffmpeg_testsrc_h264.264");
+const H265_ANNEXB: &[u8] = include_bytes!("../../tests/fixtures/rtp_ffmpeg_testsrc_h265.265");
+const H264_FFMPEG_RTP: &[u8] =
+    include_bytes!("../../tests/fixtures/rtp_ffmpeg_rtpenc_h264_pkt500.bin");
+const H265_FFMPEG_RTP: &[u8] =
+    include_bytes!("../../tests/fixtures/rtp_ffmpeg_rtpenc_h265_pkt500.bin");
+
+/// NAL units of an Annex B stream, trailing zero bytes removed (they belong
+/// to the next start code or are trailing_zero_8bits).
+fn annexb_nals(mut data: &[u8]) -> Vec<&[u8]> {
+    let mut nals = Vec::new();
+    let start = |d: &[u8]| d.windows(3).position(|w| w == [0, 0, 1]);
+    let Some(first) = start(data) else {
+        return nals;
+    };
+    data = &data[first + 3..];
+    loop {
+        let end = start(data).unwrap_or(data.len());
+        let mut nal = &data[..end];
+        while let [rest @ .., 0] = nal {
+            nal = rest;
+        }
+        nals.push(nal);
+        if end == data.len() {
+            return nals;
+        }
+        data = &data[end + 3..];
+    }
+}
+
+/// Groups NALs into access units: a parameter set, SEI or AUD after a
+/// slice, or a slice that starts a picture after a slice, begins a new one.
+fn access_units(codec: Codec, nals: &[&[u8]]) -> Vec<Vec<Vec<u8>>> {
+    let mut aus: Vec<Vec<Vec<u8>>> = Vec::new();
+    let mut after_vcl = true;
+    for nal in nals {
+        let (is_vcl, first_slice) = match codec {
+            Codec::H264 => {
+                let t = h264::nal_type(nal[0]);
+                (
+                    (1..=5).contains(&t),
+                    nal.get(1).is_some_and(|b| b & 0x80 != 0),
+                )
+            }
+            Codec::H265 => {
+                let t = h265::nal_type(nal[0]);
+                (t < 32, nal.get(2).is_some_and(|b| b & 0x80 != 0))
+            }
+        };
+        if after_vcl && (!is_vcl || first_slice) {
+            aus.push(Vec::new());
+        }
+        aus.last_mut().unwrap().push(nal.to_vec());
+        after_vcl = is_vcl;
+    }
+    aus
+}
+
+fn ffmpeg_rtp_gives_source_access_units(codec: Codec, annexb: &[u8], mut wire: &[u8]) {
+    let expected = access_units(codec, &annexb_nals(annexb));
+    assert_eq!(expected.len(), 6, "6 frames encoded");
+    let mut d = Depacketizer::new(codec);
+    let mut aus = Vec::new();
+    while !wire.is_empty() {
+        let frame = split_interleaved(wire).unwrap().unwrap();
+        wire = &wire[frame.consumed_bytes..];
+        aus.extend(d.push(frame.packet).unwrap());
+    }
+    assert_eq!(d.seq_gaps(), 0);
+    assert_eq!(aus.len(), expected.len());
+    for (i, (au, nals)) in aus.iter().zip(&expected).enumerate() {
+        assert!(!au.damaged);
+        // ffmpeg's HEVC parser leaves the first zero of the next 4-byte
+        // start code at the end of a frame's last NAL, and sends it.
+        let got: Vec<Vec<u8>> = au
+            .nals
+            .iter()
+            .map(|n| n.strip_suffix(&[0]).unwrap_or(n).to_vec())
+            .collect();
+        assert!(got == *nals, "access unit {i} differs");
+        // 10 frames per second.
+        let ts_90k = aus[0].ts_90k.wrapping_add(9000 * i as u32);
+        assert_eq!(au.ts_90k, ts_90k);
+    }
+}
+
+#[test]
+fn ffmpeg_rtpenc_h264_stap_a_and_fu_a() {
+    ffmpeg_rtp_gives_source_access_units(Codec::H264, H264_ANNEXB, H264_FFMPEG_RTP);
+}
+
+#[test]
+fn ffmpeg_rtpenc_h265_ap_and_fu() {
+    ffmpeg_rtp_gives_source_access_units(Codec::H265, H265_ANNEXB, H265_FFMPEG_RTP);
+}
+
+/// Our packets of the ffmpeg-encoded frames, read back by our depacketizer
+/// at two packet sizes (1400 bytes and ffmpeg's 500).
+fn source_round_trip(codec: Codec, annexb: &[u8]) {
+    let aus = access_units(codec, &annexb_nals(annexb));
+    for max_rtp_packet_bytes in [1400, 500] {
+        let p = Packetizer::for_max_rtp_packet(codec, max_rtp_packet_bytes).unwrap();
+        let mut d = Depacketizer::new(codec);
+        let mut head = PacketHead::new();
+        let mut seq = 0u16;
+        let mut fus = 0;
+        for (i, nals) in aus.iter().enumerate() {
+            let ts_90k = 9000 * i as u32;
+            let mut got = None;
+            for frag in p.fragments(nals.iter().map(|n| &n[..])) {
+                fus += usize::from(!frag.prefix().is_empty());
+                let hdr = RtpHeader {
+                    payload_type: 96,
+                    marker: false,
+                    seq,
+                    ts_90k,
+                    ssrc: 1,
+                };
+                seq = seq.wrapping_add(1);
+                write_head(&mut head, None, &hdr, None, &frag).unwrap();
+                let pkt = [head.as_bytes(), frag.payload()].concat();
+                assert!(pkt.len() <= usize::from(max_rtp_packet_bytes));
+                assert!(got.is_none(), "marker before the last fragment");
+                got = d.push(&pkt).unwrap();
+            }
+            let au = got.expect("marker on the last fragment");
+            assert_eq!(au.ts_90k, ts_90k);
+            assert!(au.nals == *nals, "access unit {i} differs");
+        }
+        assert!(
+            max_rtp_packet_bytes > 1000 || fus > 0,
+            "some NALs fragmented"
+        );
+    }
+}
+
+#[test]
+fn ffmpeg_h264_source_round_trip() {
+    source_round_trip(Codec::H264, H264_ANNEXB);
+}
+
+#[test]
+fn ffmpeg_h265_source_round_trip() {
+    source_round_trip(Codec::H265, H265_ANNEXB);
+}
+
+const GSTREAMER_RR: &[u8] = include_bytes!("../../tests/fixtures/rtp_gstreamer_rtpbin_rr.bin");
+
+/// GStreamer's receiver reports, our keep-alives: RR + SDES (CNAME, TOOL).
+#[test]
+fn gstreamer_rtpbin_receiver_reports() {
+    let mut wire = GSTREAMER_RR;
+    let mut summaries = Vec::new();
+    while !wire.is_empty() {
+        let frame = split_interleaved(wire).unwrap().unwrap();
+        wire = &wire[frame.consumed_bytes..];
+        assert_eq!(frame.channel, 1);
+        summaries.push(parse_compound(frame.packet).unwrap());
+        // Truncations cut at a packet boundary (the lone RR) parse; others fail.
+        let first_len = (usize::from(frame.packet[3]) + 1) * 4;
+        for len in 0..frame.packet.len() {
+            let ok = parse_compound(&frame.packet[..len]).is_ok();
+            assert_eq!(ok, len == first_len, "cut at {len}");
+        }
+    }
+    let rr = RtcpSummary {
+        sender_ssrc: Some(0x21ae_41cd),
+        has_sr: false,
+        has_rr: true,
+        has_sdes: true,
+        has_bye: false,
+        packet_count: 2,
+    };
+    assert_eq!(summaries, vec![rr, rr]);
+}
