@@ -2,6 +2,7 @@
 //! caller's buffer.
 
 use heapless::Vec;
+use static_assertions::const_assert;
 
 /// The most headers kept per request; real clients send under 10.
 pub const MAX_HEADERS: usize = 32;
@@ -13,6 +14,14 @@ pub const MAX_REQUEST_BYTES: usize = 8192;
 /// The largest body accepted (`Content-Length`): we only ever receive small
 /// `GET_PARAMETER`/`SET_PARAMETER` bodies, never media.
 pub const MAX_BODY_BYTES: usize = 4096;
+
+// A request lives on the stack of the connection task: keep it near the
+// header array (two `&str` per header) and the error small enough to copy.
+const_assert!(
+    core::mem::size_of::<Request<'static>>()
+        <= MAX_HEADERS * 4 * core::mem::size_of::<usize>() + 16 * core::mem::size_of::<usize>()
+);
+const_assert!(core::mem::size_of::<ParseError>() <= 3 * core::mem::size_of::<usize>() + 8);
 
 /// An RTSP method. Methods are case-sensitive (RFC 2326 §6.1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

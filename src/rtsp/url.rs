@@ -214,14 +214,16 @@ fn parse_query(query: &str) -> Result<Window, UrlError> {
     let mut p = Params::default();
     for pair in query.split('&').filter(|s| !s.is_empty()) {
         let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-        let (slot, max, what) = match name {
-            "start" => (&mut p.start, MAX_UNIX_S, "start"),
-            "stop" => (&mut p.stop, MAX_UNIX_S, "stop"),
-            "rstart" => (&mut p.rstart, MAX_RELATIVE_S, "rstart"),
-            "rstop" => (&mut p.rstop, MAX_RELATIVE_S, "rstop"),
+        // Static reasons per parameter, so that the 400 says which one:
+        // [empty, negative, not a number, too large].
+        let (slot, max, reasons) = match name {
+            "start" => (&mut p.start, MAX_UNIX_S, START_REASONS),
+            "stop" => (&mut p.stop, MAX_UNIX_S, STOP_REASONS),
+            "rstart" => (&mut p.rstart, MAX_RELATIVE_S, RSTART_REASONS),
+            "rstop" => (&mut p.rstop, MAX_RELATIVE_S, RSTOP_REASONS),
             _ => continue,
         };
-        let n = parse_seconds(value, max, what)?;
+        let n = parse_seconds(value, max, reasons)?;
         if slot.is_some_and(|old| old != n) {
             return Err(UrlError::BadRequest(
                 "the same parameter is given twice with different values",
@@ -281,35 +283,35 @@ fn parse_query(query: &str) -> Result<Window, UrlError> {
     }
 }
 
+type Reasons = [&'static str; 4];
+const START_REASONS: Reasons = [
+    "start is empty",
+    "start is negative",
+    "start is not a number",
+    "start is too large",
+];
+const STOP_REASONS: Reasons = [
+    "stop is empty",
+    "stop is negative",
+    "stop is not a number",
+    "stop is too large",
+];
+const RSTART_REASONS: Reasons = [
+    "rstart is empty",
+    "rstart is negative",
+    "rstart is not a number",
+    "rstart is too large",
+];
+const RSTOP_REASONS: Reasons = [
+    "rstop is empty",
+    "rstop is negative",
+    "rstop is not a number",
+    "rstop is too large",
+];
+
 /// A window parameter value: decimal seconds, `0..=max`.
-fn parse_seconds(value: &str, max: i64, what: &'static str) -> Result<i64, UrlError> {
-    // Static reasons per parameter, so that the 400 says which one.
-    let [empty, negative, not_number, too_large] = match what {
-        "start" => [
-            "start is empty",
-            "start is negative",
-            "start is not a number",
-            "start is too large",
-        ],
-        "stop" => [
-            "stop is empty",
-            "stop is negative",
-            "stop is not a number",
-            "stop is too large",
-        ],
-        "rstart" => [
-            "rstart is empty",
-            "rstart is negative",
-            "rstart is not a number",
-            "rstart is too large",
-        ],
-        _ => [
-            "rstop is empty",
-            "rstop is negative",
-            "rstop is not a number",
-            "rstop is too large",
-        ],
-    };
+fn parse_seconds(value: &str, max: i64, reasons: Reasons) -> Result<i64, UrlError> {
+    let [empty, negative, not_number, too_large] = reasons;
     if value.is_empty() {
         return Err(UrlError::BadRequest(empty));
     }
