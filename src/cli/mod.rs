@@ -4,6 +4,7 @@
 
 mod import;
 mod inspect;
+mod serve;
 mod verify;
 
 use argh::FromArgs;
@@ -25,6 +26,7 @@ struct Top {
 #[derive(FromArgs)]
 #[argh(subcommand)]
 enum Command {
+    Serve(serve::Args),
     Import(import::Args),
     Inspect(inspect::Args),
     Verify(verify::Args),
@@ -54,6 +56,7 @@ pub fn main() -> i32 {
         }
     };
     match top.cmd {
+        Command::Serve(a) => serve::run(a),
         Command::Import(a) => import::run(a),
         Command::Inspect(a) => inspect::run(a),
         Command::Verify(a) => verify::run(a),
@@ -67,7 +70,6 @@ fn parse_kind(s: &str) -> Result<crate::store::Kind, String> {
 }
 
 /// Starts logging at `level` (error, warn, info, debug, trace) to stderr.
-#[allow(dead_code)] // used by `serve`, next commit
 fn init_logging(level: &str) -> Result<(), String> {
     let level: log::LevelFilter = level
         .parse()

@@ -99,6 +99,11 @@ impl Player {
         self.cursor.segment().header()
     }
 
+    /// The segment the cursor is in (that of the frame last peeked).
+    pub fn segment(&self) -> &std::rc::Rc<crate::store::Segment> {
+        self.cursor.segment()
+    }
+
     /// Recorded time of the next frame, if known.
     pub fn next_time_us(&self) -> Option<i64> {
         self.peeked.as_ref().map(|(f, _)| f.record.time_us)

@@ -1,1 +1,237 @@
-//! server (being written)
+//! The only part with sockets, timers and signals: one thread, one
+//! `smol::LocalExecutor`, one task per RTSP connection.
+//!
+//! - [`conn`]: a connection's I/O loop (read requests, pump media, wait);
+//! - [`handler`]: RTSP methods → session, player and response;
+//! - [`media`]: frames out as `writev` (TCP) / `sendmmsg` (UDP) batches;
+//! - [`udp`]: the shared UDP sockets; [`clock`], [`signals`].
+
+mod clock;
+mod conn;
+mod handler;
+pub mod media;
+pub mod signals;
+mod udp;
+
+use std::cell::{Cell, RefCell};
+use std::net::{SocketAddr, TcpListener};
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::time::Duration;
+
+use smol::{Async, LocalExecutor};
+
+pub use clock::Clock;
+
+use crate::store::Catalog;
+
+/// What the server needs to run.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Store root.
+    pub root: PathBuf,
+    /// RTSP listen address.
+    pub listen: SocketAddr,
+    /// Seconds of client silence before a session is dropped.
+    pub session_timeout_s: u32,
+    /// A session following a live recording ends when nothing new arrives
+    /// for this long.
+    pub follow_idle_limit_us: i64,
+    /// Largest RTP packet sent (bytes, headers included).
+    pub max_rtp_packet_bytes: u16,
+    /// Seconds between RTCP sender reports.
+    pub sender_report_interval_us: i64,
+}
+
+impl Config {
+    /// Defaults for a store root and listen address.
+    pub fn new(root: PathBuf, listen: SocketAddr) -> Config {
+        Config {
+            root,
+            listen,
+            session_timeout_s: crate::session::DEFAULT_TIMEOUT_S,
+            follow_idle_limit_us: 20_000_000,
+            max_rtp_packet_bytes: crate::rtp::packetizer::DEFAULT_MAX_RTP_PACKET_BYTES,
+            sender_report_interval_us: 5_000_000,
+        }
+    }
+}
+
+/// Why the server could not start or stopped.
+#[derive(Debug)]
+pub enum ServerError {
+    /// The store root cannot be opened.
+    Store(crate::store::StoreError),
+    /// A socket could not be bound.
+    Bind(SocketAddr, std::io::Error),
+    /// Another I/O failure at start.
+    Io(&'static str, std::io::Error),
+}
+
+impl core::fmt::Display for ServerError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::Store(e) => write!(f, "store: {e}"),
+            Self::Bind(a, e) => write!(f, "cannot listen on {a}: {e}"),
+            Self::Io(what, e) => write!(f, "{what}: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for ServerError {}
+
+/// State shared by every connection on the one thread.
+pub(crate) struct Shared {
+    pub config: Config,
+    pub clock: Clock,
+    pub catalog: RefCell<Catalog>,
+    pub udp: Option<udp::UdpPair>,
+    pub stopping: Cell<bool>,
+    pub stop_event: smol::channel::Receiver<()>,
+    pub connections: Cell<usize>,
+    pub sessions: Cell<usize>,
+    pub next_id: Cell<u64>,
+    /// sendmmsg headers, allocated once and reused by every UDP send.
+    pub mmsg: RefCell<nix::sys::socket::MultiHeaders<nix::sys::socket::SockaddrStorage>>,
+}
+
+impl Shared {
+    /// Forgets cached directory listings (SIGHUP): the next query lists
+    /// the store again. Sessions keep the segments they have mapped.
+    pub fn reload(&self) {
+        match Catalog::open(&self.config.root) {
+            Ok(cat) => {
+                *self.catalog.borrow_mut() = cat;
+                log::info!("reloaded: store catalog will be listed afresh");
+            }
+            Err(e) => log::error!("reload: {e}"),
+        }
+    }
+
+    /// A fresh unpredictable-enough 64-bit value (session ids, SSRCs,
+    /// initial sequence numbers and timestamps).
+    pub fn random_u64(&self) -> u64 {
+        use std::hash::{BuildHasher, Hasher};
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        let n = self.next_id.get().wrapping_add(1);
+        self.next_id.set(n);
+        h.write_u64(n);
+        h.write_i64(self.clock.unix_us());
+        h.finish()
+    }
+}
+
+/// A server bound to its sockets, not yet running.
+pub struct Server {
+    shared: Rc<Shared>,
+    listener: Async<TcpListener>,
+    stop_tx: smol::channel::Sender<()>,
+}
+
+impl Server {
+    /// Opens the store and binds the RTSP port and the RTP/RTCP UDP pair
+    /// (the two ports after the RTSP port, e.g. 8555/8556; any free pair
+    /// if those are taken).
+    pub fn bind(config: Config) -> Result<Server, ServerError> {
+        let catalog = Catalog::open(&config.root).map_err(ServerError::Store)?;
+        let listener = Async::<TcpListener>::bind(config.listen)
+            .map_err(|e| ServerError::Bind(config.listen, e))?;
+        let local = listener
+            .get_ref()
+            .local_addr()
+            .map_err(|e| ServerError::Io("local address", e))?;
+        let udp = match udp::UdpPair::bind(local) {
+            Ok(u) => Some(u),
+            Err(e) => {
+                log::warn!("no UDP ports for RTP ({e}); clients must use TCP");
+                None
+            }
+        };
+        let (stop_tx, stop_event) = smol::channel::bounded(1);
+        let shared = Rc::new(Shared {
+            config,
+            clock: Clock::new(),
+            catalog: RefCell::new(catalog),
+            udp,
+            stopping: Cell::new(false),
+            stop_event,
+            connections: Cell::new(0),
+            sessions: Cell::new(0),
+            next_id: Cell::new(0),
+            mmsg: RefCell::new(nix::sys::socket::MultiHeaders::preallocate(
+                media::BATCH_PACKETS,
+                None,
+            )),
+        });
+        Ok(Server {
+            shared,
+            listener,
+            stop_tx,
+        })
+    }
+
+    /// The RTSP address actually bound (the port, when 0 was asked).
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.get_ref().local_addr()
+    }
+
+    /// Serves until `stop` completes, then ends every session (RTCP BYE),
+    /// waiting at most a second and a half for them to flush.
+    pub fn run<F: std::future::Future<Output = ()>>(self, stop: F) {
+        let ex = LocalExecutor::new();
+        smol::block_on(ex.run(async {
+            let accept = async {
+                loop {
+                    match self.listener.accept().await {
+                        Ok((stream, peer)) => {
+                            let c = conn::Conn::new(Rc::clone(&self.shared), stream, peer);
+                            ex.spawn(c.run()).detach();
+                        }
+                        Err(e) => {
+                            // EMFILE and friends: back off instead of spinning.
+                            log::warn!("accept: {e}");
+                            smol::Timer::after(Duration::from_millis(100)).await;
+                        }
+                    }
+                }
+            };
+            smol::future::or(accept, stop).await;
+            self.shared.stopping.set(true);
+            self.stop_tx.close();
+            let deadline = std::time::Instant::now() + Duration::from_millis(1500);
+            while self.shared.connections.get() > 0 && std::time::Instant::now() < deadline {
+                smol::Timer::after(Duration::from_millis(10)).await;
+            }
+            log::info!(
+                "stopped ({} connections left)",
+                self.shared.connections.get()
+            );
+        }));
+    }
+
+    /// Serves with SIGTERM/SIGINT as the stop and SIGHUP as reload, running
+    /// `background` (e.g. the demo's live feed) beside the connections.
+    pub fn run_with_signals(
+        self,
+        signals: signals::Signals,
+        background: impl std::future::Future<Output = ()>,
+    ) {
+        let shared = Rc::clone(&self.shared);
+        let on_signal = async move {
+            loop {
+                match signals.next().await {
+                    signals::Request::Stop => {
+                        log::info!("stopping on signal");
+                        return;
+                    }
+                    signals::Request::Reload => shared.reload(),
+                }
+            }
+        };
+        let background = async {
+            background.await;
+            std::future::pending::<()>().await
+        };
+        self.run(smol::future::or(on_signal, background));
+    }
+}

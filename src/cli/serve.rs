@@ -1,0 +1,131 @@
+//! `ctrtspd serve`: the RTSP playback server.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use argh::FromArgs;
+
+use super::{EXIT_FAILURE, EXIT_OK, EXIT_USAGE};
+use crate::server::{Config, Server, signals::Signals};
+
+/// Serve recordings over RTSP: rtsp://HOST:PORT/player/<regul|alarm>/<camera>/?start=..&stop=..
+#[derive(FromArgs)]
+#[argh(subcommand, name = "serve")]
+pub struct Args {
+    /// store root directory; without it, a built-in demo archive is served
+    #[argh(option)]
+    root: Option<PathBuf>,
+    /// RTSP listen address (default 0.0.0.0:8554)
+    #[argh(option, default = "SocketAddr::from(([0, 0, 0, 0], 8554))")]
+    listen: SocketAddr,
+    /// log level: error, warn, info, debug, trace (default info)
+    #[argh(option, default = "String::from(\"info\")")]
+    log_level: String,
+    /// seconds of client silence before a session is dropped (default 60)
+    #[argh(option, default = "60")]
+    session_timeout: u32,
+    /// seconds without new frames after which a session following a live
+    /// recording ends (default 20)
+    #[argh(option, default = "20")]
+    follow_idle: u32,
+}
+
+/// Runs `serve`.
+pub fn run(a: Args) -> i32 {
+    if let Err(e) = super::init_logging(&a.log_level) {
+        eprintln!("ctrtspd serve: {e}");
+        return EXIT_USAGE;
+    }
+    // Before any other thread exists, so that every thread inherits the mask.
+    let signals = match Signals::install() {
+        Ok(s) => s,
+        Err(e) => {
+            log::error!("signals: {e}");
+            return EXIT_FAILURE;
+        }
+    };
+    let clock = crate::server::Clock::new();
+    #[cfg(feature = "demo")]
+    let mut demo = None;
+    let root = match a.root {
+        Some(r) => r,
+        None => {
+            #[cfg(feature = "demo")]
+            {
+                match crate::demo::build(clock.unix_us()) {
+                    Ok(d) => {
+                        let root = d.root().to_path_buf();
+                        log::info!(
+                            "no --root: serving the built-in demo archive from {}",
+                            root.display()
+                        );
+                        demo = Some(d);
+                        root
+                    }
+                    Err(e) => {
+                        log::error!("demo archive: {e}");
+                        return EXIT_FAILURE;
+                    }
+                }
+            }
+            #[cfg(not(feature = "demo"))]
+            {
+                eprintln!("ctrtspd serve: --root is required (this build has no demo archive)");
+                return EXIT_USAGE;
+            }
+        }
+    };
+    let mut config = Config::new(root.clone(), a.listen);
+    config.session_timeout_s = a.session_timeout.max(1);
+    config.follow_idle_limit_us = i64::from(a.follow_idle) * 1_000_000;
+    let server = match Server::bind(config) {
+        Ok(s) => s,
+        Err(e) => {
+            log::error!("{e}");
+            return EXIT_FAILURE;
+        }
+    };
+    let addr = server
+        .local_addr()
+        .map_or_else(|_| a.listen.to_string(), |a| a.to_string());
+    log::info!(
+        "listening on rtsp://{addr}/player/<regul|alarm>/<camera>/ (store {})",
+        root.display()
+    );
+    #[cfg(feature = "demo")]
+    let background = async {
+        let Some(d) = &demo else { return };
+        live_feed(d.root(), clock).await;
+    };
+    #[cfg(not(feature = "demo"))]
+    let background = async {};
+    server.run_with_signals(signals, background);
+    #[cfg(feature = "demo")]
+    drop(demo);
+    EXIT_OK
+}
+
+/// Records the demo clip live, frame by frame, while the server runs.
+#[cfg(feature = "demo")]
+async fn live_feed(root: &std::path::Path, clock: crate::server::Clock) {
+    let mut feed = match crate::demo::LiveFeed::new(root, clock.unix_us()) {
+        Ok(f) => f,
+        Err(e) => {
+            log::error!("demo live feed: {e}");
+            return;
+        }
+    };
+    loop {
+        let now = clock.unix_us();
+        match feed.record_due(now) {
+            Ok(next_us) => {
+                let wait = (next_us - now).clamp(1_000, 1_000_000) as u64;
+                smol::Timer::after(std::time::Duration::from_micros(wait)).await;
+            }
+            Err(e) => {
+                log::error!("demo live feed: {e}");
+                return;
+            }
+        }
+    }
+}

@@ -1,0 +1,491 @@
+//! One RTSP connection: its I/O loop and buffers. The loop alternates
+//! between handling what arrived (requests, interleaved RTCP), pumping
+//! media that is due, and waiting for the next event: readable, writable
+//! (when the kernel's buffer was full), a deadline, or the server stopping.
+//!
+//! Backpressure, not buffers: when the socket is full the session's cursor
+//! simply waits; nothing queues up per session.
+
+use std::net::{SocketAddr, TcpStream};
+use std::os::fd::AsFd;
+use std::rc::Rc;
+
+use smol::Async;
+
+use super::Shared;
+use super::handler::Play;
+use super::media::{FrameSend, Sent};
+use crate::playback::Next;
+use crate::rtp::Packetizer;
+use crate::rtsp::{self, ParseError};
+use crate::session::{State, Transport};
+
+/// Largest request head + body accepted: a few KiB is plenty for RTSP.
+pub const MAX_REQUEST_BYTES: usize = 4096;
+/// Room for responses and RTCP queued between frames.
+pub const OUT_BYTES: usize = 4096;
+
+/// A frame being written, kept at connection level so that it completes
+/// even if its session is torn down mid-frame (TCP: the byte stream must
+/// not be cut inside a packet).
+pub(crate) struct Inflight {
+    pub send: FrameSend,
+    pub packetizer: Packetizer,
+    /// Interleaved RTP channel (TCP), to finish a packet after TEARDOWN.
+    pub channel: Option<u8>,
+}
+
+/// One client connection.
+pub(crate) struct Conn {
+    pub shared: Rc<Shared>,
+    pub stream: Async<TcpStream>,
+    pub peer: SocketAddr,
+    pub local: SocketAddr,
+    pub rbuf: heapless::Vec<u8, MAX_REQUEST_BYTES>,
+    /// Bytes of an oversized interleaved frame still to discard.
+    pub discard_bytes: usize,
+    pub out: heapless::Vec<u8, OUT_BYTES>,
+    pub out_sent: usize,
+    pub inflight: Option<Inflight>,
+    pub described: Option<(u32, crate::store::Kind, i64, Option<i64>)>,
+    pub play: Option<Box<Play>>,
+    pub close: bool,
+}
+
+/// What the loop waits for next.
+#[derive(Default, Debug)]
+struct Wait {
+    tcp_writable: bool,
+    udp_writable: bool,
+    at_mono_us: Option<i64>,
+}
+
+/// [`Next`] without the borrow of the player.
+enum Owned {
+    Frame(crate::store::FrameData, i64),
+    PollAt(i64),
+    End(crate::playback::EndReason),
+}
+
+enum Event {
+    Readable,
+    Writable,
+    Timer,
+    Stop,
+}
+
+impl Conn {
+    pub fn new(shared: Rc<Shared>, stream: Async<TcpStream>, peer: SocketAddr) -> Conn {
+        let local = stream.get_ref().local_addr().unwrap_or(peer);
+        let _ = stream.get_ref().set_nodelay(true);
+        Conn {
+            shared,
+            stream,
+            peer,
+            local,
+            rbuf: heapless::Vec::new(),
+            discard_bytes: 0,
+            out: heapless::Vec::new(),
+            out_sent: 0,
+            inflight: None,
+            described: None,
+            play: None,
+            close: false,
+        }
+    }
+
+    /// The connection's life.
+    pub async fn run(mut self) {
+        self.shared
+            .connections
+            .set(self.shared.connections.get() + 1);
+        log::debug!("{}: connected", self.peer);
+        let mut stop_seen = false;
+        loop {
+            let now = self.shared.clock.mono_us();
+            if self.shared.stopping.get() && !stop_seen {
+                stop_seen = true;
+                self.end_session("server stopping");
+                self.close = true;
+            }
+            let wait = match self.pump(now) {
+                Ok(w) => w,
+                Err(e) => {
+                    log::debug!("{}: write: {e}", self.peer);
+                    break;
+                }
+            };
+            if self.close && self.out.is_empty() && self.inflight.is_none() {
+                break;
+            }
+            match self.wait(&wait, stop_seen).await {
+                Event::Readable => match self.read() {
+                    Ok(true) => self.handle_input(),
+                    Ok(false) => break,
+                    Err(e) => {
+                        log::debug!("{}: read: {e}", self.peer);
+                        break;
+                    }
+                },
+                Event::Writable | Event::Timer | Event::Stop => {}
+            }
+        }
+        self.end_session("connection closed");
+        self.shared
+            .connections
+            .set(self.shared.connections.get().saturating_sub(1));
+        log::debug!("{}: disconnected", self.peer);
+    }
+
+    async fn wait(&self, w: &Wait, stop_seen: bool) -> Event {
+        let readable = async {
+            // While closing, input no longer matters.
+            if self.close {
+                std::future::pending::<()>().await;
+            }
+            let _ = self.stream.readable().await;
+            Event::Readable
+        };
+        let writable = async {
+            if w.tcp_writable {
+                let _ = self.stream.writable().await;
+                return Event::Writable;
+            }
+            match (&self.shared.udp, w.udp_writable) {
+                (Some(u), true) => {
+                    let _ = u.rtp.writable().await;
+                    Event::Writable
+                }
+                _ => std::future::pending().await,
+            }
+        };
+        let timer = async {
+            match w.at_mono_us {
+                Some(t) => {
+                    smol::Timer::at(self.shared.clock.instant_at(t)).await;
+                    Event::Timer
+                }
+                None => std::future::pending().await,
+            }
+        };
+        let stop = async {
+            if stop_seen {
+                // Give the last bytes (BYE) a bounded time to leave.
+                smol::Timer::after(std::time::Duration::from_millis(1000)).await;
+                return Event::Stop;
+            }
+            let _ = self.shared.stop_event.recv().await;
+            Event::Stop
+        };
+        let ev = smol::future::or(
+            readable,
+            smol::future::or(writable, smol::future::or(timer, stop)),
+        )
+        .await;
+        if stop_seen && matches!(ev, Event::Stop) {
+            // Bounded flush time is over: drop what is left.
+            return Event::Stop;
+        }
+        ev
+    }
+
+    /// Reads what is available; `Ok(false)` at end of stream.
+    fn read(&mut self) -> std::io::Result<bool> {
+        use std::io::Read;
+        let mut tmp = [0u8; 2048];
+        loop {
+            let room = (MAX_REQUEST_BYTES - self.rbuf.len()).min(tmp.len());
+            if room == 0 {
+                return Ok(true);
+            }
+            match self.stream.get_ref().read(&mut tmp[..room]) {
+                Ok(0) => return Ok(false),
+                Ok(n) => {
+                    let mut chunk = &tmp[..n];
+                    if self.discard_bytes > 0 {
+                        let d = self.discard_bytes.min(chunk.len());
+                        self.discard_bytes -= d;
+                        chunk = &chunk[d..];
+                    }
+                    // Room was checked above.
+                    let _ = self.rbuf.extend_from_slice(chunk);
+                    if n < room {
+                        return Ok(true);
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Ok(true),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Handles every complete request and interleaved packet in `rbuf`.
+    fn handle_input(&mut self) {
+        loop {
+            if self.close || self.out.len() > OUT_BYTES / 2 {
+                // Let responses drain first; input waits in rbuf.
+                return;
+            }
+            if self.rbuf.is_empty() {
+                return;
+            }
+            let now = self.shared.clock.mono_us();
+            match rtsp::parse_interleaved(&self.rbuf) {
+                Ok(Some(frame)) => {
+                    let (channel, len) = (frame.channel, frame.frame_len_bytes());
+                    let is_rtcp = crate::rtp::parse_compound(frame.payload).is_ok();
+                    if let Some(play) = &mut self.play
+                        && let Transport::Tcp { rtcp_channel, .. } = play.session.transport()
+                        && channel == rtcp_channel
+                        && is_rtcp
+                    {
+                        play.session.touch(now);
+                    }
+                    self.consume(len);
+                    continue;
+                }
+                Ok(None) => {}
+                Err(ParseError::Incomplete) => {
+                    if self.rbuf.len() == MAX_REQUEST_BYTES {
+                        // An interleaved frame larger than our buffer: skip it.
+                        let declared = self
+                            .rbuf
+                            .get(2..4)
+                            .map_or(0, |b| usize::from(u16::from_be_bytes([b[0], b[1]])));
+                        self.discard_bytes = (4 + declared).saturating_sub(self.rbuf.len());
+                        self.rbuf.clear();
+                    }
+                    return;
+                }
+                Err(_) => {}
+            }
+            // The request borrows the buffer while the handler needs the
+            // connection: move the buffer out for the call.
+            let buf = core::mem::take(&mut self.rbuf);
+            let parsed = rtsp::parse_request(&buf);
+            let used = match &parsed {
+                Ok((req, used)) => {
+                    self.handle_request(req, now);
+                    Some(*used)
+                }
+                Err(_) => None,
+            };
+            let err = parsed.err();
+            self.rbuf = buf;
+            match (used, err) {
+                (Some(used), _) => {
+                    self.consume(used);
+                }
+                (None, None) => return,
+                (None, Some(ParseError::Incomplete)) => {
+                    if self.rbuf.len() == MAX_REQUEST_BYTES {
+                        self.reply_error(
+                            rtsp::Status::RequestEntityTooLarge,
+                            None,
+                            "Request Entity Too Large",
+                        );
+                        self.close = true;
+                    }
+                    return;
+                }
+                (None, Some(ParseError::TooLarge)) => {
+                    self.reply_error(
+                        rtsp::Status::RequestEntityTooLarge,
+                        None,
+                        "Request Entity Too Large",
+                    );
+                    self.close = true;
+                    return;
+                }
+                (None, Some(e)) => {
+                    log::info!("{}: bad request: {e:?}", self.peer);
+                    self.reply_error(
+                        rtsp::Status::BadRequest,
+                        None,
+                        "Bad Request: malformed request",
+                    );
+                    self.close = true;
+                    return;
+                }
+            }
+        }
+    }
+
+    fn consume(&mut self, n: usize) {
+        let n = n.min(self.rbuf.len());
+        let rest = self.rbuf.len() - n;
+        self.rbuf.copy_within(n.., 0);
+        self.rbuf.truncate(rest);
+    }
+
+    /// Queues bytes for the client (responses, interleaved RTCP). Returns
+    /// false if they do not fit now.
+    pub fn queue(&mut self, bytes: &[u8]) -> bool {
+        if self.out_sent > 0 && self.out.len() + bytes.len() > OUT_BYTES {
+            self.out.copy_within(self.out_sent.., 0);
+            let left = self.out.len() - self.out_sent;
+            self.out.truncate(left);
+            self.out_sent = 0;
+        }
+        self.out.extend_from_slice(bytes).is_ok()
+    }
+
+    fn flush_out(&mut self) -> std::io::Result<bool> {
+        use std::io::Write;
+        while self.out_sent < self.out.len() {
+            match self.stream.get_ref().write(&self.out[self.out_sent..]) {
+                Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+                Ok(n) => self.out_sent += n,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Ok(false),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        self.out.clear();
+        self.out_sent = 0;
+        Ok(true)
+    }
+
+    /// Sends what is due; says what to wait for next.
+    fn pump(&mut self, now: i64) -> std::io::Result<Wait> {
+        loop {
+            // A frame in flight finishes first: nothing may cut into it.
+            if let Some(inf) = &mut self.inflight {
+                let sent = match self.play.as_deref_mut() {
+                    Some(play) => play.send(
+                        &mut inf.send,
+                        &inf.packetizer,
+                        self.stream.as_fd(),
+                        &self.shared,
+                    )?,
+                    None => Play::send_orphan(
+                        &mut inf.send,
+                        &inf.packetizer,
+                        inf.channel,
+                        self.stream.as_fd(),
+                    )?,
+                };
+                match sent {
+                    (Sent::Done, _) => self.inflight = None,
+                    (Sent::WouldBlock, udp) => {
+                        return Ok(Wait {
+                            tcp_writable: !udp,
+                            udp_writable: udp,
+                            ..Wait::default()
+                        });
+                    }
+                }
+            }
+            if !self.flush_out()? {
+                return Ok(Wait {
+                    tcp_writable: true,
+                    ..Wait::default()
+                });
+            }
+            if self.close {
+                return Ok(Wait::default());
+            }
+            let Some(play) = self.play.as_deref_mut() else {
+                return Ok(Wait::default());
+            };
+            let expires = play.session.expires_at_mono_us();
+            if play.session.expired(now) {
+                log::info!(
+                    "session {} timed out ({} s without a word from {})",
+                    play.session.id_str(),
+                    play.session.timeout_s(),
+                    self.peer
+                );
+                self.end_session("timeout");
+                self.close = true;
+                continue;
+            }
+            if play.session.state() != State::Playing || play.ended.is_some() {
+                return Ok(Wait {
+                    at_mono_us: Some(expires),
+                    ..Wait::default()
+                });
+            }
+            if let Some(rtcp) = play.due_sender_report(now, &self.shared) {
+                self.queue_rtcp(rtcp);
+            }
+            let Some(play) = self.play.as_deref_mut() else {
+                continue;
+            };
+            let unix_now = self.shared.clock.unix_us();
+            let mut cat = self.shared.catalog.borrow_mut();
+            let next = match play.player.peek(&mut cat, now, unix_now) {
+                Ok(Next::Frame { frame, play_us }) => Ok(Owned::Frame(frame.clone(), play_us)),
+                Ok(Next::PollAt(t)) => Ok(Owned::PollAt(t)),
+                Ok(Next::End(r)) => Ok(Owned::End(r)),
+                Err(e) => Err(e),
+            };
+            drop(cat);
+            for e in play.player.take_skipped() {
+                log::warn!("session {}: skipped: {e}", play.session.id_str());
+            }
+            match next {
+                Ok(Owned::Frame(frame, play_us)) => {
+                    let deadline = play.pacer.deadline_mono_us(play_us);
+                    if deadline > now {
+                        return Ok(Wait {
+                            at_mono_us: Some(deadline.min(expires)),
+                            ..Wait::default()
+                        });
+                    }
+                    let send = play.start_frame(frame, play_us);
+                    let channel = match play.session.transport() {
+                        Transport::Tcp { rtp_channel, .. } => Some(rtp_channel),
+                        Transport::Udp { .. } => None,
+                    };
+                    self.inflight = Some(Inflight {
+                        send,
+                        packetizer: play.packetizer,
+                        channel,
+                    });
+                }
+                Ok(Owned::PollAt(t)) => {
+                    return Ok(Wait {
+                        at_mono_us: Some(t.min(expires)),
+                        ..Wait::default()
+                    });
+                }
+                Ok(Owned::End(reason)) => {
+                    log::info!(
+                        "session {}: end of stream ({reason:?})",
+                        play.session.id_str()
+                    );
+                    let bye = play.bye(&self.shared);
+                    play.ended = Some(reason);
+                    if let Some(b) = bye {
+                        self.queue_rtcp(b);
+                    }
+                }
+                Err(e) => {
+                    log::error!("session {}: store: {e}", play.session.id_str());
+                    let bye = play.bye(&self.shared);
+                    play.ended = Some(crate::playback::EndReason::NothingNew);
+                    if let Some(b) = bye {
+                        self.queue_rtcp(b);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Queues an RTCP packet made by the session for the TCP connection
+    /// (UDP RTCP was already sent by the session).
+    fn queue_rtcp(&mut self, (buf, len): ([u8; 128], usize)) {
+        if len > 0 {
+            let _ = self.queue(&buf[..len]);
+        }
+    }
+}
+
+// Per-connection state is fixed at compile time: buffers, the frame in
+// flight and the boxed session together stay under 16 KiB, whatever the
+// client does (issue: memory per session never grows with lag).
+static_assertions::const_assert!(
+    core::mem::size_of::<Conn>() + core::mem::size_of::<Play>() <= 16 * 1024
+);

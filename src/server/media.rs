@@ -1,0 +1,285 @@
+//! Sending a frame: RTP packets as (fixed head array, slice of the map)
+//! pairs, many per `writev` on TCP or per `sendmmsg` on UDP, resumable
+//! after a partial write without copying a byte.
+//!
+//! A frame in flight is remembered as "packets done + bytes of the next
+//! packet done"; on resume the packet heads are regenerated from the
+//! packetizer (cheap arithmetic) instead of being kept per session, so a
+//! session holds no packet buffers at all.
+
+use std::io::IoSlice;
+use std::os::fd::BorrowedFd;
+use std::rc::Rc;
+
+use nix::sys::socket::{MsgFlags, MultiHeaders, SockaddrStorage};
+
+use crate::codec::nals::LengthPrefixed;
+use crate::rtp::{PacketHead, Packetizer, RtpHeader, write_head};
+use crate::store::{FrameData, Segment};
+
+/// Packets per `writev` / `sendmmsg`: a 720p keyframe of ~100 KB goes out in
+/// one call; IOV_MAX (1024) bounds it from above.
+pub const BATCH_PACKETS: usize = 128;
+
+/// Dynamic RTP payload type used for video.
+pub const PAYLOAD_TYPE: u8 = 96;
+
+/// The RTP numbering of a stream.
+#[derive(Clone, Copy, Debug)]
+pub struct RtpStream {
+    /// Synchronisation source.
+    pub ssrc: u32,
+    /// Sequence number of the next packet.
+    pub next_seq: u16,
+    /// Packets sent (for RTCP SR).
+    pub packets: u32,
+    /// Payload octets sent (for RTCP SR).
+    pub octets: u32,
+}
+
+/// What is sent of a frame: the frame, its numbering.
+#[derive(Debug)]
+pub struct Unit {
+    /// The frame (its map stays alive while it is sent).
+    pub frame: FrameData,
+    /// Its segment, for the parameter sets sent ahead of keyframes.
+    pub segment: Rc<Segment>,
+    /// RTP timestamp.
+    pub ts_90k: u32,
+    /// Sequence number of its first packet.
+    pub first_seq: u16,
+    /// SSRC of the stream (a resumed packet must get the same head bytes).
+    pub ssrc: u32,
+}
+
+/// A frame being sent, and how far it got.
+#[derive(Debug)]
+pub struct FrameSend {
+    /// The frame and its numbering.
+    pub unit: Unit,
+    /// Packets completely sent.
+    pub packets_done: usize,
+    /// Bytes of packet `packets_done` already sent (TCP only).
+    pub partial_bytes: usize,
+}
+
+/// Where the packets go.
+#[derive(Clone, Copy, Debug)]
+pub enum Dest {
+    /// Interleaved on the RTSP connection, on this channel.
+    Tcp(u8),
+    /// To this UDP address.
+    Udp(std::net::SocketAddr),
+}
+
+/// The outcome of one attempt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sent {
+    /// The whole frame is out.
+    Done,
+    /// The socket is full; wait until writable and call again.
+    WouldBlock,
+}
+
+impl Unit {
+    /// The NAL units to send: the parameter sets ahead of a keyframe (so a
+    /// client joining or seeking needs nothing else), then the frame's own.
+    fn nals(&self) -> impl Iterator<Item = &[u8]> {
+        let params = self
+            .frame
+            .record
+            .keyframe
+            .then(|| self.segment.header().params.iter())
+            .into_iter()
+            .flatten();
+        params.chain(LengthPrefixed::new(self.frame.payload()).map_while(Result::ok))
+    }
+
+    /// Fills `heads`/`payloads` with the batch of packets after the first
+    /// `skip`; returns how many and whether they are the last of the frame.
+    fn batch<'a>(
+        &'a self,
+        skip: usize,
+        packetizer: &Packetizer,
+        dest: Dest,
+        heads: &mut [PacketHead; BATCH_PACKETS],
+        payloads: &mut [&'a [u8]; BATCH_PACKETS],
+    ) -> (usize, bool) {
+        let channel = match dest {
+            Dest::Tcp(ch) => Some(ch),
+            Dest::Udp(_) => None,
+        };
+        let mut frags = packetizer.fragments(self.nals()).skip(skip);
+        let mut n = 0;
+        for (head, payload) in heads.iter_mut().zip(payloads.iter_mut()) {
+            let Some(frag) = frags.next() else {
+                return (n, true);
+            };
+            let hdr = RtpHeader {
+                payload_type: PAYLOAD_TYPE,
+                marker: frag.marker(),
+                seq: self.first_seq.wrapping_add((skip + n) as u16),
+                ts_90k: self.ts_90k,
+                ssrc: self.ssrc,
+            };
+            // A fragment never exceeds the packetizer's bound, far below u16::MAX.
+            if write_head(head, channel, &hdr, None, &frag).is_err() {
+                return (n, true);
+            }
+            *payload = frag.payload();
+            n += 1;
+        }
+        let last = frags.next().is_none();
+        (n, last)
+    }
+}
+
+impl FrameSend {
+    /// A frame about to be sent.
+    pub fn new(unit: Unit) -> FrameSend {
+        FrameSend {
+            unit,
+            packets_done: 0,
+            partial_bytes: 0,
+        }
+    }
+
+    /// Writes as much of the frame as the TCP socket takes, one `writev`
+    /// per batch of packets.
+    pub fn send_tcp(
+        &mut self,
+        fd: BorrowedFd<'_>,
+        packetizer: &Packetizer,
+        channel: u8,
+        rtp: &mut RtpStream,
+    ) -> std::io::Result<Sent> {
+        loop {
+            let mut heads = [PacketHead::new(); BATCH_PACKETS];
+            let mut payloads: [&[u8]; BATCH_PACKETS] = [&[]; BATCH_PACKETS];
+            let (n, last) = self.unit.batch(
+                self.packets_done,
+                packetizer,
+                Dest::Tcp(channel),
+                &mut heads,
+                &mut payloads,
+            );
+            if n == 0 {
+                self.finish(rtp);
+                return Ok(Sent::Done);
+            }
+            let mut iov: heapless::Vec<IoSlice<'_>, { 2 * BATCH_PACKETS }> = heapless::Vec::new();
+            for (h, p) in heads.iter().zip(payloads.iter()).take(n) {
+                // Capacity is exactly 2 * BATCH_PACKETS.
+                let _ = iov.push(IoSlice::new(h.as_bytes()));
+                let _ = iov.push(IoSlice::new(p));
+            }
+            let mut slices: &mut [IoSlice<'_>] = &mut iov;
+            IoSlice::advance_slices(&mut slices, self.partial_bytes);
+            let written = match nix::sys::uio::writev(fd, slices) {
+                Ok(w) => w,
+                Err(nix::errno::Errno::EAGAIN) => return Ok(Sent::WouldBlock),
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(e) => return Err(e.into()),
+            };
+            // Account whole packets, keep the remainder as partial.
+            let mut left = self.partial_bytes + written;
+            let mut whole = 0;
+            for (h, p) in heads.iter().zip(payloads.iter()).take(n) {
+                let len = h.len_bytes() + p.len();
+                if left < len {
+                    break;
+                }
+                left -= len;
+                whole += 1;
+                rtp.packets = rtp.packets.wrapping_add(1);
+                // RTCP octet count: RTP payload only (RFC 3550 6.4.1).
+                rtp.octets = rtp
+                    .octets
+                    .wrapping_add((len - h.len_bytes().min(16)) as u32);
+            }
+            self.packets_done += whole;
+            self.partial_bytes = left;
+            if whole < n {
+                // The kernel took less than offered: the socket is full.
+                return Ok(Sent::WouldBlock);
+            }
+            if last {
+                self.finish(rtp);
+                return Ok(Sent::Done);
+            }
+        }
+    }
+
+    /// Sends as much of the frame as the UDP socket takes, one `sendmmsg`
+    /// per batch. A datagram is sent whole or not at all.
+    pub fn send_udp(
+        &mut self,
+        fd: BorrowedFd<'_>,
+        mmsg: &mut MultiHeaders<SockaddrStorage>,
+        packetizer: &Packetizer,
+        to: std::net::SocketAddr,
+        rtp: &mut RtpStream,
+    ) -> std::io::Result<Sent> {
+        let addr = SockaddrStorage::from(to);
+        loop {
+            let mut heads = [PacketHead::new(); BATCH_PACKETS];
+            let mut payloads: [&[u8]; BATCH_PACKETS] = [&[]; BATCH_PACKETS];
+            let (n, last) = self.unit.batch(
+                self.packets_done,
+                packetizer,
+                Dest::Udp(to),
+                &mut heads,
+                &mut payloads,
+            );
+            if n == 0 {
+                self.finish(rtp);
+                return Ok(Sent::Done);
+            }
+            let mut msgs: heapless::Vec<[IoSlice<'_>; 2], BATCH_PACKETS> = heapless::Vec::new();
+            for (h, p) in heads.iter().zip(payloads.iter()).take(n) {
+                let _ = msgs.push([IoSlice::new(h.as_bytes()), IoSlice::new(p)]);
+            }
+            let addrs: [Option<SockaddrStorage>; BATCH_PACKETS] = [Some(addr); BATCH_PACKETS];
+            use std::os::fd::AsRawFd;
+            let sent: usize = match nix::sys::socket::sendmmsg(
+                fd.as_raw_fd(),
+                mmsg,
+                &msgs,
+                &addrs[..n],
+                [],
+                MsgFlags::empty(),
+            ) {
+                Ok(results) => results.count(),
+                Err(nix::errno::Errno::EAGAIN) => return Ok(Sent::WouldBlock),
+                Err(nix::errno::Errno::EINTR) => continue,
+                // The client's port is closed (ICMP): the datagram is lost, as on any network.
+                Err(nix::errno::Errno::ECONNREFUSED) => 1,
+                Err(e) => return Err(e.into()),
+            };
+            for (h, p) in heads.iter().zip(payloads.iter()).take(sent) {
+                rtp.packets = rtp.packets.wrapping_add(1);
+                rtp.octets = rtp
+                    .octets
+                    .wrapping_add((h.len_bytes() + p.len() - 12) as u32);
+            }
+            self.packets_done += sent;
+            if sent < n {
+                return Ok(Sent::WouldBlock);
+            }
+            if last {
+                self.finish(rtp);
+                return Ok(Sent::Done);
+            }
+        }
+    }
+
+    /// Sequence number right after this frame's last packet.
+    pub fn end_seq(&self, packetizer: &Packetizer) -> u16 {
+        let total = packetizer.fragments(self.unit.nals()).count();
+        self.unit.first_seq.wrapping_add(total as u16)
+    }
+
+    fn finish(&self, rtp: &mut RtpStream) {
+        rtp.next_seq = self.unit.first_seq.wrapping_add(self.packets_done as u16);
+    }
+}
