@@ -389,6 +389,11 @@ impl Conn {
             let Some(play) = self.play.as_deref_mut() else {
                 return Ok(Wait::default());
             };
+            if let Transport::Udp { rtcp, .. } = play.session.transport()
+                && let Some(&heard) = self.shared.udp_heard.borrow().get(&rtcp)
+            {
+                play.session.touch(heard);
+            }
             let expires = play.session.expires_at_mono_us();
             if play.session.expired(now) {
                 log::info!(

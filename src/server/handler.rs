@@ -441,12 +441,21 @@ impl Conn {
         };
         let server_rtp_port = self.shared.udp.as_ref().map_or(0, |u| u.rtp_port);
         if req.session_id().is_some() {
+            let shared = std::rc::Rc::clone(&self.shared);
             // A second SETUP on the session: a transport change.
             let play = self.session_of(req)?;
             play.session
                 .apply(SessionMethod::Setup, now)
                 .map_err(refusal)?;
+            let mut heard = shared.udp_heard.borrow_mut();
+            if let Transport::Udp { rtcp, .. } = play.session.transport() {
+                heard.remove(&rtcp);
+            }
             play.session.set_transport(transport);
+            if let Transport::Udp { rtcp, .. } = transport {
+                heard.insert(rtcp, now);
+            }
+            drop(heard);
             let (sid, timeout, ssrc) = (
                 play.session.id_str(),
                 play.session.timeout_s(),
@@ -540,6 +549,9 @@ impl Conn {
                 "UDP"
             }
         );
+        if let Transport::Udp { rtcp, .. } = transport {
+            self.shared.udp_heard.borrow_mut().insert(rtcp, now);
+        }
         self.play = Some(Box::new(play));
         self.shared.sessions.set(self.shared.sessions.get() + 1);
         self.respond(

@@ -91,6 +91,10 @@ pub(crate) struct Shared {
     pub connections: Cell<usize>,
     pub sessions: Cell<usize>,
     pub next_id: Cell<u64>,
+    /// Last RTCP heard (monotonic µs) from each UDP session's client RTCP
+    /// address: receiver reports are keep-alives. Only addresses of live
+    /// sessions are keys, so strangers cannot grow it.
+    pub udp_heard: RefCell<std::collections::HashMap<SocketAddr, i64>>,
     /// sendmmsg headers, allocated once and reused by every UDP send.
     pub mmsg: RefCell<nix::sys::socket::MultiHeaders<nix::sys::socket::SockaddrStorage>>,
 }
@@ -158,6 +162,7 @@ impl Server {
             connections: Cell::new(0),
             sessions: Cell::new(0),
             next_id: Cell::new(0),
+            udp_heard: RefCell::new(std::collections::HashMap::new()),
             mmsg: RefCell::new(nix::sys::socket::MultiHeaders::preallocate(
                 media::BATCH_PACKETS,
                 None,
@@ -195,7 +200,31 @@ impl Server {
                     }
                 }
             };
-            smol::future::or(accept, stop).await;
+            let rtcp_in = async {
+                let Some(udp) = &self.shared.udp else {
+                    return std::future::pending().await;
+                };
+                let mut buf = [0u8; 1500];
+                loop {
+                    match udp.rtcp.recv_from(&mut buf).await {
+                        Ok((n, from)) => {
+                            let is_rtcp = buf
+                                .get(..n)
+                                .is_some_and(|b| crate::rtp::parse_compound(b).is_ok());
+                            if is_rtcp
+                                && let Some(t) = self.shared.udp_heard.borrow_mut().get_mut(&from)
+                            {
+                                *t = self.shared.clock.mono_us();
+                            }
+                        }
+                        Err(e) => {
+                            log::debug!("udp rtcp: {e}");
+                            smol::Timer::after(Duration::from_millis(10)).await;
+                        }
+                    }
+                }
+            };
+            smol::future::or(smol::future::or(accept, rtcp_in), stop).await;
             self.shared.stopping.set(true);
             self.stop_tx.close();
             let deadline = std::time::Instant::now() + Duration::from_millis(1500);
