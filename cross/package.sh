@@ -14,7 +14,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-board=${1:?usage: cross/package.sh BOARD (one of: $(ls board | grep -v -e common -e README | tr '\n' ' '))}
+board=${1:-}
+if [ -z "$board" ]; then
+    echo "usage: cross/package.sh BOARD, one of:" board/*/board.env >&2
+    exit 2
+fi
 env_file=board/$board/board.env
 [ -r "$env_file" ] || { echo "package: no $env_file" >&2; exit 2; }
 # shellcheck disable=SC1090

@@ -24,6 +24,7 @@ size_of() { # board [opt panic] -> prints bytes; no opt/panic: as in Cargo.toml
         export RUSTFLAGS
         [ -z "$opt" ] || export CARGO_PROFILE_FIRMWARE_OPT_LEVEL="$opt" \
             CARGO_PROFILE_FIRMWARE_PANIC="$panic"
+        # shellcheck disable=SC2153 # TARGET comes from board.env
         CARGO_TARGET_DIR="$dir" cargo build --quiet --locked --profile firmware \
             --no-default-features --target "$TARGET" --bin ctrtspd
         stat -c %s "$dir/$TARGET/firmware/ctrtspd"
@@ -32,6 +33,7 @@ size_of() { # board [opt panic] -> prints bytes; no opt/panic: as in Cargo.toml
 
 printf '%-16s %-32s %-9s %-7s %10s\n' board target opt-level panic bytes
 for board in "${boards[@]}"; do
+    # shellcheck disable=SC1090
     target=$(. "board/$board/board.env"; echo "$TARGET")
     if [ $matrix = 1 ]; then
         for opt in 3 s z; do
