@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Builds the static firmware binary for one board and packs it:
+#
+#   cross/package.sh BOARD        # BOARD: a directory under board/, e.g. generic-armv7
+#
+# -> target/package/ctrtspd-BOARD-VERSION.tar.gz holding
+#    usr/bin/ctrtspd, etc/init.d/ctrtspd, etc/default/ctrtspd,
+#    lib/systemd/system/ctrtspd.service, usr/share/doc/ctrtspd/README.md
+# (laid out as on the box: `tar -xzf ... -C /` installs it).
+#
+# Plain cargo with the linkers of .cargo/config.toml; the `demo` feature is
+# left out. Fails if the binary has a program interpreter (not static), and
+# smoke-runs it under qemu-user (no -L: a static binary needs no sysroot).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+board=${1:-}
+if [ -z "$board" ]; then
+    echo "usage: cross/package.sh BOARD, one of:" board/*/board.env >&2
+    exit 2
+fi
+env_file=board/$board/board.env
+[ -r "$env_file" ] || { echo "package: no $env_file" >&2; exit 2; }
+# shellcheck disable=SC1090
+. "$env_file"
+: "${TARGET:?}" "${RUSTFLAGS:?}" "${CTRTSPD_ROOT:?}" "${CTRTSPD_LISTEN:?}"
+export RUSTFLAGS
+
+version=$(sed -n 's/^version *= *"\(.*\)"/\1/p' Cargo.toml | head -n 1)
+name=ctrtspd-$board-$version
+echo "package: building $name for $TARGET (RUSTFLAGS=$RUSTFLAGS)"
+cargo build --locked --profile firmware --no-default-features --target "$TARGET" --bin ctrtspd
+bin=target/$TARGET/firmware/ctrtspd
+
+# Static check: no PT_INTERP program header, no dynamic section.
+if readelf -lW "$bin" | grep -q INTERP; then
+    echo "package: $bin has a program interpreter: not static" >&2
+    readelf -lW "$bin" | grep -A1 INTERP >&2
+    exit 1
+fi
+if readelf -dW "$bin" | grep -q NEEDED; then
+    echo "package: $bin needs shared libraries:" >&2
+    readelf -dW "$bin" | grep NEEDED >&2
+    exit 1
+fi
+file "$bin"
+
+# Smoke run on the board's oldest CPU: it must start and exit by itself
+# (`--help`); an illegal instruction or a missing loader shows up here.
+if [ -n "${QEMU:-}" ]; then
+    rc=0
+    # shellcheck disable=SC2086
+    timeout 20 $QEMU "$bin" --help >/dev/null 2>&1 || rc=$?
+    if [ "$rc" -ge 124 ]; then
+        echo "package: '$QEMU $bin --help' died (exit $rc)" >&2
+        exit 1
+    fi
+    echo "package: $QEMU $bin --help: exit $rc"
+fi
+
+stage=target/package/$name
+rm -rf "$stage"
+install -D -m 0755 "$bin" "$stage$INSTALL_BIN"
+install -D -m 0755 board/common/ctrtspd.init "$stage$INSTALL_INIT"
+# The board's root and listen address over the shared defaults.
+sed -e "s#^CTRTSPD_ROOT=.*#CTRTSPD_ROOT=$CTRTSPD_ROOT#" \
+    -e "s#^CTRTSPD_LISTEN=.*#CTRTSPD_LISTEN=$CTRTSPD_LISTEN#" \
+    -e "s#^CTRTSPD_LOG_LEVEL=.*#CTRTSPD_LOG_LEVEL=${CTRTSPD_LOG_LEVEL:-info}#" \
+    board/common/ctrtspd.default >"$stage.default"
+install -D -m 0644 "$stage.default" "$stage$INSTALL_DEFAULTS"
+sed -e "s#/mnt/hdd/recordings#$CTRTSPD_ROOT#g" -e "s#0\.0\.0\.0:8554#$CTRTSPD_LISTEN#g" \
+    board/common/ctrtspd.service >"$stage.service"
+install -D -m 0644 "$stage.service" "$stage$INSTALL_UNIT"
+rm -f "$stage.default" "$stage.service"
+install -D -m 0644 board/README.md "$stage/usr/share/doc/ctrtspd/README.md"
+
+tarball=target/package/$name.tar.gz
+# Reproducible-ish: fixed owner and order, mtime of the last commit.
+mtime=$(git log -1 --format=%ct 2>/dev/null || date +%s)
+tar --sort=name --owner=0 --group=0 --numeric-owner --mtime="@$mtime" \
+    -C "$stage" -czf "$tarball" .
+rm -rf "$stage"
+echo "package: $tarball ($(stat -c %s "$bin") bytes stripped binary)"
+tar -tvzf "$tarball"
