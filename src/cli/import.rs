@@ -69,7 +69,7 @@ pub fn run(a: Args) -> i32 {
     });
     match result {
         Ok(s) => {
-            println!(
+            say!(
                 "imported {} {} frames ({} keyframes) into camera {} {} as {} segment(s): {} → {} UTC",
                 s.frames,
                 s.codec.rtp_encoding_name(),

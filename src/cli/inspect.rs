@@ -85,16 +85,19 @@ pub fn run(a: Args) -> i32 {
                 Some((c, p)) => format!("{} {}", c.rtp_encoding_name(), resolution(*c, &p.sps)),
                 None => "no frames".into(),
             };
-            println!(
+            say!(
                 "camera {cam} {kind}: {codec}, {} segments, {} frames ({} keyframes), {} bytes",
-                s.segments, s.frames, s.keyframes, s.bytes
+                s.segments,
+                s.frames,
+                s.keyframes,
+                s.bytes
             );
             let mut prev_end = None;
             for &(start, end) in &s.ranges {
                 if let Some(pe) = prev_end {
-                    println!("  gap {}", duration(start - pe));
+                    say!("  gap {}", duration(start - pe));
                 }
-                println!(
+                say!(
                     "  {} → {} UTC ({})",
                     Utc(start),
                     Utc(end),
@@ -103,7 +106,7 @@ pub fn run(a: Args) -> i32 {
                 prev_end = Some(end);
             }
             for e in &s.unreadable {
-                println!("  unreadable: {e}");
+                say!("  unreadable: {e}");
             }
         }
     }

@@ -2,6 +2,15 @@
 //! subcommand lives in its own file and returns the process exit status:
 //! 0 success, 1 failure at run time (or problems found), 2 bad usage/input.
 
+/// Prints a line to stdout; a closed pipe (`ctrtspd inspect | head`) is
+/// not an error worth a panic.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
 mod import;
 mod inspect;
 mod serve;
@@ -45,7 +54,7 @@ pub fn main() -> i32 {
         Err(early) => {
             return match early.status {
                 Ok(()) => {
-                    println!("{}", early.output);
+                    say!("{}", early.output);
                     EXIT_OK
                 }
                 Err(()) => {

@@ -27,10 +27,10 @@ pub struct Args {
 pub fn run(a: Args) -> i32 {
     let report = verify::verify_root(&a.root, a.camera, a.kind);
     for p in &report.problems {
-        println!("{p}");
+        say!("{p}");
     }
     let severe = report.problems.iter().filter(|p| p.severe).count();
-    println!(
+    say!(
         "{} segments, {} frames, {} payload bytes checked: {} errors, {} warnings",
         report.segments,
         report.frames,

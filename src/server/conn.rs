@@ -50,6 +50,10 @@ pub(crate) struct Conn {
     pub described: Option<(u32, crate::store::Kind, i64, Option<i64>)>,
     pub play: Option<Box<Play>>,
     pub close: bool,
+    /// Last time the client said anything (bytes of a request).
+    pub last_input_mono_us: i64,
+    /// Since when an incomplete request sits in `rbuf` (slowloris guard).
+    pub partial_since_mono_us: Option<i64>,
 }
 
 /// What the loop waits for next.
@@ -91,6 +95,8 @@ impl Conn {
             described: None,
             play: None,
             close: false,
+            last_input_mono_us: 0,
+            partial_since_mono_us: None,
         }
     }
 
@@ -100,9 +106,21 @@ impl Conn {
             .connections
             .set(self.shared.connections.get() + 1);
         log::debug!("{}: connected", self.peer);
+        self.last_input_mono_us = self.shared.clock.mono_us();
+        if let Err(why) = self.admit() {
+            log::warn!("{}: refused: {why}", self.peer);
+            let _ = self.queue(b"RTSP/1.0 503 Service Unavailable\r\nServer: ctrtspd\r\n\r\n");
+            let _ = self.flush_out();
+            self.leave();
+            return;
+        }
         let mut stop_seen = false;
         loop {
             let now = self.shared.clock.mono_us();
+            if let Some(why) = self.overdue(now) {
+                log::info!("{}: closing: {why}", self.peer);
+                break;
+            }
             if self.shared.stopping.get() && !stop_seen {
                 stop_seen = true;
                 self.end_session("server stopping");
@@ -118,9 +136,22 @@ impl Conn {
             if self.close && self.out.is_empty() && self.inflight.is_none() {
                 break;
             }
+            let mut wait = wait;
+            wait.at_mono_us = [wait.at_mono_us, self.next_overdue()]
+                .into_iter()
+                .flatten()
+                .min();
             match self.wait(&wait, stop_seen).await {
                 Event::Readable => match self.read() {
-                    Ok(true) => self.handle_input(),
+                    Ok(true) => {
+                        self.handle_input();
+                        self.partial_since_mono_us =
+                            match (self.rbuf.is_empty(), self.partial_since_mono_us) {
+                                (true, _) => None,
+                                (false, Some(t)) => Some(t),
+                                (false, None) => Some(self.shared.clock.mono_us()),
+                            };
+                    }
                     Ok(false) => break,
                     Err(e) => {
                         log::debug!("{}: read: {e}", self.peer);
@@ -131,10 +162,66 @@ impl Conn {
             }
         }
         self.end_session("connection closed");
+        self.leave();
+        log::debug!("{}: disconnected", self.peer);
+    }
+
+    /// Counts the connection in, or says why it is refused.
+    fn admit(&self) -> Result<(), &'static str> {
+        let limits = &self.shared.config.limits;
+        let total = self.shared.connections.get();
+        let mut per_peer = self.shared.per_peer.borrow_mut();
+        let mine = per_peer.entry(self.peer.ip()).or_insert(0);
+        *mine += 1;
+        self.shared.connections.set(total + 1);
+        if total >= limits.max_connections {
+            return Err("too many connections");
+        }
+        if *mine > limits.max_connections_per_peer {
+            return Err("too many connections from this address");
+        }
+        Ok(())
+    }
+
+    fn leave(&self) {
         self.shared
             .connections
             .set(self.shared.connections.get().saturating_sub(1));
-        log::debug!("{}: disconnected", self.peer);
+        let mut per_peer = self.shared.per_peer.borrow_mut();
+        if let Some(n) = per_peer.get_mut(&self.peer.ip()) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                per_peer.remove(&self.peer.ip());
+            }
+        }
+    }
+
+    /// When the connection becomes overdue: a request left incomplete, or
+    /// no session and nothing said for the session timeout.
+    fn next_overdue(&self) -> Option<i64> {
+        let limits = &self.shared.config.limits;
+        let request = self
+            .partial_since_mono_us
+            .map(|t| t + limits.request_timeout_us);
+        let idle = self.play.is_none().then(|| {
+            self.last_input_mono_us + i64::from(self.shared.config.session_timeout_s) * 1_000_000
+        });
+        [request, idle].into_iter().flatten().min()
+    }
+
+    fn overdue(&self, now: i64) -> Option<&'static str> {
+        let limits = &self.shared.config.limits;
+        if self
+            .partial_since_mono_us
+            .is_some_and(|t| now - t >= limits.request_timeout_us)
+        {
+            return Some("request not completed in time");
+        }
+        let idle_limit = i64::from(self.shared.config.session_timeout_s) * 1_000_000;
+        if self.play.is_none() && now - self.last_input_mono_us >= idle_limit {
+            return Some("idle without a session");
+        }
+        None
     }
 
     async fn wait(&self, w: &Wait, stop_seen: bool) -> Event {
@@ -209,6 +296,7 @@ impl Conn {
                     }
                     // Room was checked above.
                     let _ = self.rbuf.extend_from_slice(chunk);
+                    self.last_input_mono_us = self.shared.clock.mono_us();
                     if n < room {
                         return Ok(true);
                     }

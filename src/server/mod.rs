@@ -41,6 +41,30 @@ pub struct Config {
     pub max_rtp_packet_bytes: u16,
     /// Seconds between RTCP sender reports.
     pub sender_report_interval_us: i64,
+    /// Resource limits.
+    pub limits: Limits,
+}
+
+/// Resource limits: exceeding one answers 503 or closes that connection,
+/// never affects other sessions.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Connections at once, all clients together.
+    pub max_connections: usize,
+    /// Connections at once from one IP address.
+    pub max_connections_per_peer: u32,
+    /// A request must be complete this long after its first byte (slowloris).
+    pub request_timeout_us: i64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_connections: 2000,
+            max_connections_per_peer: 200,
+            request_timeout_us: 10_000_000,
+        }
+    }
 }
 
 impl Config {
@@ -53,6 +77,7 @@ impl Config {
             follow_idle_limit_us: 20_000_000,
             max_rtp_packet_bytes: crate::rtp::packetizer::DEFAULT_MAX_RTP_PACKET_BYTES,
             sender_report_interval_us: 5_000_000,
+            limits: Limits::default(),
         }
     }
 }
@@ -89,6 +114,8 @@ pub(crate) struct Shared {
     pub stopping: Cell<bool>,
     pub stop_event: smol::channel::Receiver<()>,
     pub connections: Cell<usize>,
+    /// Open connections per client address.
+    pub per_peer: RefCell<std::collections::HashMap<std::net::IpAddr, u32>>,
     pub sessions: Cell<usize>,
     pub next_id: Cell<u64>,
     /// Last RTCP heard (monotonic µs) from each UDP session's client RTCP
@@ -160,6 +187,7 @@ impl Server {
             stopping: Cell::new(false),
             stop_event,
             connections: Cell::new(0),
+            per_peer: RefCell::new(std::collections::HashMap::new()),
             sessions: Cell::new(0),
             next_id: Cell::new(0),
             udp_heard: RefCell::new(std::collections::HashMap::new()),

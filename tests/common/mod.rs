@@ -18,11 +18,12 @@ fn qemu_prefix() -> Option<Vec<String>> {
         "arm" => ("qemu-arm", "/usr/arm-linux-gnueabihf"),
         _ => return None,
     };
-    // On a real ARM machine the binary runs directly.
+    // On a real ARM machine the binary runs directly. Emulated, exec fails
+    // (Exec format error) or the child exits 127 (no ARM loader on the host).
     let direct = Command::new(BIN).arg("--help").output();
     match direct {
-        Ok(_) => None,
-        Err(_) => Some(vec![
+        Ok(o) if o.status.success() => None,
+        _ => Some(vec![
             qemu.to_string(),
             "-L".to_string(),
             sysroot.to_string(),
