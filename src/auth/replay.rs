@@ -11,6 +11,7 @@
 //! until their nonce goes stale, whatever this table does.
 
 use core::cell::Cell;
+use static_assertions::const_assert;
 
 /// Number of nonces whose highest `nc` is remembered.
 pub const REPLAY_SLOTS: usize = 64;
@@ -28,6 +29,9 @@ struct Slot {
 pub struct ReplayTable {
     slots: [Cell<Slot>; REPLAY_SLOTS],
 }
+
+// The table lives in `Auth` for the server's life: keep it at 1 KiB.
+const_assert!(core::mem::size_of::<ReplayTable>() <= 1024);
 
 impl Default for ReplayTable {
     fn default() -> Self {
