@@ -9,6 +9,7 @@
 //! | [`rtsp`]     | RTSP request parser, response writer, URL/Transport/Range, SDP      | none        |
 //! | [`rtp`]      | RTP/RTCP headers, per-codec packetizers, interleaved framing        | none        |
 //! | [`playback`] | time range → cursor over frames across segments; pacing             | none        |
+//! | [`auth`]     | RTSP Digest/Basic auth, htdigest users file, nonces, camera access  | none        |
 //! | [`session`]  | the RTSP session state machine, driven with `now` as an argument    | none        |
 //! | [`server`]   | sockets, timers, signals: the one `smol::LocalExecutor`             | sockets     |
 //! | [`cli`]      | the `ctrtspd` subcommands (`serve`, `import`, `inspect`, `verify`)  | stdio       |
@@ -16,6 +17,7 @@
 //! Everything but `store` (files), `server` (sockets) and `cli` is sans-I/O:
 //! pure functions and state machines that take `now` as an argument.
 
+pub mod auth;
 pub mod cli;
 pub mod codec;
 #[cfg(feature = "demo")]

@@ -1,0 +1,420 @@
+//! RTSP authentication (RFC 2617 Digest with MD5, optional Basic), sans-I/O:
+//! the server's handler passes the request's method, URI, `Authorization`
+//! value and `now`; this module reads no clock, no socket and no file (the
+//! users file arrives as bytes).
+//!
+//! ```text
+//! let auth = Auth::new(Users::parse(&bytes)?, "ctrtspd", secret, false, 60_000_000);
+//! match auth.check(method, uri, req.header("Authorization"), now_unix_us) {
+//!     Ok(user) if user.may_view(camera) => { /* serve */ }
+//!     Ok(_) => { /* 403 */ }
+//!     Err(denied) => {
+//!         // log `denied` with the peer; answer 401 with a fresh challenge
+//!         for v in auth.challenge(now_unix_us, denied.is_stale()).values() {
+//!             w.header("WWW-Authenticate", v);
+//!         }
+//!     }
+//! }
+//! ```
+//!
+//! What real clients do (captured in `tests/fixtures/auth_*_describe*.txt`):
+//! ffmpeg 5.1 (Lavf59) answers `qop="auth"` with `qop="auth", nc=00000001,
+//! cnonce=…` (qop quoted, unlike RFC 2617's grammar) and `algorithm="MD5"`;
+//! GStreamer 1.22 ignores the offered qop and answers the RFC 2069 way (no
+//! qop, no algorithm). Both put the absolute request URI, exactly as on the
+//! request line, in `uri=`, so that is compared byte for byte, no
+//! normalisation. Both prefer Digest when Basic is offered too. So we offer
+//! `qop="auth"` (ffmpeg then gets `nc` replay protection) and accept
+//! responses without qop (GStreamer), which stay replayable until their
+//! nonce goes stale: keep the nonce lifetime short (about a minute).
+//!
+//! No RFC 7616 SHA-256: offered `algorithm=SHA-256` alone, ffmpeg 5.1 gives
+//! up ("authorization failed") and GStreamer 1.22 answers with an MD5
+//! response and no `algorithm`; offered SHA-256 and MD5, both pick MD5. So
+//! neither client we support would use it.
+
+mod basic;
+mod ct;
+mod header;
+mod hex;
+mod md5;
+mod nonce;
+mod replay;
+mod users;
+
+#[cfg(test)]
+mod tests;
+
+pub use header::{Credentials, DigestParams, MalformedHeader, Value, parse_authorization};
+pub use hex::Hex;
+pub use md5::{Md5, hmac_md5, md5};
+pub use nonce::{NONCE_LEN_BYTES, NonceError};
+pub use replay::REPLAY_SLOTS;
+pub use users::{CameraAccess, Entry, Users, UsersError};
+
+use core::fmt;
+use ct::ct_eq;
+use hex::{from_hex, to_hex};
+use nonce::NonceText;
+use replay::ReplayTable;
+use std::string::String;
+
+/// Realm used when none is configured.
+pub const DEFAULT_REALM: &str = "ctrtspd";
+
+/// Authentication state of one server instance: the users, the realm, the
+/// per-instance nonce secret, and the bounded replay table.
+pub struct Auth {
+    users: Users,
+    realm: String,
+    secret: [u8; 16],
+    allow_basic: bool,
+    nonce_lifetime_us: i64,
+    replay: ReplayTable,
+}
+
+/// A user who passed [`Auth::check`].
+#[derive(Debug, Clone, Copy)]
+pub struct User<'a> {
+    entry: &'a Entry,
+}
+
+impl<'a> User<'a> {
+    /// The user name, for the log.
+    pub fn name(&self) -> &'a str {
+        &self.entry.name
+    }
+
+    /// Whether this user may replay `camera` (403 otherwise).
+    pub fn may_view(&self, camera: u32) -> bool {
+        self.entry.cameras.allows(camera)
+    }
+}
+
+/// Why a request was refused (answer 401 with a fresh challenge). For the
+/// log: never holds a password, an HA1 or a response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Denied {
+    /// No `Authorization` header.
+    NoCredentials,
+    /// The header does not parse.
+    Malformed(MalformedHeader),
+    /// A Digest field the check needs is absent.
+    MissingField(&'static str),
+    /// `algorithm` other than MD5 (MD5-sess, SHA-256: not implemented).
+    UnsupportedAlgorithm,
+    /// `qop` other than `auth` (auth-int: not implemented).
+    UnsupportedQop,
+    /// `realm` is not the server's.
+    WrongRealm,
+    /// `uri` differs from the request URI.
+    UriMismatch,
+    /// The nonce was not issued by this server instance (bad MAC, bad
+    /// format, or issued before a restart).
+    ForgedNonce,
+    /// No such user in the server's realm.
+    UnknownUser,
+    /// Wrong password (the digest, or the Basic password, does not match).
+    BadResponse,
+    /// Right password, but the nonce expired: challenge with `stale=true`.
+    StaleNonce,
+    /// `nc` not above one already accepted for this nonce: a replay.
+    ReplayedNonceCount,
+    /// Basic credentials while Basic is disabled.
+    BasicDisabled,
+}
+
+impl Denied {
+    /// Whether the next challenge should carry `stale=true`, so the client
+    /// retries with the new nonce without asking its user again.
+    pub fn is_stale(&self) -> bool {
+        matches!(self, Denied::StaleNonce)
+    }
+}
+
+impl fmt::Display for Denied {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Denied::NoCredentials => f.write_str("no credentials"),
+            Denied::Malformed(e) => write!(
+                f,
+                "malformed Authorization at byte {}: {}",
+                e.offset_bytes, e.reason
+            ),
+            Denied::MissingField(name) => write!(f, "Digest field {name} missing"),
+            Denied::UnsupportedAlgorithm => f.write_str("unsupported digest algorithm"),
+            Denied::UnsupportedQop => f.write_str("unsupported qop"),
+            Denied::WrongRealm => f.write_str("wrong realm"),
+            Denied::UriMismatch => f.write_str("digest uri differs from the request URI"),
+            Denied::ForgedNonce => f.write_str("nonce not issued by this server"),
+            Denied::UnknownUser => f.write_str("unknown user"),
+            Denied::BadResponse => f.write_str("wrong password"),
+            Denied::StaleNonce => f.write_str("stale nonce"),
+            Denied::ReplayedNonceCount => f.write_str("replayed nonce count"),
+            Denied::BasicDisabled => f.write_str("Basic authentication disabled"),
+        }
+    }
+}
+
+/// The `WWW-Authenticate` challenge(s) of a 401; see [`Challenge::values`].
+#[derive(Debug, Clone, Copy)]
+pub struct Challenge<'a> {
+    realm: &'a str,
+    nonce: NonceText,
+    stale: bool,
+    basic: bool,
+}
+
+/// One `WWW-Authenticate` header value; its `Display` writes it.
+#[derive(Debug, Clone, Copy)]
+pub enum ChallengeValue<'a> {
+    /// `Digest realm="…", nonce="…", algorithm=MD5, qop="auth"[, stale=true]`.
+    Digest(&'a Challenge<'a>),
+    /// `Basic realm="…"` (only when Basic is enabled).
+    Basic(&'a str),
+}
+
+impl<'a> Challenge<'a> {
+    /// The header values, Digest first: write each as its own
+    /// `WWW-Authenticate` header (RFC 2617 §1.2 allows one per scheme).
+    pub fn values(&'a self) -> impl Iterator<Item = ChallengeValue<'a>> + 'a {
+        let basic = self.basic.then_some(ChallengeValue::Basic(self.realm));
+        core::iter::once(ChallengeValue::Digest(self)).chain(basic)
+    }
+
+    /// The nonce sent (ASCII hex), for tests and logs.
+    pub fn nonce(&self) -> &str {
+        core::str::from_utf8(&self.nonce).unwrap_or("")
+    }
+}
+
+/// Writes `s` as a quoted-string, escaping `"` and `\`.
+struct Quoted<'a>(&'a str);
+
+impl fmt::Display for Quoted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("\"")?;
+        for part in self.0.split_inclusive(['"', '\\']) {
+            match part.strip_suffix(['"', '\\']) {
+                Some(head) => {
+                    f.write_str(head)?;
+                    f.write_str("\\")?;
+                    f.write_str(part.get(head.len()..).unwrap_or(""))?;
+                }
+                None => f.write_str(part)?,
+            }
+        }
+        f.write_str("\"")
+    }
+}
+
+impl fmt::Display for ChallengeValue<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ChallengeValue::Digest(c) => {
+                write!(
+                    f,
+                    "Digest realm={}, nonce=\"{}\", algorithm=MD5, qop=\"auth\"",
+                    Quoted(c.realm),
+                    c.nonce()
+                )?;
+                if c.stale {
+                    f.write_str(", stale=true")?;
+                }
+                Ok(())
+            }
+            ChallengeValue::Basic(realm) => write!(f, "Basic realm={}", Quoted(realm)),
+        }
+    }
+}
+
+/// The RFC 2617 §3.2.2.1 request-digest for `params` (whose required
+/// fields the caller has checked), given HA1.
+fn request_digest(ha1: &[u8; 16], method: &str, params: &DigestParams<'_>) -> [u8; 16] {
+    let mut ha2 = Md5::new();
+    ha2.update(method.as_bytes()).update(b":");
+    if let Some(uri) = &params.uri {
+        uri.hash_into(&mut ha2);
+    }
+    let ha2_hex: [u8; 32] = to_hex(&ha2.finish());
+    let ha1_hex: [u8; 32] = to_hex(ha1);
+    let mut h = Md5::new();
+    h.update(&ha1_hex).update(b":");
+    if let Some(nonce) = &params.nonce {
+        nonce.hash_into(&mut h);
+    }
+    h.update(b":");
+    if let (Some(qop), Some(nc), Some(cnonce)) = (&params.qop, &params.nc, &params.cnonce) {
+        nc.hash_into(&mut h);
+        h.update(b":");
+        cnonce.hash_into(&mut h);
+        h.update(b":");
+        qop.hash_into(&mut h);
+        h.update(b":");
+    }
+    h.update(&ha2_hex);
+    h.finish()
+}
+
+/// HA1 = MD5(`user:realm:password`), as htdigest stores it.
+pub fn ha1(user: &[u8], realm: &str, password: &[u8]) -> [u8; 16] {
+    let mut h = Md5::new();
+    h.update(user)
+        .update(b":")
+        .update(realm.as_bytes())
+        .update(b":")
+        .update(password);
+    h.finish()
+}
+
+impl Auth {
+    /// `server_secret` must be fresh random bytes per server start (it
+    /// binds nonces to this instance); tests pass a fixed one.
+    /// `nonce_lifetime_us` bounds how long a nonce, and thus a replayed
+    /// qop-less response, is accepted.
+    pub fn new(
+        users: Users,
+        realm: &str,
+        server_secret: [u8; 16],
+        allow_basic: bool,
+        nonce_lifetime_us: i64,
+    ) -> Auth {
+        Auth {
+            users,
+            realm: realm.into(),
+            secret: server_secret,
+            allow_basic,
+            nonce_lifetime_us,
+            replay: ReplayTable::default(),
+        }
+    }
+
+    /// The realm users authenticate in.
+    pub fn realm(&self) -> &str {
+        &self.realm
+    }
+
+    /// Number of users in the server's realm (startup log).
+    pub fn user_count(&self) -> usize {
+        self.users.count_in_realm(&self.realm)
+    }
+
+    /// A challenge with a nonce issued at `now_unix_us`; `stale` after
+    /// [`Denied::StaleNonce`].
+    pub fn challenge(&self, now_unix_us: i64, stale: bool) -> Challenge<'_> {
+        Challenge {
+            realm: &self.realm,
+            nonce: nonce::issue(&self.secret, now_unix_us),
+            stale,
+            basic: self.allow_basic,
+        }
+    }
+
+    /// Checks a request's credentials. `uri` is the Request-URI as on the
+    /// request line; `authorization` the `Authorization` header value.
+    pub fn check(
+        &self,
+        method: &str,
+        uri: &str,
+        authorization: Option<&str>,
+        now_unix_us: i64,
+    ) -> Result<User<'_>, Denied> {
+        let value = authorization.ok_or(Denied::NoCredentials)?;
+        match parse_authorization(value).map_err(Denied::Malformed)? {
+            Credentials::Basic(decoded) => self.check_basic(&decoded),
+            Credentials::Digest(p) => self.check_digest(method, uri, &p, now_unix_us),
+        }
+    }
+
+    fn check_basic(&self, decoded: &[u8]) -> Result<User<'_>, Denied> {
+        if !self.allow_basic {
+            return Err(Denied::BasicDisabled);
+        }
+        let colon = decoded
+            .iter()
+            .position(|&b| b == b':')
+            .ok_or(Denied::Malformed(MalformedHeader {
+                offset_bytes: 6,
+                reason: "Basic credentials without ':'",
+            }))?;
+        let user = decoded.get(..colon).unwrap_or(&[]);
+        let password = decoded.get(colon + 1..).unwrap_or(&[]);
+        let entry = self
+            .users
+            .find(&self.realm, |n| n == user)
+            .ok_or(Denied::UnknownUser)?;
+        if !ct_eq(&ha1(user, &self.realm, password), &entry.ha1) {
+            return Err(Denied::BadResponse);
+        }
+        Ok(User { entry })
+    }
+
+    fn check_digest(
+        &self,
+        method: &str,
+        uri: &str,
+        p: &DigestParams<'_>,
+        now_unix_us: i64,
+    ) -> Result<User<'_>, Denied> {
+        let username = p.username.ok_or(Denied::MissingField("username"))?;
+        let realm = p.realm.ok_or(Denied::MissingField("realm"))?;
+        let nonce = p.nonce.ok_or(Denied::MissingField("nonce"))?;
+        let digest_uri = p.uri.ok_or(Denied::MissingField("uri"))?;
+        let response = p.response.ok_or(Denied::MissingField("response"))?;
+        if p.algorithm.is_some_and(|a| !a.eq_ignore_case("MD5")) {
+            return Err(Denied::UnsupportedAlgorithm);
+        }
+        let nc = match p.qop {
+            None => None,
+            Some(q) if q.eq_ignore_case("auth") => {
+                let nc = p.nc.ok_or(Denied::MissingField("nc"))?;
+                p.cnonce.ok_or(Denied::MissingField("cnonce"))?;
+                let nc = from_hex::<4>(nc.raw()).ok_or(Denied::Malformed(MalformedHeader {
+                    offset_bytes: 0,
+                    reason: "nc is not 8 hex digits",
+                }))?;
+                Some(u32::from_be_bytes(nc))
+            }
+            Some(_) => return Err(Denied::UnsupportedQop),
+        };
+        if !realm.eq_bytes(self.realm.as_bytes()) {
+            return Err(Denied::WrongRealm);
+        }
+        if !digest_uri.eq_bytes(uri.as_bytes()) {
+            return Err(Denied::UriMismatch);
+        }
+        // Our nonces are plain hex, so the raw bytes are the value.
+        let stale = match nonce::verify(
+            &self.secret,
+            nonce.raw(),
+            now_unix_us,
+            self.nonce_lifetime_us,
+        ) {
+            Ok(_) => false,
+            Err(NonceError::Stale) => true,
+            Err(NonceError::Malformed | NonceError::Forged) => return Err(Denied::ForgedNonce),
+        };
+        let entry = self
+            .users
+            .find(&self.realm, |n| username.eq_bytes(n))
+            .ok_or(Denied::UnknownUser)?;
+        let sent = from_hex::<16>(response.raw()).ok_or(Denied::BadResponse)?;
+        if !ct_eq(&sent, &request_digest(&entry.ha1, method, p)) {
+            return Err(Denied::BadResponse);
+        }
+        // Only a right password learns that the nonce is merely stale
+        // (RFC 2617 §3.2.1), so a wrong one is not silently retried.
+        if stale {
+            return Err(Denied::StaleNonce);
+        }
+        if let Some(nc) = nc {
+            let key = from_hex::<8>(nonce.raw().get(16..32).unwrap_or(&[]))
+                .map(u64::from_be_bytes)
+                .unwrap_or(0);
+            if !self.replay.accept(key, nc) {
+                return Err(Denied::ReplayedNonceCount);
+            }
+        }
+        Ok(User { entry })
+    }
+}

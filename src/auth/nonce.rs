@@ -1,0 +1,113 @@
+//! Stateless server nonces: `hex(issued_time_us) ‖ hex(HMAC-MD5(secret,
+//! issued_time_us))`. The server keeps no table of nonces it gave out: the
+//! MAC proves one was issued by this server instance (the secret is drawn
+//! at startup), the time says whether it is still fresh.
+
+use super::ct::ct_eq;
+use super::hex::{from_hex, to_hex};
+use super::md5::hmac_md5;
+
+/// Length of a nonce: 16 hex digits of time, 32 of MAC.
+pub const NONCE_LEN_BYTES: usize = 48;
+
+/// A nonce's text (ASCII hex).
+pub type NonceText = [u8; NONCE_LEN_BYTES];
+
+/// Why a nonce was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NonceError {
+    /// Not 48 hex digits.
+    Malformed,
+    /// The MAC does not match: not issued by this server instance (or by
+    /// an instance before a restart, whose secret is gone).
+    Forged,
+    /// Issued by us but older than the lifetime: the client should retry
+    /// with the fresh nonce (`stale=true`) without asking the user again.
+    Stale,
+}
+
+fn mac(secret: &[u8; 16], issued_time_us: i64) -> [u8; 16] {
+    hmac_md5(secret, &[&issued_time_us.to_be_bytes()])
+}
+
+/// The nonce for a challenge sent at `now_unix_us`.
+pub fn issue(secret: &[u8; 16], now_unix_us: i64) -> NonceText {
+    let time_hex: [u8; 16] = to_hex(&now_unix_us.to_be_bytes());
+    let mac_hex: [u8; 32] = to_hex(&mac(secret, now_unix_us));
+    let mut out = [0u8; NONCE_LEN_BYTES];
+    let (t, m) = out.split_at_mut(16);
+    t.copy_from_slice(&time_hex);
+    m.copy_from_slice(&mac_hex);
+    out
+}
+
+/// Checks a nonce sent back by a client; `Ok` carries its issue time.
+///
+/// A nonce from the future (our wall clock stepped back after issuing it)
+/// is accepted while `|now - issued| <= lifetime`: its MAC proves we made
+/// it, and refusing would lock every client out until the clock catches up.
+pub fn verify(
+    secret: &[u8; 16],
+    nonce: &[u8],
+    now_unix_us: i64,
+    lifetime_us: i64,
+) -> Result<i64, NonceError> {
+    let time = nonce.get(..16).ok_or(NonceError::Malformed)?;
+    let tag = nonce.get(16..).ok_or(NonceError::Malformed)?;
+    let issued_time_us = i64::from_be_bytes(from_hex::<8>(time).ok_or(NonceError::Malformed)?);
+    let tag = from_hex::<16>(tag).ok_or(NonceError::Malformed)?;
+    if !ct_eq(&tag, &mac(secret, issued_time_us)) {
+        return Err(NonceError::Forged);
+    }
+    let age_us = now_unix_us.saturating_sub(issued_time_us);
+    if age_us.saturating_abs() > lifetime_us {
+        return Err(NonceError::Stale);
+    }
+    Ok(issued_time_us)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECRET: [u8; 16] = [7; 16];
+    const T0: i64 = 1_764_057_600_000_000;
+    const LIFE: i64 = 60_000_000;
+
+    #[test]
+    fn fresh_stale_future_forged_malformed() {
+        let n = issue(&SECRET, T0);
+        assert_eq!(&n[..16], b"00064466aa9c8000");
+        assert_eq!(verify(&SECRET, &n, T0, LIFE), Ok(T0));
+        assert_eq!(verify(&SECRET, &n, T0 + LIFE, LIFE), Ok(T0));
+        assert_eq!(
+            verify(&SECRET, &n, T0 + LIFE + 1, LIFE),
+            Err(NonceError::Stale)
+        );
+        assert_eq!(verify(&SECRET, &n, T0 - LIFE, LIFE), Ok(T0));
+        assert_eq!(
+            verify(&SECRET, &n, T0 - LIFE - 1, LIFE),
+            Err(NonceError::Stale)
+        );
+        assert_eq!(verify(&[8; 16], &n, T0, LIFE), Err(NonceError::Forged));
+        // A later time with the old MAC: extending a nonce's life is forgery.
+        let mut later = n;
+        later[15] = b'f';
+        assert_eq!(verify(&SECRET, &later, T0, LIFE), Err(NonceError::Forged));
+        let mut bad_mac = n;
+        bad_mac[47] = if n[47] == b'0' { b'1' } else { b'0' };
+        assert_eq!(verify(&SECRET, &bad_mac, T0, LIFE), Err(NonceError::Forged));
+        assert_eq!(
+            verify(&SECRET, &n[..47], T0, LIFE),
+            Err(NonceError::Malformed)
+        );
+        assert_eq!(verify(&SECRET, b"zz", T0, LIFE), Err(NonceError::Malformed));
+        assert_eq!(
+            verify(&SECRET, &[b'g'; 48], T0, LIFE),
+            Err(NonceError::Malformed)
+        );
+        // Extreme times neither overflow nor panic.
+        let m = issue(&SECRET, i64::MIN);
+        assert_eq!(verify(&SECRET, &m, i64::MAX, LIFE), Err(NonceError::Stale));
+    }
+}
