@@ -28,6 +28,14 @@ pub struct UsersError {
     pub reason: &'static str,
 }
 
+impl core::fmt::Display for UsersError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "line {}: {}", self.line, self.reason)
+    }
+}
+
+impl std::error::Error for UsersError {}
+
 /// The cameras a user may replay.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CameraAccess {

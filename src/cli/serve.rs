@@ -28,6 +28,16 @@ pub struct Args {
     /// recording ends (default 20)
     #[argh(option, default = "20")]
     follow_idle: u32,
+    /// users allowed in: an htdigest file (user:realm:HA1[:cameras=1-4,7]);
+    /// without it the server is open to anyone
+    #[argh(option)]
+    users: Option<PathBuf>,
+    /// realm of the Digest challenge (default ctrtspd)
+    #[argh(option, default = "String::from(crate::auth::DEFAULT_REALM)")]
+    realm: String,
+    /// also accept Basic authentication (passwords in clear on the network)
+    #[argh(switch)]
+    allow_basic: bool,
 }
 
 /// Runs `serve`.
@@ -78,8 +88,15 @@ pub fn run(a: Args) -> i32 {
     let mut config = Config::new(root.clone(), a.listen);
     config.session_timeout_s = a.session_timeout.max(1);
     config.follow_idle_limit_us = i64::from(a.follow_idle) * 1_000_000;
+    config.users_file = a.users;
+    config.realm = a.realm;
+    config.allow_basic = a.allow_basic;
     let server = match Server::bind(config) {
         Ok(s) => s,
+        Err(e @ crate::server::ServerError::Users(..)) => {
+            log::error!("{e}");
+            return EXIT_USAGE;
+        }
         Err(e) => {
             log::error!("{e}");
             return EXIT_FAILURE;

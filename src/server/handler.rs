@@ -234,6 +234,12 @@ impl Conn {
             return;
         }
         log::debug!("{}: {} {}", self.peer, req.method_name, req.uri);
+        if let Err((status, reason)) = self.authorize(req, cseq) {
+            if status != Status::Unauthorized {
+                self.reply_error(status, Some(cseq), &reason);
+            }
+            return;
+        }
         let result = match req.method {
             Method::Options => self.options(req, cseq, now),
             Method::Describe => self.describe(req, cseq),
@@ -258,6 +264,56 @@ impl Conn {
             }
             if let Ok(n) = w.finish(b"") {
                 let _ = self.queue(&buf[..n]);
+            }
+        }
+    }
+
+    /// Digest authentication and per-user camera access. OPTIONS is open
+    /// (clients probe with it before anything else). A 401 is queued here,
+    /// with a fresh challenge.
+    fn authorize(&mut self, req: &Request<'_>, cseq: u32) -> Result<(), (Status, String)> {
+        if req.method == Method::Options {
+            return Ok(());
+        }
+        let shared = std::rc::Rc::clone(&self.shared);
+        let auth = shared.auth.borrow();
+        let Some(auth) = auth.as_ref() else {
+            return Ok(());
+        };
+        let now = shared.clock.unix_us();
+        match auth.check(req.method_name, req.uri, req.header("Authorization"), now) {
+            Ok(user) => {
+                if let Ok(url) = rtsp::parse_player_url(req.uri)
+                    && !user.may_view(url.camera)
+                {
+                    log::warn!(
+                        "{}: user {:?} may not view camera {}",
+                        self.peer,
+                        user.name(),
+                        url.camera
+                    );
+                    return Err((
+                        Status::Forbidden,
+                        "Forbidden: not allowed to view this camera".into(),
+                    ));
+                }
+                Ok(())
+            }
+            Err(denied) => {
+                if !matches!(denied, crate::auth::Denied::NoCredentials) {
+                    log::warn!("{}: authentication failed: {denied}", self.peer);
+                }
+                let challenge = auth.challenge(now, denied.is_stale());
+                let mut buf = [0u8; 1024];
+                let mut w = ResponseWriter::new(&mut buf);
+                w.start(Status::Unauthorized, None, Some(cseq));
+                for value in challenge.values() {
+                    w.header("WWW-Authenticate", value);
+                }
+                if let Ok(n) = w.finish(b"") {
+                    let _ = self.queue(&buf[..n]);
+                }
+                Err((Status::Unauthorized, String::new()))
             }
         }
     }

@@ -43,6 +43,12 @@ pub struct Config {
     pub sender_report_interval_us: i64,
     /// Resource limits.
     pub limits: Limits,
+    /// Users allowed in (htdigest file); `None` runs open.
+    pub users_file: Option<PathBuf>,
+    /// Digest realm.
+    pub realm: String,
+    /// Also accept Basic authentication (passwords in clear on the wire).
+    pub allow_basic: bool,
 }
 
 /// Resource limits: exceeding one answers 503 or closes that connection,
@@ -78,6 +84,9 @@ impl Config {
             max_rtp_packet_bytes: crate::rtp::packetizer::DEFAULT_MAX_RTP_PACKET_BYTES,
             sender_report_interval_us: 5_000_000,
             limits: Limits::default(),
+            users_file: None,
+            realm: crate::auth::DEFAULT_REALM.to_string(),
+            allow_basic: false,
         }
     }
 }
@@ -91,6 +100,8 @@ pub enum ServerError {
     Bind(SocketAddr, std::io::Error),
     /// Another I/O failure at start.
     Io(&'static str, std::io::Error),
+    /// The users file is unusable.
+    Users(PathBuf, String),
 }
 
 impl core::fmt::Display for ServerError {
@@ -99,6 +110,7 @@ impl core::fmt::Display for ServerError {
             Self::Store(e) => write!(f, "store: {e}"),
             Self::Bind(a, e) => write!(f, "cannot listen on {a}: {e}"),
             Self::Io(what, e) => write!(f, "{what}: {e}"),
+            Self::Users(p, e) => write!(f, "users file {}: {e}", p.display()),
         }
     }
 }
@@ -111,6 +123,8 @@ pub(crate) struct Shared {
     pub clock: Clock,
     pub catalog: RefCell<Catalog>,
     pub udp: Option<udp::UdpPair>,
+    /// Digest authentication; `None` when the server runs open.
+    pub auth: RefCell<Option<crate::auth::Auth>>,
     pub stopping: Cell<bool>,
     pub stop_event: smol::channel::Receiver<()>,
     pub connections: Cell<usize>,
@@ -128,8 +142,13 @@ pub(crate) struct Shared {
 
 impl Shared {
     /// Forgets cached directory listings (SIGHUP): the next query lists
-    /// the store again. Sessions keep the segments they have mapped.
+    /// the store again. Sessions keep the segments they have mapped. The
+    /// users file is read again; if it became unusable the old one stays.
     pub fn reload(&self) {
+        match load_auth(&self.config) {
+            Ok(a) => *self.auth.borrow_mut() = a,
+            Err(e) => log::error!("reload: {e}; keeping the users loaded before"),
+        }
         match Catalog::open(&self.config.root) {
             Ok(cat) => {
                 *self.catalog.borrow_mut() = cat;
@@ -152,6 +171,52 @@ impl Shared {
     }
 }
 
+/// 16 random bytes for the nonce secret: a new one every start, so nonces
+/// from before a restart are refused.
+fn random_secret() -> [u8; 16] {
+    let mut secret = [0u8; 16];
+    let from_os = std::fs::File::open("/dev/urandom").and_then(|mut f| {
+        use std::io::Read;
+        f.read_exact(&mut secret)
+    });
+    if from_os.is_err() {
+        use std::hash::{BuildHasher, Hasher};
+        for chunk in secret.chunks_mut(8) {
+            let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+            h.write_u128(
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_nanos()),
+            );
+            chunk.copy_from_slice(&h.finish().to_le_bytes()[..chunk.len()]);
+        }
+    }
+    secret
+}
+
+fn load_auth(config: &Config) -> Result<Option<crate::auth::Auth>, ServerError> {
+    let Some(path) = &config.users_file else {
+        return Ok(None);
+    };
+    let bytes = std::fs::read(path).map_err(|e| ServerError::Users(path.clone(), e.to_string()))?;
+    let users = crate::auth::Users::parse(&bytes)
+        .map_err(|e| ServerError::Users(path.clone(), e.to_string()))?;
+    let auth = crate::auth::Auth::new(
+        users,
+        &config.realm,
+        random_secret(),
+        config.allow_basic,
+        60_000_000,
+    );
+    if auth.user_count() == 0 {
+        return Err(ServerError::Users(
+            path.clone(),
+            format!("no user in realm {:?}", config.realm),
+        ));
+    }
+    Ok(Some(auth))
+}
+
 /// A server bound to its sockets, not yet running.
 pub struct Server {
     shared: Rc<Shared>,
@@ -165,6 +230,15 @@ impl Server {
     /// if those are taken).
     pub fn bind(config: Config) -> Result<Server, ServerError> {
         let catalog = Catalog::open(&config.root).map_err(ServerError::Store)?;
+        let auth = load_auth(&config)?;
+        match &auth {
+            Some(a) => log::info!(
+                "authentication: Digest, realm {:?}, {} users",
+                a.realm(),
+                a.user_count()
+            ),
+            None => log::warn!("no --users file: the server is open to anyone who can reach it"),
+        }
         let listener = Async::<TcpListener>::bind(config.listen)
             .map_err(|e| ServerError::Bind(config.listen, e))?;
         let local = listener
@@ -184,6 +258,7 @@ impl Server {
             clock: Clock::new(),
             catalog: RefCell::new(catalog),
             udp,
+            auth: RefCell::new(auth),
             stopping: Cell::new(false),
             stop_event,
             connections: Cell::new(0),
