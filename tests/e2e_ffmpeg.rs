@@ -166,10 +166,10 @@ fn ffprobe_default_window_plays_the_last_minute_then_ends() {
         assert!((span - 98.0 * FRAME_S).abs() < 0.001, "{pts:?}");
         // ffmpeg shows npt (from the PLAY Range): the clip's second frame
         // sits at (now-30 + 0.04) - (server's now - 60), the server's now
-        // being a little after `asked_s`.
+        // being a little after `asked_s` (up to seconds when emulated).
         let expected = (now_s - 30) as f64 + FRAME_S - (asked_s - 60.0);
         assert!(
-            (expected - 1.0..expected + 0.01).contains(&pts[0]),
+            (expected - 3.0..expected + 0.01).contains(&pts[0]),
             "first timed frame at npt {} s, expected just under {expected} s",
             pts[0]
         );

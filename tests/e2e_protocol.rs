@@ -365,8 +365,9 @@ fn raw_rtsp_session_over_interleaved_tcp() {
         "first RTP packet's seq vs RTP-Info"
     );
     let (mut all, _) = feed(&c, c.packets.len());
-    // ~1 s at 25 fps; how many exactly depends on scheduling.
-    assert!((15..=30).contains(&all.len()), "{} AUs", all.len());
+    // ~1 s at 25 fps; how many exactly depends on scheduling (and on
+    // emulation, under qemu).
+    assert!((10..=30).contains(&all.len()), "{} AUs", all.len());
     assert_eq!(all[0].ts_90k, rtptime0, "first AU's timestamp vs RTP-Info");
     assert!(all[0].is_idr_with_params(), "{:?}", all[0]);
     assert_steps(&all, "first PLAY");

@@ -439,8 +439,8 @@ pub fn ffprobe(url: &str, transport: &str, timeout: Duration) -> Probe {
     }
 }
 
-/// Asserts that consecutive known frame times step by `step_s` (±1 ms),
-/// except where `allowed_jumps` says otherwise, and returns their span.
+/// Asserts that consecutive frame times step by `step_s` (±1 ms) and
+/// returns their span (last - first).
 pub fn assert_steady_pts(pts_s: &[f64], step_s: f64) -> f64 {
     assert!(pts_s.len() >= 2, "too few timed frames: {pts_s:?}");
     for (i, w) in pts_s.windows(2).enumerate() {
