@@ -18,11 +18,14 @@ fn qemu_prefix() -> Option<Vec<String>> {
         "arm" => ("qemu-arm", "/usr/arm-linux-gnueabihf"),
         _ => return None,
     };
-    // On a real ARM machine the binary runs directly.
+    // On a real ARM machine the binary runs directly. Under qemu-user a
+    // failed exec is not an Err: glibc's posix_spawn reports it through
+    // memory shared with the child (CLONE_VM|CLONE_VFORK), which qemu
+    // emulates with a copy, so the child just exits 127.
     let direct = Command::new(BIN).arg("--help").output();
     match direct {
-        Ok(_) => None,
-        Err(_) => Some(vec![
+        Ok(out) if out.status.success() => None,
+        _ => Some(vec![
             qemu.to_string(),
             "-L".to_string(),
             sysroot.to_string(),
