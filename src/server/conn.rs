@@ -500,6 +500,25 @@ impl Conn {
                     ..Wait::default()
                 });
             }
+            if let Some((reason, at)) = play.ending {
+                if at > now {
+                    return Ok(Wait {
+                        at_mono_us: Some(at.min(expires)),
+                        ..Wait::default()
+                    });
+                }
+                log::info!(
+                    "session {}: end of stream ({reason:?})",
+                    play.session.id_str()
+                );
+                let bye = play.bye(&self.shared);
+                play.ending = None;
+                play.ended = Some(reason);
+                if let Some(b) = bye {
+                    self.queue_rtcp(b);
+                }
+                continue;
+            }
             if let Some(rtcp) = play.due_sender_report(now, &self.shared) {
                 self.queue_rtcp(rtcp);
             }
@@ -545,15 +564,16 @@ impl Conn {
                     });
                 }
                 Ok(Owned::End(reason)) => {
-                    log::info!(
-                        "session {}: end of stream ({reason:?})",
-                        play.session.id_str()
-                    );
-                    let bye = play.bye(&self.shared);
-                    play.ended = Some(reason);
-                    if let Some(b) = bye {
-                        self.queue_rtcp(b);
-                    }
+                    // The stream ends when the last frame's time is over, not
+                    // the instant it left: over UDP the BYE goes out on the
+                    // RTCP socket, and ffmpeg, which reads its RTCP socket
+                    // first and stops at a BYE, would drop the last frame's
+                    // RTP datagrams still queued on the other socket.
+                    let at = play.last_play_us.map_or(now, |p| {
+                        play.pacer
+                            .deadline_mono_us(p.saturating_add(play.last_frame_us))
+                    });
+                    play.ending = Some((reason, at));
                 }
                 Err(e) => {
                     log::error!("session {}: store: {e}", play.session.id_str());

@@ -43,6 +43,13 @@ pub(crate) struct Play {
     pub ts_base: u32,
     pub pacer: Pacer,
     pub ended: Option<EndReason>,
+    /// The end once reached but not yet signalled: why, and when the BYE
+    /// goes (when the last frame's time is over).
+    pub ending: Option<(EndReason, i64)>,
+    /// Play position of the last frame sent, and its duration (its
+    /// distance from the frame before), to tell when its time is over.
+    pub last_play_us: Option<i64>,
+    pub last_frame_us: i64,
     /// The last frame sent: RTP timestamp and recorded wallclock, for SR.
     pub last_sent: Option<(u32, i64)>,
     pub last_sr_mono_us: i64,
@@ -59,6 +66,12 @@ impl Play {
     pub fn start_frame(&mut self, frame: FrameData, play_us: i64) -> FrameSend {
         let segment = std::rc::Rc::clone(self.player.segment());
         let ts_90k = pacing::rtp_ts_90k(self.ts_base, play_us);
+        if let Some(prev) = self.last_play_us
+            && play_us > prev
+        {
+            self.last_frame_us = play_us - prev;
+        }
+        self.last_play_us = Some(play_us);
         self.last_sent = Some((ts_90k, frame.record.time_us));
         self.bytes_sent += u64::from(frame.record.len_bytes);
         self.frames_sent += 1;
@@ -584,6 +597,9 @@ impl Conn {
             ts_base,
             pacer: Pacer::new(Rate::REAL_TIME, 0, now),
             ended: None,
+            ending: None,
+            last_play_us: None,
+            last_frame_us: pacing::DEFAULT_FRAME_US,
             last_sent: None,
             last_sr_mono_us: i64::MIN / 2,
             bytes_sent: 0,
@@ -673,7 +689,10 @@ impl Conn {
             }
             let mut cat = shared.catalog.borrow_mut();
             match play.player.seek(&mut cat, t) {
-                Ok(true) => play.ended = None,
+                Ok(true) => {
+                    play.ended = None;
+                    play.ending = None;
+                }
                 Ok(false) => {
                     return Err((
                         Status::InvalidRange,

@@ -18,11 +18,13 @@ fn qemu_prefix() -> Option<Vec<String>> {
         "arm" => ("qemu-arm", "/usr/arm-linux-gnueabihf"),
         _ => return None,
     };
-    // On a real ARM machine the binary runs directly. Emulated, exec fails
-    // (Exec format error) or the child exits 127 (no ARM loader on the host).
+    // On a real ARM machine the binary runs directly. Under qemu-user a
+    // failed exec is not an Err: glibc's posix_spawn reports it through
+    // memory shared with the child (CLONE_VM|CLONE_VFORK), which qemu
+    // emulates with a copy, so the child just exits 127.
     let direct = Command::new(BIN).arg("--help").output();
     match direct {
-        Ok(o) if o.status.success() => None,
+        Ok(out) if out.status.success() => None,
         _ => Some(vec![
             qemu.to_string(),
             "-L".to_string(),
@@ -104,4 +106,353 @@ pub fn import(root: &TempDir, camera: u32, kind: &str, start: i64, fixture_name:
         "import failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+// ---------------------------------------------------------------------------
+// End-to-end helpers: a running server, clients with a hard timeout.
+
+use std::io::{BufRead, BufReader, Read};
+use std::net::SocketAddr;
+use std::process::{Child, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Generous bound for anything the server must do before serving: an
+/// emulated (qemu-user) server is about ten times slower than a native one.
+pub const SERVER_START_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Fails the test, naming the package to install, when a host tool is
+/// missing: an end-to-end test that skips silently proves nothing.
+pub fn require_tool(tool: &str, version_arg: &str, package: &str) {
+    let ok = Command::new(tool)
+        .arg(version_arg)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(
+        ok,
+        "`{tool}` is not installed or does not run: install the `{package}` package"
+    );
+}
+
+/// Checks ffmpeg's tools.
+pub fn require_ffprobe() {
+    require_tool("ffprobe", "-version", "ffmpeg");
+}
+
+/// Checks GStreamer's launcher and the elements the tests use.
+pub fn require_gstreamer() {
+    require_tool("gst-launch-1.0", "--version", "gstreamer1.0-tools");
+    for (element, package) in [
+        ("rtspsrc", "gstreamer1.0-plugins-good"),
+        ("rtph264depay", "gstreamer1.0-plugins-good"),
+        ("rtph265depay", "gstreamer1.0-plugins-good"),
+        ("h264parse", "gstreamer1.0-plugins-bad"),
+        ("h265parse", "gstreamer1.0-plugins-bad"),
+        ("avdec_h264", "gstreamer1.0-libav"),
+        ("avdec_h265", "gstreamer1.0-libav"),
+    ] {
+        let ok = Command::new("gst-inspect-1.0")
+            .arg(element)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(
+            ok,
+            "GStreamer element `{element}` is missing: install the `{package}` package"
+        );
+    }
+}
+
+/// Current Unix time in microseconds.
+pub fn unix_now_us() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_micros() as i64
+}
+
+/// `ctrtspd serve` on a port of 127.0.0.1 chosen by the kernel, killed on drop.
+pub struct ServerProcess {
+    child: Child,
+    /// The RTSP address it listens on.
+    pub addr: SocketAddr,
+    /// Everything it logged so far (stdout and stderr).
+    log: Arc<Mutex<String>>,
+}
+
+fn drain_into(src: impl Read + Send + 'static, log: Arc<Mutex<String>>) {
+    std::thread::spawn(move || {
+        for line in BufReader::new(src).lines() {
+            let Ok(line) = line else { break };
+            let mut l = log.lock().unwrap();
+            l.push_str(&line);
+            l.push('\n');
+        }
+    });
+}
+
+impl ServerProcess {
+    /// Starts the server on `root` with `extra` options (e.g.
+    /// `["--follow-idle", "2"]`) and waits until it accepts connections.
+    ///
+    /// `--listen 127.0.0.1:0` lets the kernel pick a free port, which the
+    /// server logs: no race with other tests choosing ports in parallel.
+    pub fn start(root: &TempDir, extra: &[&str]) -> ServerProcess {
+        let mut child = ctrtspd()
+            .args([
+                "serve",
+                "--root",
+                root.path_str(),
+                "--listen",
+                "127.0.0.1:0",
+                "--log-level",
+                "debug",
+            ])
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn ctrtspd serve");
+        let log = Arc::new(Mutex::new(String::new()));
+        drain_into(child.stdout.take().unwrap(), Arc::clone(&log));
+        drain_into(child.stderr.take().unwrap(), Arc::clone(&log));
+        let deadline = Instant::now() + SERVER_START_TIMEOUT;
+        let addr = loop {
+            let found = {
+                let l = log.lock().unwrap();
+                l.split("listening on rtsp://")
+                    .nth(1)
+                    .and_then(|rest| rest.split('/').next())
+                    .and_then(|a| a.parse::<SocketAddr>().ok())
+            };
+            if let Some(a) = found {
+                break a;
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!(
+                    "ctrtspd serve exited ({status}) before listening:\n{}",
+                    log.lock().unwrap()
+                );
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "ctrtspd serve did not listen within {SERVER_START_TIMEOUT:?}:\n{}",
+                    log.lock().unwrap()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        assert!(addr.ip().is_loopback(), "server bound {addr}");
+        let server = ServerProcess { child, addr, log };
+        // The log line comes after bind(); check that accept() answers too.
+        let deadline = Instant::now() + SERVER_START_TIMEOUT;
+        while std::net::TcpStream::connect_timeout(&server.addr, Duration::from_secs(1)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "server does not accept connections on {}",
+                server.addr
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        server
+    }
+
+    /// `rtsp://ADDR/player/<path>`.
+    pub fn url(&self, path: &str) -> String {
+        format!("rtsp://{}/player/{path}", self.addr)
+    }
+
+    /// What the server logged so far, for failure messages.
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if std::thread::panicking() {
+            eprintln!("--- ctrtspd serve log ---\n{}", self.log());
+        }
+    }
+}
+
+/// What a client run with a hard timeout did.
+#[derive(Debug)]
+pub struct Finished {
+    /// Exit status; `None` if it was killed at the timeout.
+    pub status: Option<ExitStatus>,
+    /// Its standard output.
+    pub stdout: String,
+    /// Its standard error.
+    pub stderr: String,
+    /// Wall time from spawn to exit (or kill).
+    pub elapsed: Duration,
+}
+
+impl Finished {
+    /// Exited by itself with status 0.
+    pub fn success(&self) -> bool {
+        self.status.is_some_and(|s| s.success())
+    }
+
+    /// Killed at the timeout.
+    pub fn timed_out(&self) -> bool {
+        self.status.is_none()
+    }
+}
+
+/// Runs `cmd` (stdin closed, output captured), killing it after `timeout`.
+pub fn run_with_timeout(cmd: &mut Command, timeout: Duration) -> Finished {
+    let started = Instant::now();
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
+    let read_all = |mut r: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut v = Vec::new();
+            let _ = r.read_to_end(&mut v);
+            String::from_utf8_lossy(&v).into_owned()
+        })
+    };
+    let out = read_all(Box::new(child.stdout.take().unwrap()));
+    let err = read_all(Box::new(child.stderr.take().unwrap()));
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break Some(s);
+        }
+        if started.elapsed() > timeout {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let elapsed = started.elapsed();
+    Finished {
+        status,
+        stdout: out.join().unwrap(),
+        stderr: err.join().unwrap(),
+        elapsed,
+    }
+}
+
+/// Writes `copies` copies of a fixture back to back into `dir` (an Annex B
+/// stream whose every copy starts with an IDR and its parameter sets
+/// concatenates into a longer valid stream); returns the file's path.
+pub fn concat_fixture(dir: &TempDir, name: &str, copies: usize) -> PathBuf {
+    let one = std::fs::read(fixture(name)).unwrap();
+    let path = dir.0.join(format!("{copies}x-{name}"));
+    std::fs::write(&path, one.repeat(copies)).unwrap();
+    path
+}
+
+/// Imports the Annex B file `path` into `root` at `start` (Unix s), `fps`.
+pub fn import_file(root: &TempDir, camera: u32, kind: &str, start: i64, fps: u32, path: &Path) {
+    let out = run(&[
+        "import",
+        "--root",
+        root.path_str(),
+        "--camera",
+        &camera.to_string(),
+        "--kind",
+        kind,
+        "--start",
+        &start.to_string(),
+        "--fps",
+        &fps.to_string(),
+        path.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "import failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// What ffprobe saw of a stream: decoded frames and their times.
+#[derive(Debug)]
+pub struct Probe {
+    /// `nb_read_frames` of the video stream (`-count_frames`).
+    pub nb_read_frames: u64,
+    /// `pts_time` of every decoded frame in order (`None`: "N/A").
+    pub frame_pts_s: Vec<Option<f64>>,
+    /// The run.
+    pub run: Finished,
+}
+
+impl Probe {
+    /// The known frame times.
+    pub fn known_pts_s(&self) -> Vec<f64> {
+        self.frame_pts_s.iter().flatten().copied().collect()
+    }
+}
+
+/// `ffprobe` over RTSP with `-rtsp_transport transport` ("tcp"/"udp"):
+/// counts decoded frames and lists their times, in one pass over the stream.
+pub fn ffprobe(url: &str, transport: &str, timeout: Duration) -> Probe {
+    let run = run_with_timeout(
+        Command::new("ffprobe").args([
+            "-v",
+            "error",
+            "-rtsp_transport",
+            transport,
+            "-count_frames",
+            "-select_streams",
+            "v:0",
+            "-show_entries",
+            "stream=nb_read_frames:frame=pts_time",
+            "-of",
+            "compact=p=1",
+            url,
+        ]),
+        timeout,
+    );
+    let mut nb_read_frames = None;
+    let mut frame_pts_s = Vec::new();
+    for line in run.stdout.lines() {
+        // Key frames carry a `|side_data|...` tail after their fields.
+        let field = |v: &str| v.split('|').next().unwrap_or("").trim().to_string();
+        if let Some(v) = line.strip_prefix("stream|nb_read_frames=") {
+            nb_read_frames = field(v).parse().ok();
+        } else if let Some(v) = line.strip_prefix("frame|pts_time=") {
+            frame_pts_s.push(field(v).parse().ok());
+        }
+    }
+    assert!(
+        run.success(),
+        "ffprobe {transport} {url} failed or timed out: {run:?}"
+    );
+    let nb_read_frames =
+        nb_read_frames.unwrap_or_else(|| panic!("no nb_read_frames in ffprobe output: {run:?}"));
+    Probe {
+        nb_read_frames,
+        frame_pts_s,
+        run,
+    }
+}
+
+/// Asserts that consecutive frame times step by `step_s` (±1 ms) and
+/// returns their span (last - first).
+pub fn assert_steady_pts(pts_s: &[f64], step_s: f64) -> f64 {
+    assert!(pts_s.len() >= 2, "too few timed frames: {pts_s:?}");
+    for (i, w) in pts_s.windows(2).enumerate() {
+        let d = w[1] - w[0];
+        assert!(
+            (d - step_s).abs() < 0.001,
+            "pts step {d:.6} s between frames {i} and {} (expected {step_s} s): {pts_s:?}",
+            i + 1
+        );
+    }
+    pts_s[pts_s.len() - 1] - pts_s[0]
 }

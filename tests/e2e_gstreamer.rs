@@ -1,0 +1,93 @@
+//! End to end with GStreamer: `gst-launch-1.0 rtspsrc ! depay ! parse !
+//! avdec ! fakesink` against the real `ctrtspd serve`, over TCP and UDP.
+//! The pipeline must reach EOS by itself at the window's stop (the server's
+//! RTCP BYE), having decoded exactly the frames of the window.
+
+mod common;
+
+use std::process::Command;
+use std::time::Duration;
+
+use common::{
+    ServerProcess, TempDir, concat_fixture, import_file, require_gstreamer, run_with_timeout,
+};
+
+/// 2024-02-29 14:00:00 UTC.
+const T0: i64 = 1_709_215_200;
+const CLIENT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Decoded frames seen by `fakesink silent=false -v`: one "chain" line per
+/// buffer, with its pts in seconds.
+fn decoded_pts_s(stdout: &str) -> Vec<f64> {
+    stdout
+        .lines()
+        .filter(|l| l.contains("last-message = chain"))
+        .map(|l| {
+            let pts = l
+                .split("pts: ")
+                .nth(1)
+                .and_then(|r| r.split(',').next())
+                .unwrap_or_else(|| panic!("no pts in {l}"));
+            // h:mm:ss.nnnnnnnnn
+            let mut secs = 0.0;
+            for part in pts.split(':') {
+                secs = secs * 60.0 + part.parse::<f64>().unwrap();
+            }
+            secs
+        })
+        .collect()
+}
+
+/// Plays `start=T0+5&stop=T0+9` of ten copies of the 100-frame fixture
+/// imported at T0 (keyframes on whole seconds): frames 125..=224, exactly
+/// 100 decoded frames 40 ms apart, then EOS.
+///
+/// `buffer-mode=none` makes the buffers' pts the server's RTP timestamps:
+/// in the default mode (slave) rtpjitterbuffer skews them towards the
+/// arrival times, by a millisecond per frame when the server is emulated.
+fn window_case(fixture: &str, codec: &str, protocols: &str) {
+    require_gstreamer();
+    let root = TempDir::new("e2e-gst");
+    let path = concat_fixture(&root, fixture, 10);
+    import_file(&root, 1, "regul", T0, 25, &path);
+    let server = ServerProcess::start(&root, &[]);
+    let url = server.url(&format!("regul/1/?start={}&stop={}", T0 + 5, T0 + 9));
+    let pipeline = format!(
+        "rtspsrc location=\"{url}\" protocols={protocols} buffer-mode=none ! rtp{codec}depay ! {codec}parse \
+         ! avdec_{codec} ! fakesink silent=false"
+    );
+    let run = run_with_timeout(
+        Command::new("gst-launch-1.0")
+            .arg("-v")
+            .args(pipeline.split_whitespace()),
+        CLIENT_TIMEOUT,
+    );
+    assert!(run.success(), "gst-launch did not end cleanly: {run:?}");
+    assert!(run.stdout.contains("Got EOS from element"), "{run:?}");
+    let pts = decoded_pts_s(&run.stdout);
+    assert_eq!(pts.len(), 100, "decoded frames: {pts:?}");
+    for w in pts.windows(2) {
+        let d = w[1] - w[0];
+        assert!((d - 0.04).abs() < 0.001, "pts step {d} in {pts:?}");
+    }
+    let span = pts[99] - pts[0];
+    assert!((span - 3.96).abs() < 0.001, "span {span}");
+    // Real-time pacing, and EOS from the BYE long before our timeout.
+    assert!(run.elapsed >= Duration::from_millis(3800), "{run:?}");
+    assert!(run.elapsed < Duration::from_secs(20), "{run:?}");
+}
+
+#[test]
+fn gstreamer_tcp_h264_window_reaches_eos_with_exact_frames() {
+    window_case("ffmpeg_testsrc_h264_gop25.264", "h264", "tcp");
+}
+
+#[test]
+fn gstreamer_udp_h264_window_reaches_eos_with_exact_frames() {
+    window_case("ffmpeg_testsrc_h264_gop25.264", "h264", "udp");
+}
+
+#[test]
+fn gstreamer_tcp_h265_window_reaches_eos_with_exact_frames() {
+    window_case("ffmpeg_testsrc_h265_gop25.265", "h265", "tcp");
+}
