@@ -409,15 +409,10 @@ fn raw_rtsp_session_over_interleaved_tcp() {
     assert_eq!(after_seek.len(), 50, "AUs after seeking to npt 2");
     assert!(after_seek[0].is_idr_with_params(), "{:?}", after_seek[0]);
     assert_eq!(after_seek[0].ts_90k, seek_rtptime);
-    // The seek goes on forward on the RTP clock, without a jump a player
-    // would show (<= 0.1 s, as across alarm gaps). Today it is two frames
-    // (7200), not one: the frame the player had already placed on its
-    // timeline, but not sent, when the seek came leaves a 40 ms hole.
+    // The seek goes on forward on the RTP clock by exactly one frame: the
+    // frame the player had looked at but not sent leaves no hole.
     let step = seek_rtptime.wrapping_sub(all.last().unwrap().ts_90k);
-    assert!(
-        (FRAME_90K..=9000).contains(&step),
-        "RTP timestamp step {step} across the seek"
-    );
+    assert_eq!(step, FRAME_90K, "RTP timestamp step across the seek");
     assert_steps(&after_seek, "after the seek");
     assert!(
         took >= Duration::from_millis(1800) && took < Duration::from_secs(10),

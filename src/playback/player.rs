@@ -45,6 +45,9 @@ pub struct Player {
     stop_us: Option<i64>,
     idle_limit_us: i64,
     timeline: Timeline,
+    /// The timeline before the peeked frame was placed on it: a seek puts
+    /// it back, so the frame that was looked at but never sent leaves no hole.
+    timeline_before_peek: Timeline,
     peeked: Option<(FrameData, i64)>,
     idle_since_mono_us: Option<i64>,
     prefetched_to: (usize, u64),
@@ -76,6 +79,7 @@ impl Player {
             stop_us,
             idle_limit_us,
             timeline: Timeline::default(),
+            timeline_before_peek: Timeline::default(),
             peeked: None,
             idle_since_mono_us: None,
             prefetched_to: (usize::MAX, 0),
@@ -86,6 +90,7 @@ impl Player {
                 if stop_us.is_some_and(|s| f.record.time_us >= s) {
                     return Ok(None);
                 }
+                p.timeline_before_peek = p.timeline;
                 let play = p.timeline.place(f.record.time_us);
                 p.peeked = Some((f, play));
             }
@@ -131,7 +136,9 @@ impl Player {
             return Ok(false);
         };
         self.cursor = cursor;
-        self.peeked = None;
+        if self.peeked.take().is_some() {
+            self.timeline = self.timeline_before_peek;
+        }
         self.idle_since_mono_us = None;
         self.timeline.reseek();
         Ok(true)
@@ -152,6 +159,7 @@ impl Player {
                         return Ok(Next::End(EndReason::StopReached));
                     }
                     self.idle_since_mono_us = None;
+                    self.timeline_before_peek = self.timeline;
                     let play = self.timeline.place(f.record.time_us);
                     self.peeked = Some((f, play));
                 }
