@@ -28,6 +28,15 @@ pub struct Args {
     /// recording ends (default 20)
     #[argh(option, default = "20")]
     follow_idle: u32,
+    /// most connections at once (default 2000); more are answered 503
+    #[argh(option, default = "2000")]
+    max_connections: usize,
+    /// most connections at once from one address (default 200)
+    #[argh(option, default = "200")]
+    max_connections_per_peer: u32,
+    /// seconds a client has to finish sending a request (default 10)
+    #[argh(option, default = "10")]
+    request_timeout: u32,
     /// users allowed in: an htdigest file (user:realm:HA1[:cameras=1-4,7]);
     /// without it the server is open to anyone
     #[argh(option)]
@@ -88,6 +97,9 @@ pub fn run(a: Args) -> i32 {
     let mut config = Config::new(root.clone(), a.listen);
     config.session_timeout_s = a.session_timeout.max(1);
     config.follow_idle_limit_us = i64::from(a.follow_idle) * 1_000_000;
+    config.limits.max_connections = a.max_connections;
+    config.limits.max_connections_per_peer = a.max_connections_per_peer;
+    config.limits.request_timeout_us = i64::from(a.request_timeout.max(1)) * 1_000_000;
     config.users_file = a.users;
     config.realm = a.realm;
     config.allow_basic = a.allow_basic;

@@ -268,6 +268,25 @@ impl ServerProcess {
         format!("rtsp://{}/player/{path}", self.addr)
     }
 
+    /// The process id (of qemu when emulated: it passes signals on).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits up to `timeout` for the server to exit by itself.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            if Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     /// What the server logged so far, for failure messages.
     pub fn log(&self) -> String {
         self.log.lock().unwrap().clone()

@@ -1,0 +1,366 @@
+//! Limits and faults against the real server: oversized and never-ending
+//! requests, too many connections, clients that vanish, stop reading or
+//! send garbage mid-stream, segments deleted while played, SIGTERM with
+//! many sessions playing. Each test checks that the other sessions keep
+//! their pace and the server keeps running.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use common::{
+    ServerProcess, TempDir, assert_steady_pts, concat_fixture, ffprobe, import_file,
+    require_ffprobe,
+};
+
+const T0: i64 = 1_709_215_200;
+const H264: &str = "ffmpeg_testsrc_h264_gop25.264";
+
+/// A store with 40 s of H.264 (10 fixture copies) at T0, camera 1 regul.
+fn store() -> TempDir {
+    let root = TempDir::new("faults");
+    let clip = concat_fixture(&root, H264, 10);
+    import_file(&root, 1, "regul", T0, 25, &clip);
+    std::fs::remove_file(clip).unwrap();
+    root
+}
+
+/// A minimal RTSP client over one TCP connection.
+struct Raw {
+    s: TcpStream,
+    cseq: u32,
+    buf: Vec<u8>,
+}
+
+impl Raw {
+    fn connect(server: &ServerProcess) -> Raw {
+        let s = TcpStream::connect(server.addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        Raw {
+            s,
+            cseq: 0,
+            buf: Vec::new(),
+        }
+    }
+
+    /// Sends a request, returns the response head (interleaved data before
+    /// it is dropped).
+    fn request(&mut self, method: &str, url: &str, headers: &[(&str, &str)]) -> String {
+        self.cseq += 1;
+        let mut req = format!("{method} {url} RTSP/1.0\r\nCSeq: {}\r\n", self.cseq);
+        for (k, v) in headers {
+            req.push_str(&format!("{k}: {v}\r\n"));
+        }
+        req.push_str("\r\n");
+        self.s.write_all(req.as_bytes()).unwrap();
+        loop {
+            // Skip interleaved frames.
+            while self.buf.first() == Some(&b'$') && self.buf.len() >= 4 {
+                let len = 4 + usize::from(u16::from_be_bytes([self.buf[2], self.buf[3]]));
+                if self.buf.len() < len {
+                    break;
+                }
+                self.buf.drain(..len);
+            }
+            if self.buf.starts_with(b"RTSP/1.0")
+                && let Some(end) = self.buf.windows(4).position(|w| w == b"\r\n\r\n")
+            {
+                let head = String::from_utf8_lossy(&self.buf[..end]).into_owned();
+                let body_len = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("Content-Length: "))
+                    .and_then(|v| v.trim().parse::<usize>().ok())
+                    .unwrap_or(0);
+                if self.buf.len() >= end + 4 + body_len {
+                    self.buf.drain(..end + 4 + body_len);
+                    return head;
+                }
+            }
+            let mut chunk = [0u8; 65536];
+            let n = self.s.read(&mut chunk).expect("read response");
+            assert!(n > 0, "connection closed while waiting for {method}");
+            self.buf.extend_from_slice(&chunk[..n]);
+        }
+    }
+
+    /// DESCRIBE, SETUP (TCP interleaved), PLAY; returns the session id.
+    fn play(&mut self, url: &str) -> String {
+        let r = self.request("DESCRIBE", url, &[]);
+        assert!(r.starts_with("RTSP/1.0 200"), "{r}");
+        let r = self.request(
+            "SETUP",
+            url,
+            &[("Transport", "RTP/AVP/TCP;unicast;interleaved=0-1")],
+        );
+        assert!(r.starts_with("RTSP/1.0 200"), "{r}");
+        let session = r
+            .lines()
+            .find_map(|l| l.strip_prefix("Session: "))
+            .and_then(|v| v.split(';').next())
+            .unwrap()
+            .to_string();
+        let r = self.request("PLAY", url, &[("Session", &session)]);
+        assert!(r.starts_with("RTSP/1.0 200"), "{r}");
+        session
+    }
+
+    /// Reads until the peer closes or `timeout`; returns bytes read.
+    fn drain(&mut self, timeout: Duration) -> usize {
+        let deadline = Instant::now() + timeout;
+        let mut total = 0;
+        self.s
+            .set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        while Instant::now() < deadline {
+            let mut chunk = [0u8; 65536];
+            match self.s.read(&mut chunk) {
+                Ok(0) => break,
+                Ok(n) => total += n,
+                Err(e)
+                    if e.kind() == std::io::ErrorKind::WouldBlock
+                        || e.kind() == std::io::ErrorKind::TimedOut => {}
+                Err(_) => break,
+            }
+        }
+        total
+    }
+}
+
+/// ffprobe of a 4 s window while something else goes on: must get exactly
+/// the 100 frames, at pace.
+fn probe_window_is_intact(server: &ServerProcess) {
+    let url = server.url(&format!("regul/1/?start={}&stop={}", T0 + 5, T0 + 9));
+    let t = Instant::now();
+    let p = ffprobe(&url, "tcp", Duration::from_secs(60));
+    assert_eq!(
+        p.nb_read_frames,
+        100,
+        "frames while under fault\n{}",
+        server.log()
+    );
+    assert_steady_pts(&p.known_pts_s(), 0.04);
+    assert!(
+        t.elapsed() >= Duration::from_millis(3800),
+        "paced at 1x: {:?}",
+        t.elapsed()
+    );
+}
+
+#[test]
+fn oversized_and_endless_requests_are_refused_without_harm() {
+    require_ffprobe();
+    let root = store();
+    let server = ServerProcess::start(&root, &["--request-timeout", "1"]);
+    // Over the request size limit: 413, then the connection is closed.
+    let mut big = Raw::connect(&server);
+    let huge = format!(
+        "DESCRIBE {} RTSP/1.0\r\nCSeq: 1\r\nX-Pad: {}\r\n\r\n",
+        server.url("regul/1/"),
+        "a".repeat(6000)
+    );
+    big.s.write_all(huge.as_bytes()).unwrap();
+    let mut answer = String::new();
+    let _ = big.s.read_to_string(&mut answer);
+    assert!(answer.starts_with("RTSP/1.0 413"), "{answer}");
+    // A request that never completes (slowloris): closed after the timeout.
+    let mut slow = TcpStream::connect(server.addr).unwrap();
+    slow.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    slow.write_all(b"DESCRIBE rtsp://x/player/regul/1/ RTSP/1.0\r\nCSeq: 1\r\n")
+        .unwrap();
+    let t = Instant::now();
+    let mut rest = Vec::new();
+    let _ = slow.read_to_end(&mut rest);
+    assert!(
+        t.elapsed() < Duration::from_secs(5),
+        "slow request closed after {:?}",
+        t.elapsed()
+    );
+    assert!(
+        server.log().contains("request not completed in time"),
+        "{}",
+        server.log()
+    );
+    // Garbage instead of a request: 400 and closed.
+    let mut junk = TcpStream::connect(server.addr).unwrap();
+    junk.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    junk.write_all(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03 not rtsp at all\r\n\r\n")
+        .unwrap();
+    let mut answer = Vec::new();
+    let _ = junk.read_to_end(&mut answer);
+    assert!(
+        answer.starts_with(b"RTSP/1.0 400"),
+        "{}",
+        String::from_utf8_lossy(&answer)
+    );
+    probe_window_is_intact(&server);
+}
+
+#[test]
+fn connections_beyond_the_per_address_limit_get_503() {
+    let root = store();
+    let server = ServerProcess::start(&root, &["--max-connections-per-peer", "3"]);
+    // The start-up probe connection must be gone before counting.
+    std::thread::sleep(Duration::from_millis(300));
+    let held: Vec<Raw> = (0..3)
+        .map(|_| {
+            let mut c = Raw::connect(&server);
+            // Admitted: it gets answers.
+            assert!(
+                c.request("OPTIONS", &server.url("regul/1/"), &[])
+                    .starts_with("RTSP/1.0 200")
+            );
+            c
+        })
+        .collect();
+    let mut extra = TcpStream::connect(server.addr).unwrap();
+    extra
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut answer = String::new();
+    let _ = extra.read_to_string(&mut answer);
+    assert!(answer.starts_with("RTSP/1.0 503"), "{answer:?}");
+    drop(held);
+    std::thread::sleep(Duration::from_millis(300));
+    // Freed slots are usable again.
+    let mut again = Raw::connect(&server);
+    let r = again.request("OPTIONS", &server.url("regul/1/"), &[]);
+    assert!(r.starts_with("RTSP/1.0 200"), "{r}");
+}
+
+#[test]
+fn clients_that_stall_vanish_or_send_garbage_do_not_disturb_others() {
+    require_ffprobe();
+    let root = store();
+    let server = ServerProcess::start(&root, &[]);
+    let url = server.url(&format!("regul/1/?start={T0}"));
+    // Stops reading: its socket fills up, its cursor waits.
+    let mut stalled = Raw::connect(&server);
+    stalled.play(&url);
+    // Vanishes mid-stream after reading a little.
+    let mut vanishing = Raw::connect(&server);
+    vanishing.play(&url);
+    vanishing.drain(Duration::from_millis(300));
+    drop(vanishing);
+    // Garbage after PLAY: 400 and that connection closes.
+    let mut noisy = Raw::connect(&server);
+    noisy.play(&url);
+    noisy
+        .s
+        .write_all(b"\x00\x01garbage garbage garbage\r\n\r\n")
+        .unwrap();
+    probe_window_is_intact(&server);
+    let rest = noisy.drain(Duration::from_secs(5));
+    assert!(rest > 0);
+    // The stalled client still has its session and gets the stream again
+    // when it reads: nothing was buffered for it beyond the socket.
+    let got = stalled.drain(Duration::from_secs(2));
+    assert!(got > 10_000, "stalled client resumes: {got} bytes");
+    assert!(
+        server.log().contains("Bad Request") || server.log().contains("bad request"),
+        "{}",
+        server.log()
+    );
+}
+
+#[test]
+fn segments_deleted_while_played_end_or_skip_cleanly() {
+    require_ffprobe();
+    let root = TempDir::new("faults-retention");
+    // Three 4 s segments back to back (three imports).
+    for i in 0..3 {
+        common::import(&root, 1, "regul", T0 + 4 * i, H264);
+    }
+    let server = ServerProcess::start(&root, &["--follow-idle", "2"]);
+    let url = server.url(&format!("regul/1/?start={T0}&stop={}", T0 + 12));
+    let probe = std::thread::spawn(move || ffprobe(&url, "tcp", Duration::from_secs(60)));
+    // While the first segment plays, retention deletes it and the second.
+    std::thread::sleep(Duration::from_millis(1500));
+    let day = root.0.join("1/regul/20240229");
+    for i in 0..2 {
+        let stem = (T0 + 4 * i) * 1_000_000;
+        std::fs::remove_file(day.join(format!("{stem}.idx"))).unwrap();
+        std::fs::remove_file(day.join(format!("{stem}.dat"))).unwrap();
+    }
+    let p = probe.join().unwrap();
+    // The mapped segment plays to its end (100 frames), the deleted one is
+    // skipped, the third plays (100 frames): the stream ends cleanly.
+    assert_eq!(p.nb_read_frames, 200, "{}", server.log());
+    // The server is still there.
+    let mut c = Raw::connect(&server);
+    assert!(
+        c.request("OPTIONS", &server.url("regul/1/"), &[])
+            .starts_with("RTSP/1.0 200")
+    );
+}
+
+#[test]
+fn sigterm_with_many_sessions_sends_bye_and_exits_0_quickly() {
+    let root = store();
+    let mut server = ServerProcess::start(&root, &[]);
+    let url = server.url(&format!("regul/1/?start={T0}"));
+    let sessions = if cfg!(target_arch = "x86_64") {
+        100
+    } else {
+        20
+    };
+    let mut clients: Vec<Raw> = (0..sessions)
+        .map(|_| {
+            let mut c = Raw::connect(&server);
+            c.play(&url);
+            c
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+    let t = Instant::now();
+    // SAFETY: kill(2) on our own child's pid.
+    let rc = unsafe { nix_kill(server.pid(), 15) };
+    assert_eq!(rc, 0);
+    let status = server
+        .wait_exit(Duration::from_secs(5))
+        .expect("server exits after SIGTERM");
+    let took = t.elapsed();
+    assert!(status.success(), "exit status {status:?}\n{}", server.log());
+    assert!(took < Duration::from_secs(2), "took {took:?}");
+    // Every client got an RTCP BYE on channel 1 before the close.
+    for (i, c) in clients.iter_mut().enumerate() {
+        let mut all = std::mem::take(&mut c.buf);
+        c.s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        let _ = c.s.read_to_end(&mut all);
+        assert!(has_bye_on_channel(&all, 1), "client {i} got no BYE");
+    }
+}
+
+/// `kill(pid, sig)` without pulling a crate into the tests.
+unsafe fn nix_kill(pid: u32, sig: i32) -> i32 {
+    unsafe extern "C" {
+        fn kill(pid: i32, sig: i32) -> i32;
+    }
+    // SAFETY: plain syscall wrapper; pid is a child of this process.
+    unsafe { kill(pid as i32, sig) }
+}
+
+/// Walks `$`-framed data for an RTCP packet containing BYE (PT 203).
+fn has_bye_on_channel(mut b: &[u8], channel: u8) -> bool {
+    while b.len() >= 4 && b[0] == b'$' {
+        let len = usize::from(u16::from_be_bytes([b[2], b[3]]));
+        let Some(pkt) = b.get(4..4 + len) else {
+            return false;
+        };
+        if b[1] == channel {
+            let mut p = pkt;
+            while p.len() >= 4 {
+                if p[1] == 203 {
+                    return true;
+                }
+                let l = 4 * (usize::from(u16::from_be_bytes([p[2], p[3]])) + 1);
+                p = p.get(l..).unwrap_or(&[]);
+            }
+        }
+        b = &b[4 + len..];
+    }
+    false
+}
