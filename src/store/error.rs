@@ -47,6 +47,8 @@ pub enum StoreErrorKind {
     },
     /// A frame's NAL units are malformed.
     BadFrame(&'static str),
+    /// A mapped file became shorter than its map (truncated by someone).
+    Truncated,
 }
 
 /// A store error with the file and, where known, the byte offset.
@@ -132,6 +134,7 @@ impl core::fmt::Display for StoreErrorKind {
                 )
             }
             Self::BadFrame(why) => write!(f, "malformed frame: {why}"),
+            Self::Truncated => f.write_str("file truncated while mapped: no longer read"),
         }
     }
 }

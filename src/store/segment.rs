@@ -70,7 +70,13 @@ pub struct Segment {
     idx_file: File,
     dat_file: File,
     state: RefCell<State>,
+    /// When the files' lengths were last checked against the maps, and
+    /// whether they were found shorter (see [`Segment::check_not_truncated`]).
+    length_check: core::cell::Cell<(Option<std::time::Instant>, bool)>,
 }
+
+/// How often a mapped segment's files are checked for having shrunk.
+const LENGTH_CHECK_INTERVAL: std::time::Duration = std::time::Duration::from_millis(50);
 
 impl Segment {
     /// Opens and maps a segment by the path of its index file.
@@ -96,6 +102,7 @@ impl Segment {
             header,
             idx_file,
             dat_file,
+            length_check: core::cell::Cell::new((None, false)),
             state: RefCell::new(State {
                 idx,
                 dat,
@@ -184,6 +191,7 @@ impl Segment {
     /// recorded). Returns the number of valid frames now. Cheap when nothing
     /// changed: two `fstat`s.
     pub fn refresh(&self) -> Result<usize, StoreError> {
+        self.check_not_truncated()?;
         {
             let mut st = self.state.borrow_mut();
             if st.end_us.is_some() {
@@ -245,8 +253,37 @@ impl Segment {
         self.state.borrow().dat.len()
     }
 
+    /// Refuses to touch the maps of a file that shrank under them: reading
+    /// a page past the new end of a mapped file raises SIGBUS, which would
+    /// kill every session. The store itself never truncates (retention
+    /// unlinks, which keeps the inode); this catches a foreign tool or a
+    /// damaged file system. The lengths are checked at most every 50 ms per
+    /// segment (shared by all its sessions); what remains is a truncation
+    /// within that window, between check and read.
+    fn check_not_truncated(&self) -> Result<(), StoreError> {
+        let (checked_at, truncated) = self.length_check.get();
+        let now = std::time::Instant::now();
+        if !truncated && checked_at.is_some_and(|t| now.duration_since(t) < LENGTH_CHECK_INTERVAL) {
+            return Ok(());
+        }
+        let st = self.state.borrow();
+        let short = |file: &File, mapped: usize| {
+            file.metadata()
+                .map(|m| m.len() < mapped as u64)
+                .unwrap_or(true)
+        };
+        let truncated =
+            truncated || short(&self.idx_file, st.idx.len()) || short(&self.dat_file, st.dat.len());
+        self.length_check.set((Some(now), truncated));
+        if truncated {
+            return Err(StoreError::file(&self.dat_path, StoreErrorKind::Truncated));
+        }
+        Ok(())
+    }
+
     /// The index record of frame `i`, checked (record CRC, payload range).
     pub fn record(&self, i: usize) -> Result<FrameRecord, StoreError> {
+        self.check_not_truncated()?;
         let st = self.state.borrow();
         let at = self.record_offset(i);
         if i >= st.frames {
@@ -357,6 +394,9 @@ impl Segment {
     /// Asks the kernel to read the payload of frames `from..` ahead, up to
     /// `len_bytes`, so the event loop does not fault on a cold page.
     pub fn prefetch(&self, from: usize, len_bytes: usize) {
+        if self.check_not_truncated().is_err() {
+            return;
+        }
         let Ok(first) = self.record(from) else { return };
         let st = self.state.borrow();
         let start = first.offset as usize;

@@ -442,3 +442,41 @@ fn appending_a_partial_record_is_invisible_until_complete() {
         .unwrap();
     assert_eq!(seg.refresh().unwrap(), 1);
 }
+
+#[test]
+fn a_file_truncated_under_the_map_is_refused_not_a_sigbus() {
+    let dir = TempDir::new("truncated");
+    // Large frames so that the truncated region spans whole pages.
+    let mut rec = Recorder::new(&dir.0, 1, Kind::Regul, RecorderConfig::default());
+    let p = params();
+    let big = vec![7u8; 64 * 1024];
+    for n in 0..10 {
+        let f = FrameIn {
+            time_us: T0 + n * FRAME_US,
+            keyframe: n == 0,
+            codec: Codec::H264,
+            params: &p,
+            payload: &big,
+        };
+        rec.append(&f).unwrap();
+    }
+    let idx = rec.finish().unwrap().remove(0);
+    let seg = Segment::open(&idx).unwrap();
+    assert!(seg.frame(9).is_ok());
+    // A foreign tool truncates the payload file to a tenth.
+    let dat = idx.with_extension("dat");
+    OpenOptions::new()
+        .write(true)
+        .open(&dat)
+        .unwrap()
+        .set_len(70_000)
+        .unwrap();
+    std::thread::sleep(LENGTH_CHECK_WAIT);
+    let err = seg.frame(9).unwrap_err();
+    assert!(matches!(err.kind, StoreErrorKind::Truncated), "{err}");
+    // Every later access is refused at once, even of frames still inside.
+    assert!(seg.frame(0).is_err());
+    assert!(seg.record(0).is_err());
+}
+
+const LENGTH_CHECK_WAIT: std::time::Duration = std::time::Duration::from_millis(60);
