@@ -71,10 +71,10 @@ pub fn build(now_unix_us: i64) -> Result<DemoStore, ImportError> {
         import_annexb(
             &t(Kind::Regul, now_s - REGUL_HISTORY_S),
             &history,
-            |_, _| {},
+            |_, _| true,
         )?;
         for ago_s in [240, 150, 60] {
-            import_annexb(&t(Kind::Alarm, now_s - ago_s), CLIP_H264, |_, _| {})?;
+            import_annexb(&t(Kind::Alarm, now_s - ago_s), CLIP_H264, |_, _| true)?;
         }
     }
     let h265 = repeat_clip(CLIP_H265, 60, 4);
@@ -85,7 +85,7 @@ pub fn build(now_unix_us: i64) -> Result<DemoStore, ImportError> {
         start_us: (now_s - 60) * 1_000_000,
         fps: FPS,
     };
-    import_annexb(&t, &h265, |_, _| {})?;
+    import_annexb(&t, &h265, |_, _| true)?;
     Ok(store)
 }
 

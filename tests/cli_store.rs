@@ -87,3 +87,70 @@ fn import_refuses_unusable_input_with_a_clear_error() {
     ]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn an_interrupted_import_leaves_no_half_written_file() {
+    let root = TempDir::new("cli-sigterm");
+    let big = root.0.join("big.264");
+    let clip = std::fs::read(fixture("demo_h264_640x360_10s.264")).unwrap();
+    std::fs::write(&big, clip.repeat(100)).unwrap();
+    let store = root.0.join("store");
+    let child = common::ctrtspd()
+        .args([
+            "import",
+            "--root",
+            store.to_str().unwrap(),
+            "--camera",
+            "1",
+            "--kind",
+            "regul",
+        ])
+        .args(["--start", &T0.to_string(), big.to_str().unwrap()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    // SAFETY: kill(2) on our own child.
+    unsafe {
+        unsafe extern "C" {
+            fn kill(pid: i32, sig: i32) -> i32;
+        }
+        kill(child.id() as i32, 15);
+    }
+    let out = child.wait_with_output().unwrap();
+    let files: Vec<_> = walk(&store);
+    match out.status.code() {
+        // Interrupted: nothing left, not even a .part file.
+        Some(1) => {
+            assert!(files.is_empty(), "left behind: {files:?}");
+            assert!(String::from_utf8_lossy(&out.stderr).contains("interrupted"));
+        }
+        // Finished before the signal was looked at: all of it, verified.
+        Some(0) => {
+            let v = run(&["verify", "--root", store.to_str().unwrap()]);
+            assert!(v.status.success());
+            assert!(String::from_utf8_lossy(&v.stdout).contains("25000 frames"));
+        }
+        other => panic!(
+            "import exit {other:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    }
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = vec![];
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for e in rd.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}

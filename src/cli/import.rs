@@ -58,6 +58,9 @@ pub fn run(a: Args) -> i32 {
         start_us,
         fps: a.fps,
     };
+    // SIGINT/SIGTERM/SIGHUP are held and looked at between frames, so an
+    // interrupted import removes what it wrote instead of leaving it half.
+    let signals = hold_signals();
     let long = data.len() > 8 << 20;
     let mut last_pct = u64::MAX;
     let result = import_annexb(&target, &data, |done, total| {
@@ -66,6 +69,9 @@ pub fn run(a: Args) -> i32 {
             eprintln!("ctrtspd import: {pct}% ({done}/{total} frames)");
             last_pct = pct;
         }
+        !signals
+            .as_ref()
+            .is_some_and(|s| matches!(s.read_signal(), Ok(Some(_))))
     });
     match result {
         Ok(s) => {
@@ -82,6 +88,12 @@ pub fn run(a: Args) -> i32 {
             );
             EXIT_OK
         }
+        Err(ImportError::Interrupted) => {
+            eprintln!(
+                "ctrtspd import: interrupted; what was written is removed, the store is as it was"
+            );
+            EXIT_FAILURE
+        }
         Err(e @ (ImportError::Codec(_) | ImportError::Empty | ImportError::BadFps)) => {
             eprintln!(
                 "ctrtspd import: {}: {e}; the store was not changed",
@@ -94,4 +106,16 @@ pub fn run(a: Args) -> i32 {
             EXIT_FAILURE
         }
     }
+}
+
+/// Blocks the stop signals and returns a descriptor to poll them.
+fn hold_signals() -> Option<nix::sys::signalfd::SignalFd> {
+    use nix::sys::signal::{SigSet, Signal};
+    use nix::sys::signalfd::{SfdFlags, SignalFd};
+    let mut mask = SigSet::empty();
+    for s in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
+        mask.add(s);
+    }
+    mask.thread_block().ok()?;
+    SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC).ok()
 }

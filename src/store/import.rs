@@ -25,6 +25,8 @@ pub enum ImportError {
     BadFps,
     /// Writing to the store failed (the store was left as it was).
     Store(StoreError),
+    /// Stopped on request (a signal); nothing was left behind.
+    Interrupted,
 }
 
 impl core::fmt::Display for ImportError {
@@ -34,6 +36,7 @@ impl core::fmt::Display for ImportError {
             Self::Empty => f.write_str("input: no frames found"),
             Self::BadFps => f.write_str("fps must be a positive number"),
             Self::Store(e) => write!(f, "store: {e}"),
+            Self::Interrupted => f.write_str("interrupted"),
         }
     }
 }
@@ -77,11 +80,12 @@ fn frame_time_us(t: &ImportTarget<'_>, i: u64) -> i64 {
 }
 
 /// Imports `data`; `progress(frames_done, frames_total)` is called now and
-/// then for long inputs.
+/// then for long inputs and returns false to abandon the import (a signal):
+/// what was written is removed and [`ImportError::Interrupted`] returned.
 pub fn import_annexb(
     t: &ImportTarget<'_>,
     data: &[u8],
-    mut progress: impl FnMut(u64, u64),
+    mut progress: impl FnMut(u64, u64) -> bool,
 ) -> Result<ImportSummary, ImportError> {
     if !(t.fps.is_finite() && t.fps > 0.0) {
         return Err(ImportError::BadFps);
@@ -144,8 +148,8 @@ pub fn import_annexb(
                 payload: &payload,
             };
             rec.append(&frame).map_err(ImportError::Store)?;
-            if i % 250 == 0 {
-                progress(i as u64, total);
+            if i % 250 == 0 && !progress(i as u64, total) {
+                return Err(ImportError::Interrupted);
             }
         }
         Ok(())
@@ -155,7 +159,7 @@ pub fn import_annexb(
         return Err(e);
     }
     let segments = rec.finish().map_err(ImportError::Store)?.len();
-    progress(total, total);
+    let _ = progress(total, total);
     Ok(ImportSummary {
         codec,
         frames: total,
@@ -207,7 +211,7 @@ mod tests {
     fn imports_ffmpeg_h264_and_h265_exactly() {
         for (data, codec) in [(H264, Codec::H264), (H265, Codec::H265)] {
             let dir = TempDir::new("import");
-            let s = import_annexb(&target(&dir.0), data, |_, _| {}).unwrap();
+            let s = import_annexb(&target(&dir.0), data, |_, _| true).unwrap();
             assert_eq!(
                 (s.codec, s.frames, s.keyframes, s.segments),
                 (codec, 100, 4, 1)
@@ -240,7 +244,7 @@ mod tests {
     #[test]
     fn unusable_input_leaves_the_store_as_it_was() {
         let dir = TempDir::new("import-bad");
-        import_annexb(&target(&dir.0), H264, |_, _| {}).unwrap();
+        import_annexb(&target(&dir.0), H264, |_, _| true).unwrap();
         let before = files_under(&dir.0);
         let elsewhere = ImportTarget {
             start_us: T0_US + 3_600_000_000,
@@ -252,7 +256,7 @@ mod tests {
             ("empty", b"".as_slice()),
             ("truncated start", &H264[..3]),
         ] {
-            let err = import_annexb(&elsewhere, data, |_, _| {}).unwrap_err();
+            let err = import_annexb(&elsewhere, data, |_, _| true).unwrap_err();
             assert!(
                 matches!(err, ImportError::Codec(_) | ImportError::Empty),
                 "{what}: {err}"
@@ -264,7 +268,7 @@ mod tests {
             start_us: T0_US + 2_000_000,
             ..target(&dir.0)
         };
-        let err = import_annexb(&overlap, H264, |_, _| {}).unwrap_err();
+        let err = import_annexb(&overlap, H264, |_, _| true).unwrap_err();
         assert!(err.to_string().contains("overlaps"), "{err}");
         assert_eq!(files_under(&dir.0), before);
         // Right after it: fine.
@@ -272,13 +276,13 @@ mod tests {
             start_us: T0_US + 4_000_000,
             ..target(&dir.0)
         };
-        import_annexb(&after, H264, |_, _| {}).unwrap();
+        import_annexb(&after, H264, |_, _| true).unwrap();
         let bad_fps = ImportTarget {
             fps: 0.0,
             ..target(&dir.0)
         };
         assert!(matches!(
-            import_annexb(&bad_fps, H264, |_, _| {}),
+            import_annexb(&bad_fps, H264, |_, _| true),
             Err(ImportError::BadFps)
         ));
     }

@@ -179,7 +179,7 @@ fn bench_import(clip: &Path) {
         start_us: T0,
         fps: 25.0,
     };
-    let s = import_annexb(&target, &data, |_, _| {}).unwrap();
+    let s = import_annexb(&target, &data, |_, _| true).unwrap();
     let secs = t.elapsed().as_secs_f64();
     println!(
         "import: {:.1} MB ({} frames) in {:.2} s = {:.0} MB/s",
