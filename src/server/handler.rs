@@ -348,6 +348,17 @@ impl Conn {
         }
     }
 
+    fn respond_setup(&mut self, cseq: u32, transport: TransportReply, sid: &str, timeout_s: u32) {
+        self.respond(
+            cseq,
+            |w| {
+                w.header("Transport", transport);
+                w.header("Session", format_args!("{sid};timeout={timeout_s}"));
+            },
+            b"",
+        );
+    }
+
     /// The session named by the request, or 454.
     fn session_of(&mut self, req: &Request<'_>) -> Result<&mut Play, (Status, String)> {
         let not_found = || (Status::SessionNotFound, "Session Not Found".to_string());
@@ -530,20 +541,15 @@ impl Conn {
                 play.session.timeout_s(),
                 play.rtp.ssrc,
             );
-            self.respond(
+            self.respond_setup(
                 cseq,
-                |w| {
-                    w.header(
-                        "Transport",
-                        TransportReply {
-                            spec,
-                            server_rtp_port,
-                            ssrc,
-                        },
-                    );
-                    w.header("Session", format_args!("{sid};timeout={timeout}"));
+                TransportReply {
+                    spec,
+                    server_rtp_port,
+                    ssrc,
                 },
-                b"",
+                &sid,
+                timeout,
             );
             return Ok(());
         }
@@ -626,20 +632,15 @@ impl Conn {
         }
         self.play = Some(Box::new(play));
         self.shared.sessions.set(self.shared.sessions.get() + 1);
-        self.respond(
+        self.respond_setup(
             cseq,
-            |w| {
-                w.header(
-                    "Transport",
-                    TransportReply {
-                        spec,
-                        server_rtp_port,
-                        ssrc,
-                    },
-                );
-                w.header("Session", format_args!("{sid};timeout={timeout}"));
+            TransportReply {
+                spec,
+                server_rtp_port,
+                ssrc,
             },
-            b"",
+            &sid,
+            timeout,
         );
         Ok(())
     }

@@ -156,17 +156,17 @@ impl FrameSend {
         loop {
             let mut heads = [PacketHead::new(); BATCH_PACKETS];
             let mut payloads: [&[u8]; BATCH_PACKETS] = [&[]; BATCH_PACKETS];
-            let (n, last) = self.unit.batch(
+            let Some((n, last)) = Self::next_batch(
+                &self.unit,
                 self.packets_done,
                 packetizer,
                 Dest::Tcp(channel),
                 &mut heads,
                 &mut payloads,
-            );
-            if n == 0 {
-                self.finish(rtp);
+                rtp,
+            ) else {
                 return Ok(Sent::Done);
-            }
+            };
             let mut iov: heapless::Vec<IoSlice<'_>, { 2 * BATCH_PACKETS }> = heapless::Vec::new();
             for (h, p) in heads.iter().zip(payloads.iter()).take(n) {
                 // Capacity is exactly 2 * BATCH_PACKETS.
@@ -224,17 +224,17 @@ impl FrameSend {
         loop {
             let mut heads = [PacketHead::new(); BATCH_PACKETS];
             let mut payloads: [&[u8]; BATCH_PACKETS] = [&[]; BATCH_PACKETS];
-            let (n, last) = self.unit.batch(
+            let Some((n, last)) = Self::next_batch(
+                &self.unit,
                 self.packets_done,
                 packetizer,
                 Dest::Udp(to),
                 &mut heads,
                 &mut payloads,
-            );
-            if n == 0 {
-                self.finish(rtp);
+                rtp,
+            ) else {
                 return Ok(Sent::Done);
-            }
+            };
             let mut msgs: heapless::Vec<[IoSlice<'_>; 2], BATCH_PACKETS> = heapless::Vec::new();
             for (h, p) in heads.iter().zip(payloads.iter()).take(n) {
                 let _ = msgs.push([IoSlice::new(h.as_bytes()), IoSlice::new(p)]);
@@ -277,6 +277,25 @@ impl FrameSend {
     pub fn end_seq(&self, packetizer: &Packetizer) -> u16 {
         let total = packetizer.fragments(self.unit.nals()).count();
         self.unit.first_seq.wrapping_add(total as u16)
+    }
+
+    /// Fills the next batch after the packets already sent: `(count, last)`,
+    /// or `None` (and the frame is finished) when nothing is left.
+    fn next_batch<'a>(
+        unit: &'a Unit,
+        done: usize,
+        packetizer: &Packetizer,
+        dest: Dest,
+        heads: &mut [PacketHead; BATCH_PACKETS],
+        payloads: &mut [&'a [u8]; BATCH_PACKETS],
+        rtp: &mut RtpStream,
+    ) -> Option<(usize, bool)> {
+        let (n, last) = unit.batch(done, packetizer, dest, heads, payloads);
+        if n == 0 {
+            rtp.next_seq = unit.first_seq.wrapping_add(done as u16);
+            return None;
+        }
+        Some((n, last))
     }
 
     fn finish(&self, rtp: &mut RtpStream) {

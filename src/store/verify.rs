@@ -22,6 +22,18 @@ pub struct Problem {
     pub severe: bool,
 }
 
+impl Problem {
+    /// A store error as a severe problem.
+    fn from_error(e: &super::StoreError) -> Problem {
+        Problem {
+            path: e.path.clone(),
+            offset: e.offset,
+            what: e.kind.to_string(),
+            severe: true,
+        }
+    }
+}
+
 impl core::fmt::Display for Problem {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         let level = if self.severe { "ERROR" } else { "warning" };
@@ -63,12 +75,7 @@ pub fn verify_segment(idx_path: &Path, report: &mut Report) {
     let seg = match Segment::open(idx_path) {
         Ok(s) => s,
         Err(e) => {
-            report.problems.push(Problem {
-                path: e.path.clone(),
-                offset: e.offset,
-                what: e.kind.to_string(),
-                severe: true,
-            });
+            report.problems.push(Problem::from_error(&e));
             return;
         }
     };
@@ -149,24 +156,14 @@ pub fn verify_root(root: &Path, camera: Option<u32>, kind: Option<Kind>) -> Repo
     let mut cat = match Catalog::open(root) {
         Ok(c) => c,
         Err(e) => {
-            report.problems.push(Problem {
-                path: e.path.clone(),
-                offset: None,
-                what: e.kind.to_string(),
-                severe: true,
-            });
+            report.problems.push(Problem::from_error(&e));
             return report;
         }
     };
     let cameras = match cat.cameras() {
         Ok(c) => c,
         Err(e) => {
-            report.problems.push(Problem {
-                path: e.path.clone(),
-                offset: None,
-                what: e.kind.to_string(),
-                severe: true,
-            });
+            report.problems.push(Problem::from_error(&e));
             return report;
         }
     };
@@ -184,12 +181,7 @@ pub fn verify_root(root: &Path, camera: Option<u32>, kind: Option<Kind>) -> Repo
                         verify_segment(&s.idx_path, &mut report);
                     }
                 }
-                Err(e) => report.problems.push(Problem {
-                    path: e.path.clone(),
-                    offset: None,
-                    what: e.kind.to_string(),
-                    severe: true,
-                }),
+                Err(e) => report.problems.push(Problem::from_error(&e)),
             }
             stray_files(&paths::stream_dir(root, cam, k), &mut report);
         }
