@@ -20,10 +20,14 @@ use crate::rtp::Packetizer;
 use crate::rtsp::{self, ParseError};
 use crate::session::{State, Transport};
 
-/// Largest request head + body accepted: a few KiB is plenty for RTSP.
-pub const MAX_REQUEST_BYTES: usize = 4096;
+/// Largest request head + body accepted: the longest real request seen
+/// (a SETUP with Digest credentials) is under 700 bytes.
+pub const MAX_REQUEST_BYTES: usize = 3072;
+/// How long a stopping server lets a connection flush its last bytes.
+const STOP_FLUSH_US: i64 = 1_000_000;
+
 /// Room for responses and RTCP queued between frames.
-pub const OUT_BYTES: usize = 4096;
+pub const OUT_BYTES: usize = 3072;
 
 /// A frame being written, kept at connection level so that it completes
 /// even if its session is torn down mid-frame (TCP: the byte stream must
@@ -38,7 +42,7 @@ pub(crate) struct Inflight {
 /// One client connection.
 pub(crate) struct Conn {
     pub shared: Rc<Shared>,
-    pub stream: Async<TcpStream>,
+    pub stream: Rc<Async<TcpStream>>,
     pub peer: SocketAddr,
     pub local: SocketAddr,
     pub rbuf: heapless::Vec<u8, MAX_REQUEST_BYTES>,
@@ -84,7 +88,7 @@ impl Conn {
         let _ = stream.get_ref().set_nodelay(true);
         Conn {
             shared,
-            stream,
+            stream: Rc::new(stream),
             peer,
             local,
             rbuf: heapless::Vec::new(),
@@ -114,19 +118,31 @@ impl Conn {
             self.leave();
             return;
         }
-        let mut stop_seen = false;
+        // The futures that wait for input and for the server's stop live
+        // across iterations: dropping a pending readiness future and making
+        // a new one re-arms the descriptor in epoll (a syscall per frame).
+        let stream = Rc::clone(&self.stream);
+        let mut readable = std::pin::pin!(stream.readable());
+        let shared = Rc::clone(&self.shared);
+        let mut stop = std::pin::pin!(shared.stop_event.recv());
+        let mut timer = smol::Timer::never();
+        let mut stop_seen: Option<i64> = None;
         loop {
             let now = self.shared.clock.mono_us();
             if let Some(why) = self.overdue(now) {
                 log::info!("{}: closing: {why}", self.peer);
                 break;
             }
-            if self.shared.stopping.get() && !stop_seen {
-                stop_seen = true;
+            if self.shared.stopping.get() && stop_seen.is_none() {
+                // Give the last bytes (BYE) a bounded time to leave.
+                stop_seen = Some(now + STOP_FLUSH_US);
                 self.end_session("server stopping");
                 self.close = true;
             }
-            let wait = match self.pump(now) {
+            if stop_seen.is_some_and(|t| now >= t) {
+                break;
+            }
+            let mut wait = match self.pump(now) {
                 Ok(w) => w,
                 Err(e) => {
                     log::debug!("{}: write: {e}", self.peer);
@@ -136,13 +152,45 @@ impl Conn {
             if self.close && self.out.is_empty() && self.inflight.is_none() {
                 break;
             }
-            let mut wait = wait;
-            wait.at_mono_us = [wait.at_mono_us, self.next_overdue()]
+            wait.at_mono_us = [wait.at_mono_us, self.next_overdue(), stop_seen]
                 .into_iter()
                 .flatten()
                 .min();
-            match self.wait(&wait, stop_seen).await {
-                Event::Readable => match self.read() {
+            match wait.at_mono_us {
+                Some(t) => timer.set_at(self.shared.clock.instant_at(t)),
+                None => timer.set_after(std::time::Duration::from_secs(3600)),
+            }
+            let mut writable = std::pin::pin!(async {
+                if wait.tcp_writable {
+                    let _ = stream.writable().await;
+                } else if let (Some(u), true) = (&shared.udp, wait.udp_writable) {
+                    let _ = u.rtp.writable().await;
+                } else {
+                    std::future::pending::<()>().await;
+                }
+            });
+            let closing = self.close;
+            let ev = std::future::poll_fn(|cx| {
+                use std::task::Poll;
+                // While closing, input no longer matters.
+                if !closing && readable.as_mut().poll(cx).is_ready() {
+                    readable.set(stream.readable());
+                    return Poll::Ready(Event::Readable);
+                }
+                if writable.as_mut().poll(cx).is_ready() {
+                    return Poll::Ready(Event::Writable);
+                }
+                if std::pin::Pin::new(&mut timer).poll(cx).is_ready() {
+                    return Poll::Ready(Event::Timer);
+                }
+                if stop_seen.is_none() && stop.as_mut().poll(cx).is_ready() {
+                    return Poll::Ready(Event::Stop);
+                }
+                Poll::Pending
+            })
+            .await;
+            if let Event::Readable = ev {
+                match self.read() {
                     Ok(true) => {
                         self.handle_input();
                         self.partial_since_mono_us =
@@ -157,8 +205,7 @@ impl Conn {
                         log::debug!("{}: read: {e}", self.peer);
                         break;
                     }
-                },
-                Event::Writable | Event::Timer | Event::Stop => {}
+                }
             }
         }
         self.end_session("connection closed");
@@ -222,58 +269,6 @@ impl Conn {
             return Some("idle without a session");
         }
         None
-    }
-
-    async fn wait(&self, w: &Wait, stop_seen: bool) -> Event {
-        let readable = async {
-            // While closing, input no longer matters.
-            if self.close {
-                std::future::pending::<()>().await;
-            }
-            let _ = self.stream.readable().await;
-            Event::Readable
-        };
-        let writable = async {
-            if w.tcp_writable {
-                let _ = self.stream.writable().await;
-                return Event::Writable;
-            }
-            match (&self.shared.udp, w.udp_writable) {
-                (Some(u), true) => {
-                    let _ = u.rtp.writable().await;
-                    Event::Writable
-                }
-                _ => std::future::pending().await,
-            }
-        };
-        let timer = async {
-            match w.at_mono_us {
-                Some(t) => {
-                    smol::Timer::at(self.shared.clock.instant_at(t)).await;
-                    Event::Timer
-                }
-                None => std::future::pending().await,
-            }
-        };
-        let stop = async {
-            if stop_seen {
-                // Give the last bytes (BYE) a bounded time to leave.
-                smol::Timer::after(std::time::Duration::from_millis(1000)).await;
-                return Event::Stop;
-            }
-            let _ = self.shared.stop_event.recv().await;
-            Event::Stop
-        };
-        let ev = smol::future::or(
-            readable,
-            smol::future::or(writable, smol::future::or(timer, stop)),
-        )
-        .await;
-        if stop_seen && matches!(ev, Event::Stop) {
-            // Bounded flush time is over: drop what is left.
-            return Event::Stop;
-        }
-        ev
     }
 
     /// Reads what is available; `Ok(false)` at end of stream.
@@ -597,8 +592,9 @@ impl Conn {
 }
 
 // Per-connection state is fixed at compile time: buffers, the frame in
-// flight and the boxed session together stay under 16 KiB, whatever the
-// client does (issue: memory per session never grows with lag).
+// flight and the boxed session stay under 8 KiB, so that with the task, its
+// futures and the socket's reactor entry a session costs under 16 KiB of
+// heap whatever the client does (memory never grows with lag).
 static_assertions::const_assert!(
-    core::mem::size_of::<Conn>() + core::mem::size_of::<Play>() <= 16 * 1024
+    core::mem::size_of::<Conn>() + core::mem::size_of::<Play>() <= 8 * 1024
 );
