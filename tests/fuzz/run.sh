@@ -31,14 +31,21 @@ bash "$fuzz_dir/seed.sh"
 cargo +nightly fuzz build --fuzz-dir tests/fuzz
 
 mkdir -p "$fuzz_dir/logs"
+# store_segment writes its files under CTRTSPD_FUZZ_TMP (tmpfs if there is one).
+shm=/dev/shm
+[ -d "$shm" ] || shm=${TMPDIR:-/tmp}
+CTRTSPD_FUZZ_TMP=$(mktemp -d "$shm/ctrtspd-fuzz.XXXXXX")
+export CTRTSPD_FUZZ_TMP
+trap 'rm -rf "$CTRTSPD_FUZZ_TMP"' EXIT
 failed=()
 for target in $(cargo +nightly fuzz list --fuzz-dir tests/fuzz); do
     log=$fuzz_dir/logs/$target.log
     mkdir -p "$fuzz_dir/corpus/$target" "$fuzz_dir/artifacts/$target"
-    # -rss_limit_mb: the parsers allocate little; 1 GiB catches runaways.
+    # -rss_limit_mb: libFuzzer's default, explicit: ASan's quarantine alone
+    # takes a few hundred MiB, a runaway allocation goes far past it.
     # -timeout: no single input may take a second.
     if cargo +nightly fuzz run --fuzz-dir tests/fuzz "$target" -- \
-        -max_total_time="$seconds" -timeout=1 -rss_limit_mb=1024 \
+        -max_total_time="$seconds" -timeout=1 -rss_limit_mb=2048 \
         -print_final_stats=1 >"$log" 2>&1; then
         result=ok
     else

@@ -100,10 +100,11 @@ fn append(path: &Path, bytes: &[u8]) {
 fn paths() -> (&'static Path, &'static Path) {
     static PATHS: OnceLock<(PathBuf, PathBuf)> = OnceLock::new();
     let (idx, dat) = PATHS.get_or_init(|| {
-        let base = if Path::new("/dev/shm").is_dir() {
-            PathBuf::from("/dev/shm")
-        } else {
-            std::env::temp_dir()
+        // run.sh names a directory it removes at the end.
+        let base = match std::env::var_os("CTRTSPD_FUZZ_TMP") {
+            Some(dir) => PathBuf::from(dir),
+            None if Path::new("/dev/shm").is_dir() => PathBuf::from("/dev/shm"),
+            None => std::env::temp_dir(),
         };
         let dir = base.join(format!("ctrtspd-fuzz-segment-{}", std::process::id()));
         fs::create_dir_all(&dir).expect("create fuzz directory");
