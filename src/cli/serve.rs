@@ -63,6 +63,7 @@ pub fn run(a: Args) -> i32 {
             return EXIT_FAILURE;
         }
     };
+    #[cfg(feature = "demo")]
     let clock = crate::server::Clock::new();
     #[cfg(feature = "demo")]
     let mut demo = None;
