@@ -17,7 +17,8 @@
 //! (repeatable; default: load, floor, seek, ready, cold), `--ramp-ms` over
 //! which sessions connect [2000], `--url TEMPLATE` with `{port}`, `{start}`,
 //! `{stop}` (default: the CamTrace player URL), `--gst-cores` for the
-//! GStreamer server's taskset list [0].
+//! GStreamer server's taskset list [0], `--nice N` to run every process
+//! under `nice -n N` (a shared machine; say so with the figures).
 //!
 //! What runs, each process killed at the end (also on panic, and by a
 //! watchdog if a phase overruns):
@@ -130,6 +131,25 @@ fn watchdog(secs: u64, what: &'static str) -> std::sync::Arc<AtomicBool> {
     done
 }
 
+/// `taskset -c cores`, behind `nice -n N` when `--nice` was given (a shared
+/// machine: other builds on the same core skew lateness, not CPU seconds).
+fn pinned(cores: &str) -> Command {
+    // Children of the pinned generator inherit its niceness already.
+    let nice = match std::env::var_os("CTRTSPD_BENCH_PINNED") {
+        Some(_) => String::new(),
+        None => std::env::var("CTRTSPD_BENCH_NICE").unwrap_or_default(),
+    };
+    let mut c = if nice.is_empty() {
+        Command::new("taskset")
+    } else {
+        let mut c = Command::new("nice");
+        c.args(["-n", &nice, "taskset"]);
+        c
+    };
+    c.args(["-c", cores]);
+    c
+}
+
 fn free_port() -> u16 {
     // An even port that is free (the server binds its RTP/RTCP UDP pair
     // right after its RTSP port). bind(0) hands out odd ports on Linux.
@@ -147,7 +167,11 @@ fn free_port() -> u16 {
 fn wait_port(port: u16, limit: Duration) -> Option<Duration> {
     let t = Instant::now();
     while t.elapsed() < limit {
-        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+        // A connect to a free ephemeral port can succeed onto itself
+        // (TCP simultaneous open): only a real listener counts.
+        if let Ok(s) = TcpStream::connect(("127.0.0.1", port))
+            && s.local_addr().ok() != s.peer_addr().ok()
+        {
             return Some(t.elapsed());
         }
         std::thread::sleep(Duration::from_micros(500));
@@ -455,6 +479,8 @@ struct SessionStats {
     frames: u64,
     bye: bool,
     lateness_us: Vec<i32>,
+    /// Arrival of each frame, ms since the generator's epoch.
+    arrival_ms: Vec<u32>,
     max_stall_us: i64,
     play_to_first_us: Option<i64>,
 }
@@ -497,6 +523,7 @@ impl Track {
         st.frames += 1;
         let (a0, t0) = *self.first.get_or_insert((now_us, ts));
         let media_us = i64::from(ts.wrapping_sub(t0) as i32) * 1000 / 90;
+        st.arrival_ms.push((now_us / 1000).max(0) as u32);
         st.lateness_us
             .push((now_us - a0 - media_us).clamp(i32::MIN as i64, i32::MAX as i64) as i32);
         if let Some((pa, pt)) = self.prev {
@@ -1031,6 +1058,24 @@ fn summarize(stats: &[SessionStats], wall_s: f64, seconds: i64, label: &str) -> 
         "[{label}] lateness p50 {:.2} ms p99 {:.2} ms max {:.2} ms | longest stall {:.2} ms | PLAY→first RTP p50 {:.2} ms p99 {:.2} ms",
         s.late_p50_ms, s.late_p99_ms, s.late_max_ms, s.stall_max_ms, s.first_p50_ms, s.first_p99_ms
     );
+    // Lateness by second of the run: where the tail comes from.
+    let mut by_s: std::collections::BTreeMap<u32, Vec<i32>> = Default::default();
+    for st in stats {
+        for (a, l) in st.arrival_ms.iter().zip(&st.lateness_us) {
+            by_s.entry(a / 1000).or_default().push(*l);
+        }
+    }
+    let line: Vec<String> = by_s
+        .iter_mut()
+        .map(|(sec, v)| {
+            v.sort_unstable();
+            format!("{sec}s:{:.0}", v[(v.len() - 1) * 99 / 100] as f64 / 1000.0)
+        })
+        .collect();
+    println!(
+        "[{label}] lateness p99 (ms) by second of the run: {}",
+        line.join(" ")
+    );
     for (e, n) in errors.iter().take(8) {
         println!("[{label}]   {n} × {e}");
     }
@@ -1086,8 +1131,7 @@ fn server_bin() -> PathBuf {
 fn start_server(root: &Path, port: u16, tag: &str) -> Guard {
     let log = std::fs::File::create(data_dir().join(format!("server-{tag}.log"))).unwrap();
     Guard::spawn(
-        Command::new("taskset")
-            .args(["-c", "0"])
+        pinned("0")
             .arg(server_bin())
             .arg("serve")
             .arg("--root")
@@ -1107,9 +1151,11 @@ fn measured_run(pid: u32, plan: GenPlan, label: &str) -> (Summary, Measured) {
     let base = status_kb(pid, "VmRSS:");
     let sampler = RssSampler::start(pid);
     let cpu0 = cpu_s(pid);
+    let gen0 = cpu_s(std::process::id());
     let (sessions, seconds) = (plan.sessions, plan.seconds);
     let (stats, wall) = generate(plan);
     let cpu = cpu_s(pid) - cpu0;
+    let gen_cpu = cpu_s(std::process::id()) - gen0;
     let anon = sampler.finish();
     let hwm = status_kb(pid, "VmHWM:");
     let s = summarize(&stats, wall, seconds, label);
@@ -1120,6 +1166,10 @@ fn measured_run(pid: u32, plan: GenPlan, label: &str) -> (Summary, Measured) {
         seconds,
     };
     m.print(label, base, hwm, anon);
+    println!(
+        "[{label}] generator (core 1) CPU {gen_cpu:.1} s over {wall:.1} s wall ({:.0}% of a core)",
+        gen_cpu * 100.0 / wall
+    );
     (s, m)
 }
 
@@ -1148,8 +1198,7 @@ fn phase_floor(o: &Opts) -> Measured {
     let port = free_port();
     let me = std::env::current_exe().unwrap();
     let w = Guard::spawn(
-        Command::new("taskset")
-            .args(["-c", "0"])
+        pinned("0")
             .arg(me)
             .arg("--floor-writer")
             .args([
@@ -1283,9 +1332,9 @@ fn phase_gst(o: &Opts) {
     }
     let port = free_port();
     let server = Guard::spawn(
-        Command::new("taskset")
-            .args(["-c", &o.gst_cores])
-            .arg("python3")
+        pinned(&o.gst_cores)
+            // Debian's interpreter: python3-gi is installed for it.
+            .arg("/usr/bin/python3")
             .arg(manifest().join("tests/benches/gst_rtsp_server.py"))
             .arg(port.to_string())
             .arg(&mp4)
@@ -1377,6 +1426,10 @@ fn floor_writer(args: &[String]) {
     let mut closed = 0;
     let give_up = Instant::now() + Duration::from_secs(seconds as u64 + 60);
     let mut heads = vec![[0u8; 19]; 512];
+    // Writer-side lateness (frame written − due), to tell a late writer
+    // from a late reader.
+    let mut lag_us: Vec<i64> = Vec::new();
+    let mut would_block = 0u64;
     while closed < n && Instant::now() < give_up {
         while accepted < n {
             match l.accept() {
@@ -1422,9 +1475,16 @@ fn floor_writer(args: &[String]) {
                 let total: usize = arr[..m].iter().map(|s| s.len()).sum();
                 let mut slices: &mut [IoSlice<'_>] = &mut arr[..m];
                 IoSlice::advance_slices(&mut slices, c.done_bytes);
+                if c.done_bytes == 0 {
+                    let due = c.start + Duration::from_micros((c.k as i64 * FRAME_US) as u64);
+                    lag_us.push(now.saturating_duration_since(due).as_micros() as i64);
+                }
                 match (&c.s).write_vectored(slices) {
                     Ok(w) => c.done_bytes += w,
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                        would_block += 1;
+                        break;
+                    }
                     Err(_) => {
                         c.k = total_frames;
                         break;
@@ -1445,6 +1505,13 @@ fn floor_writer(args: &[String]) {
         }
         std::thread::sleep(Duration::from_millis(1));
     }
+    lag_us.sort_unstable();
+    println!(
+        "[floor writer] frame written − due: p50 {:.2} ms p99 {:.2} ms max {:.2} ms; EAGAIN {would_block}",
+        pct(&lag_us, 0.5),
+        pct(&lag_us, 0.99),
+        pct(&lag_us, 1.0)
+    );
 }
 
 // ---------------------------------------------------------------- main
@@ -1484,6 +1551,9 @@ fn parse_opts(args: &[String]) -> Opts {
             "--ramp-ms" => o.ramp_ms = v().parse().unwrap(),
             "--url" => o.url = v(),
             "--gst-cores" => o.gst_cores = v(),
+            "--nice" => {
+                v();
+            }
             other => panic!("unknown option {other}"),
         }
     }
@@ -1503,8 +1573,11 @@ fn main() {
     }
     // The generator runs on core 1, the servers on core 0.
     if std::env::var_os("CTRTSPD_BENCH_PINNED").is_none() {
-        let st = Command::new("taskset")
-            .args(["-c", "1"])
+        if let Some(i) = args.iter().position(|a| a == "--nice") {
+            // SAFETY: single-threaded here, before any thread is spawned.
+            unsafe { std::env::set_var("CTRTSPD_BENCH_NICE", args.get(i + 1).map_or("0", |s| s)) };
+        }
+        let st = pinned("1")
             .arg(std::env::current_exe().unwrap())
             .args(&args)
             .env("CTRTSPD_BENCH_PINNED", "1")

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """gst-rtsp-server serving one MP4 clip, one pipeline per client: what an
 integrator would build. Used by the capacity benchmark for comparison:
 
@@ -6,7 +6,7 @@ integrator would build. Used by the capacity benchmark for comparison:
 
 Run by hand:
 
-    python3 tests/benches/gst_rtsp_server.py PORT FILE.mp4
+    /usr/bin/python3 tests/benches/gst_rtsp_server.py PORT FILE.mp4
     # rtsp://127.0.0.1:PORT/clip
 
 Needs Debian's gir1.2-gst-rtsp-server-1.0 and python3-gi.
