@@ -18,7 +18,8 @@
 //! which sessions connect [2000], `--url TEMPLATE` with `{port}`, `{start}`,
 //! `{stop}` (default: the CamTrace player URL), `--gst-cores` for the
 //! GStreamer server's taskset list [0], `--nice N` to run every process
-//! under `nice -n N` (a shared machine; say so with the figures).
+//! under `nice -n N` (a shared machine; say so with the figures), `--perf
+//! FILE` to record the server with `perf record -e cpu-clock` during load.
 //!
 //! What runs, each process killed at the end (also on panic, and by a
 //! watchdog if a phase overruns):
@@ -198,7 +199,17 @@ fn cpu_s(pid: u32) -> f64 {
     (tick(11) + tick(12)) / clk_tck()
 }
 
-/// A `/proc/PID/status` field in kB.
+/// Major page faults of a process (field 12 of /proc/PID/stat).
+fn majflt(pid: u32) -> u64 {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let rest = s.rsplit_once(')').map_or("", |(_, r)| r);
+    rest.split_whitespace()
+        .nth(9)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+/// A `/proc/PID/status` field (kB for sizes).
 fn status_kb(pid: u32, field: &str) -> u64 {
     let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     s.lines()
@@ -464,6 +475,8 @@ struct GenPlan {
     ramp_ms: u64,
     /// Start offset for session i (seconds into the store).
     stagger: bool,
+    /// Session i starts `i % stagger_s` seconds into the store.
+    stagger_s: i64,
     /// Seek test: stop at the first RTP packet.
     first_packet_only: bool,
     /// Seek test: the `{start}` of each session (overrides stagger).
@@ -677,7 +690,7 @@ fn url_for(plan: &GenPlan, i: usize) -> String {
         Some(s) => s[i],
         None => {
             T0_S + if plan.stagger {
-                i as i64 % STAGGER_S
+                i as i64 % plan.stagger_s
             } else {
                 0
             }
@@ -1090,7 +1103,7 @@ struct Measured {
 }
 
 impl Measured {
-    fn print(&self, label: &str, base_rss_kb: u64, hwm_kb: u64, anon_kb: u64) {
+    fn print(&self, label: &str, base_rss_kb: u64, base_anon_kb: u64, hwm_kb: u64, anon_kb: u64) {
         let per_gb = self.cpu_s / self.gb;
         let per_ss_ms = self.cpu_s * 1000.0 / (self.sessions as f64 * self.seconds as f64);
         println!(
@@ -1099,10 +1112,12 @@ impl Measured {
         );
         if hwm_kb > 0 {
             println!(
-                "[{label}] RSS: before {:.1} MiB, peak (VmHWM) {:.1} MiB, max RssAnon {:.1} MiB; ({:.1} KiB peak RSS per session above idle)",
+                "[{label}] RSS: before {:.1} MiB, peak (VmHWM, mapped page cache included) {:.1} MiB, max RssAnon {:.1} MiB; \
+                 per session above idle: {:.1} KiB anonymous, {:.1} KiB peak RSS",
                 base_rss_kb as f64 / 1024.0,
                 hwm_kb as f64 / 1024.0,
                 anon_kb as f64 / 1024.0,
+                (anon_kb.saturating_sub(base_anon_kb)) as f64 / self.sessions as f64,
                 (hwm_kb.saturating_sub(base_rss_kb)) as f64 / self.sessions as f64
             );
         }
@@ -1120,6 +1135,7 @@ struct Opts {
     ramp_ms: u64,
     url: String,
     gst_cores: String,
+    perf: Option<PathBuf>,
 }
 
 const DEFAULT_URL: &str = "rtsp://127.0.0.1:{port}/player/regul/1/?start={start}&stop={stop}";
@@ -1149,13 +1165,18 @@ fn start_server(root: &Path, port: u16, tag: &str) -> Guard {
 fn measured_run(pid: u32, plan: GenPlan, label: &str) -> (Summary, Measured) {
     println!("[{label}] load average {}", load_avg());
     let base = status_kb(pid, "VmRSS:");
+    let base_anon = status_kb(pid, "RssAnon:");
     let sampler = RssSampler::start(pid);
     let cpu0 = cpu_s(pid);
     let gen0 = cpu_s(std::process::id());
+    let sw0 = status_kb(pid, "voluntary_ctxt_switches:");
+    let majflt0 = majflt(pid);
     let (sessions, seconds) = (plan.sessions, plan.seconds);
     let (stats, wall) = generate(plan);
     let cpu = cpu_s(pid) - cpu0;
     let gen_cpu = cpu_s(std::process::id()) - gen0;
+    let sleeps = status_kb(pid, "voluntary_ctxt_switches:").saturating_sub(sw0);
+    let majflt = majflt(pid).saturating_sub(majflt0);
     let anon = sampler.finish();
     let hwm = status_kb(pid, "VmHWM:");
     let s = summarize(&stats, wall, seconds, label);
@@ -1165,7 +1186,11 @@ fn measured_run(pid: u32, plan: GenPlan, label: &str) -> (Summary, Measured) {
         sessions,
         seconds,
     };
-    m.print(label, base, hwm, anon);
+    m.print(label, base, base_anon, hwm, anon);
+    println!(
+        "[{label}] sleeps (voluntary context switches of the main thread) {:.0}/s; major page faults {majflt}",
+        sleeps as f64 / wall
+    );
     println!(
         "[{label}] generator (core 1) CPU {gen_cpu:.1} s over {wall:.1} s wall ({:.0}% of a core)",
         gen_cpu * 100.0 / wall
@@ -1173,7 +1198,7 @@ fn measured_run(pid: u32, plan: GenPlan, label: &str) -> (Summary, Measured) {
     (s, m)
 }
 
-fn phase_load(o: &Opts, root: &Path, tag: &str) -> Measured {
+fn phase_load(o: &Opts, root: &Path, tag: &str, stagger_s: i64) -> Measured {
     let port = free_port();
     let server = start_server(root, port, tag);
     wait_port(port, Duration::from_secs(10)).expect("server did not listen");
@@ -1185,11 +1210,32 @@ fn phase_load(o: &Opts, root: &Path, tag: &str) -> Measured {
         port,
         ramp_ms: o.ramp_ms,
         stagger: true,
+        stagger_s,
         first_packet_only: false,
         starts: None,
     };
     let label = format!("{tag} ctrtspd {:?} {}x{}s", o.proto, o.sessions, o.seconds);
+    // `--perf FILE`: a sampling profile of the server over the run (stopped
+    // with SIGINT so that perf writes its file whole).
+    let perf = o.perf.as_ref().map(|f| {
+        Guard::spawn(
+            Command::new("perf")
+                .args(["record", "-e", "cpu-clock", "-F", "2000", "-o"])
+                .arg(f)
+                .args(["-p", &server.pid().to_string()])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null()),
+        )
+    });
     let (_, m) = measured_run(server.pid(), plan, &label);
+    if let Some(mut p) = perf {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(p.pid() as i32),
+            nix::sys::signal::Signal::SIGINT,
+        );
+        let _ = p.0.wait();
+        drop(p);
+    }
     drop(server);
     m
 }
@@ -1218,6 +1264,7 @@ fn phase_floor(o: &Opts) -> Measured {
         port,
         ramp_ms: o.ramp_ms,
         stagger: true,
+        stagger_s: STAGGER_S,
         first_packet_only: false,
         starts: None,
     };
@@ -1260,6 +1307,7 @@ fn phase_seek() {
         port,
         ramp_ms: 0,
         stagger: false,
+        stagger_s: STAGGER_S,
         first_packet_only: true,
         starts: Some(starts),
     };
@@ -1352,6 +1400,7 @@ fn phase_gst(o: &Opts) {
         port,
         ramp_ms: o.ramp_ms,
         stagger: false,
+        stagger_s: STAGGER_S,
         first_packet_only: false,
         starts: None,
     };
@@ -1526,6 +1575,7 @@ fn parse_opts(args: &[String]) -> Opts {
         ramp_ms: 2000,
         url: DEFAULT_URL.into(),
         gst_cores: "0".into(),
+        perf: None,
     };
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -1551,6 +1601,7 @@ fn parse_opts(args: &[String]) -> Opts {
             "--ramp-ms" => o.ramp_ms = v().parse().unwrap(),
             "--url" => o.url = v(),
             "--gst-cores" => o.gst_cores = v(),
+            "--perf" => o.perf = Some(PathBuf::from(v())),
             "--nice" => {
                 v();
             }
@@ -1601,7 +1652,7 @@ fn main() {
     let root = ensure_load_store(&o.clip, copies);
     let mut server = None;
     if o.only.contains("load") {
-        server = Some(phase_load(&o, &root, "warm"));
+        server = Some(phase_load(&o, &root, "warm", STAGGER_S));
     }
     if o.only.contains("floor") {
         let floor = phase_floor(&o);
@@ -1621,9 +1672,36 @@ fn main() {
         phase_ready();
     }
     if o.only.contains("cold") {
+        // A longer archive (11 min) with sessions spread over 10 min of it, so
+        // that ~300 MB must come from disk, not 30 MB.
+        let cold_stagger_s = 600;
+        let copies = ((cold_stagger_s + o.seconds) as f64 / 60.0).ceil() as usize;
+        let root = ensure_load_store(&o.clip, copies);
+        let resident = |r: &Path| {
+            Command::new("fincore")
+                .args(["-b", "-n", "-o", "RES"])
+                .args(
+                    segment_files(r)
+                        .iter()
+                        .filter(|p| p.extension().is_some_and(|e| e == "dat")),
+                )
+                .output()
+                .map(|o| {
+                    String::from_utf8_lossy(&o.stdout)
+                        .lines()
+                        .filter_map(|l| l.trim().parse::<u64>().ok())
+                        .sum::<u64>()
+                })
+                .unwrap_or(0)
+        };
+        let before = resident(&root);
         let n = evict(&root);
-        println!("[cold] posix_fadvise(DONTNEED) on {n} segment files");
-        phase_load(&o, &root, "cold");
+        println!(
+            "[cold] posix_fadvise(DONTNEED) on {n} files; payload resident before {:.0} MB, after {:.0} MB",
+            before as f64 / 1e6,
+            resident(&root) as f64 / 1e6
+        );
+        phase_load(&o, &root, "cold", cold_stagger_s);
     }
     if o.only.contains("gst") {
         phase_gst(&o);
