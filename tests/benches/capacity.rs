@@ -80,6 +80,8 @@ const FRAME_US: i64 = 1_000_000 / FPS;
 /// Sessions start at `T0 + (i % STAGGER_S)` s so keyframes do not align.
 const STAGGER_S: i64 = 30;
 const RTP_MAX_PACKET_BYTES: u16 = 1400;
+/// How long after the window's last frame a session waits for the BYE.
+const BYE_GRACE: Duration = Duration::from_millis(1500);
 
 // ---------------------------------------------------------------- processes
 
@@ -197,6 +199,25 @@ fn cpu_s(pid: u32) -> f64 {
     let f: Vec<&str> = rest.split_whitespace().collect();
     let tick = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
     (tick(11) + tick(12)) / clk_tck()
+}
+
+/// Voluntary context switches summed over a process's threads.
+fn sleeps(pid: u32) -> u64 {
+    let mut n = 0;
+    for t in std::fs::read_dir(format!("/proc/{pid}/task"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let s = std::fs::read_to_string(t.path().join("status")).unwrap_or_default();
+        n += s
+            .lines()
+            .find(|l| l.starts_with("voluntary_ctxt_switches:"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0);
+    }
+    n
 }
 
 /// Major page faults of a process (field 12 of /proc/PID/stat).
@@ -477,6 +498,9 @@ struct GenPlan {
     stagger: bool,
     /// Session i starts `i % stagger_s` seconds into the store.
     stagger_s: i64,
+    /// ctrtspd ends a window with an RTCP BYE: wait up to [`BYE_GRACE`] for
+    /// it after the last frame.
+    expect_bye: bool,
     /// Seek test: stop at the first RTP packet.
     first_packet_only: bool,
     /// Seek test: the `{start}` of each session (overrides stagger).
@@ -829,6 +853,7 @@ async fn session_body(
             let mut have = buf.len();
             buf.resize(1 << 16, 0);
             let mut bye = false;
+            let mut grace: Option<Instant> = None;
             loop {
                 if have > 0 {
                     let now = epoch.us();
@@ -856,15 +881,32 @@ async fn session_body(
                     }
                     buf.copy_within(used..have, 0);
                     have -= used;
+                    let span_done = track.media_span_us() >= want_us;
                     if (plan.first_packet_only && st.packets > 0)
                         || bye
-                        || track.media_span_us() >= want_us
+                        || (span_done && !plan.expect_bye)
                     {
                         st.bye = bye;
                         break;
                     }
+                    if span_done && grace.is_none() {
+                        grace = Some(Instant::now() + BYE_GRACE);
+                    }
                 }
-                have = read_more(&c.stream, &mut buf, have, st).await?;
+                let more = read_more(&c.stream, &mut buf, have, st);
+                match grace {
+                    None => have = more.await?,
+                    Some(g) => {
+                        let timed = smol::future::or(async { Some(more.await) }, async {
+                            smol::Timer::at(g).await;
+                            None
+                        });
+                        match timed.await {
+                            Some(r) => have = r?,
+                            None => break,
+                        }
+                    }
+                }
             }
         }
         Some((rtp, rtcp, _)) => {
@@ -873,16 +915,28 @@ async fn session_body(
             let rtp = Async::new(rtp).map_err(|e| e.to_string())?;
             let rtcp = Async::new(rtcp).map_err(|e| e.to_string())?;
             let mut buf = vec![0u8; 2048];
+            let mut grace: Option<Instant> = None;
             loop {
                 let ready = smol::future::or(
                     async {
                         let _ = rtp.readable().await;
+                        true
                     },
                     async {
                         let _ = rtcp.readable().await;
+                        true
                     },
                 );
-                ready.await;
+                let timer = async {
+                    match grace {
+                        Some(g) => smol::Timer::at(g).await,
+                        None => std::future::pending().await,
+                    };
+                    false
+                };
+                if !smol::future::or(ready, timer).await {
+                    break;
+                }
                 let now = epoch.us();
                 while let Ok(n) = rtp.get_ref().recv(&mut buf) {
                     st.bytes += n as u64;
@@ -895,12 +949,16 @@ async fn session_body(
                 while let Ok(n) = rtcp.get_ref().recv(&mut buf) {
                     bye |= rtcp_has_bye(&buf[..n]);
                 }
+                let span_done = track.media_span_us() >= want_us;
                 if (plan.first_packet_only && st.packets > 0)
                     || bye
-                    || track.media_span_us() >= want_us
+                    || (span_done && !plan.expect_bye)
                 {
                     st.bye = bye;
                     break;
+                }
+                if span_done && grace.is_none() {
+                    grace = Some(Instant::now() + BYE_GRACE);
                 }
             }
         }
@@ -1056,7 +1114,7 @@ fn summarize(stats: &[SessionStats], wall_s: f64, seconds: i64, label: &str) -> 
         mbit_s: bytes as f64 * 8.0 / 1e6 / wall_s,
     };
     println!(
-        "[{label}] sessions {} failed {} short(<90% frames) {} BYE {} | frames {} lost pkts {} | {:.1} MB in {:.1} s = {:.0} Mbit/s",
+        "[{label}] sessions {} failed {} short(<90% frames) {} BYE {} | frames {} lost pkts {} | {:.1} MB in {:.1} s = {:.0} Mbit/s ({:.2} Mbit/s per session over its window)",
         stats.len(),
         s.failed,
         s.short,
@@ -1065,7 +1123,8 @@ fn summarize(stats: &[SessionStats], wall_s: f64, seconds: i64, label: &str) -> 
         s.lost,
         bytes as f64 / 1e6,
         wall_s,
-        s.mbit_s
+        s.mbit_s,
+        bytes as f64 * 8.0 / 1e6 / (stats.len().max(1) as f64 * seconds as f64)
     );
     println!(
         "[{label}] lateness p50 {:.2} ms p99 {:.2} ms max {:.2} ms | longest stall {:.2} ms | PLAY→first RTP p50 {:.2} ms p99 {:.2} ms",
@@ -1169,13 +1228,14 @@ fn measured_run(pid: u32, plan: GenPlan, label: &str) -> (Summary, Measured) {
     let sampler = RssSampler::start(pid);
     let cpu0 = cpu_s(pid);
     let gen0 = cpu_s(std::process::id());
-    let sw0 = status_kb(pid, "voluntary_ctxt_switches:");
+    let sw0 = sleeps(pid);
     let majflt0 = majflt(pid);
     let (sessions, seconds) = (plan.sessions, plan.seconds);
     let (stats, wall) = generate(plan);
     let cpu = cpu_s(pid) - cpu0;
     let gen_cpu = cpu_s(std::process::id()) - gen0;
-    let sleeps = status_kb(pid, "voluntary_ctxt_switches:").saturating_sub(sw0);
+    let threads = status_kb(pid, "Threads:");
+    let sleeps = sleeps(pid).saturating_sub(sw0);
     let majflt = majflt(pid).saturating_sub(majflt0);
     let anon = sampler.finish();
     let hwm = status_kb(pid, "VmHWM:");
@@ -1188,7 +1248,7 @@ fn measured_run(pid: u32, plan: GenPlan, label: &str) -> (Summary, Measured) {
     };
     m.print(label, base, base_anon, hwm, anon);
     println!(
-        "[{label}] sleeps (voluntary context switches of the main thread) {:.0}/s; major page faults {majflt}",
+        "[{label}] sleeps (voluntary context switches, all {threads} threads) {:.0}/s; major page faults {majflt}",
         sleeps as f64 / wall
     );
     println!(
@@ -1212,6 +1272,7 @@ fn phase_load(o: &Opts, root: &Path, tag: &str, stagger_s: i64) -> Measured {
         stagger: true,
         stagger_s,
         first_packet_only: false,
+        expect_bye: o.url == DEFAULT_URL,
         starts: None,
     };
     let label = format!("{tag} ctrtspd {:?} {}x{}s", o.proto, o.sessions, o.seconds);
@@ -1266,6 +1327,7 @@ fn phase_floor(o: &Opts) -> Measured {
         stagger: true,
         stagger_s: STAGGER_S,
         first_packet_only: false,
+        expect_bye: false,
         starts: None,
     };
     let label = format!("floor raw writev {}x{}s", o.sessions, o.seconds);
@@ -1309,6 +1371,7 @@ fn phase_seek() {
         stagger: false,
         stagger_s: STAGGER_S,
         first_packet_only: true,
+        expect_bye: false,
         starts: Some(starts),
     };
     println!("[seek] load average {}", load_avg());
@@ -1402,6 +1465,7 @@ fn phase_gst(o: &Opts) {
         stagger: false,
         stagger_s: STAGGER_S,
         first_packet_only: false,
+        expect_bye: false,
         starts: None,
     };
     let label = format!(
