@@ -663,7 +663,7 @@ impl Rtsp {
                     let body =
                         String::from_utf8_lossy(&self.buf[end + 4..end + 4 + clen]).into_owned();
                     self.buf.drain(..end + 4 + clen);
-                    let status = head
+                    let status: u16 = head
                         .split_whitespace()
                         .nth(1)
                         .and_then(|s| s.parse().ok())
@@ -671,7 +671,6 @@ impl Rtsp {
                     if status != 200 {
                         return Err(format!("{method}: {}", head.lines().next().unwrap_or("")));
                     }
-                    let _ = status;
                     return Ok(Response { head, body });
                 }
             }
@@ -963,7 +962,9 @@ async fn session_body(
             }
         }
     }
-    let _ = play_ok;
+    if !play_ok {
+        return Err("PLAY: no answer before the media".into());
+    }
     // TEARDOWN; the answer is not waited for (the connection closes).
     let req = format!(
         "TEARDOWN {play_url} RTSP/1.0\r\nCSeq: {}\r\nSession: {}\r\n\r\n",
