@@ -35,7 +35,10 @@
 //!   one thread, the same frames in the same RTP packet sizes, one `writev`
 //!   per frame, `$`-interleaved, paced on a 1 ms tick, to the same number
 //!   of loopback connections, read by the same generator. Ratio = server
-//!   CPU per GB ÷ floor CPU per GB.
+//!   CPU per GB ÷ floor CPU per GB. With `--transport udp` the floor sends
+//!   the same datagrams with one `sendmmsg` per frame from one socket to
+//!   each session's UDP port (learnt over its TCP connection, which carries
+//!   nothing else and closes at the end).
 //! - **seek**: a 24 h archive (the small gop-25 fixture appended in a loop
 //!   with `Recorder`); 300 sessions one after the other, each at a random
 //!   second: PLAY sent → first RTP packet, p50/p99.
@@ -783,6 +786,36 @@ async fn session_body(
         .map_err(|e| format!("connect: {e}"))?;
     let mut track = Track::default();
     let want_us = plan.seconds * 1_000_000 - FRAME_US;
+    if plan.url_template.is_none() && plan.proto == Proto::Udp {
+        // Raw UDP mode: tell the floor writer our port, read datagrams
+        // until it closes the TCP connection.
+        let (rtp, _rtcp, p) = bind_udp_pair(udp_ports)?;
+        (&stream)
+            .write_all(format!("{p}\n").as_bytes())
+            .await
+            .map_err(|e| format!("write: {e}"))?;
+        let rtp = Async::new(rtp).map_err(|e| e.to_string())?;
+        let mut buf = [0u8; 2048];
+        let mut tbuf = [0u8; 64];
+        loop {
+            let eof = smol::future::or(
+                async {
+                    let _ = rtp.readable().await;
+                    false
+                },
+                async { matches!((&stream).read(&mut tbuf).await, Ok(0) | Err(_)) },
+            )
+            .await;
+            let now = epoch.us();
+            while let Ok(n) = rtp.get_ref().recv(&mut buf) {
+                st.bytes += n as u64;
+                track.rtp(st, &buf[..n], now);
+            }
+            if eof {
+                return Ok(());
+            }
+        }
+    }
     let Some(_) = plan.url_template else {
         // Raw mode: read until EOF.
         let mut buf = vec![0u8; 1 << 16];
@@ -1314,6 +1347,7 @@ fn phase_floor(o: &Opts) -> Measured {
                 o.sessions.to_string(),
                 o.seconds.to_string(),
                 o.clip.display().to_string(),
+                format!("{:?}", o.proto).to_lowercase(),
             ])
             .stdin(Stdio::null()),
     );
@@ -1321,7 +1355,7 @@ fn phase_floor(o: &Opts) -> Measured {
     let plan = GenPlan {
         sessions: o.sessions,
         seconds: o.seconds,
-        proto: Proto::Tcp,
+        proto: o.proto,
         url_template: None,
         port,
         ramp_ms: o.ramp_ms,
@@ -1331,7 +1365,11 @@ fn phase_floor(o: &Opts) -> Measured {
         expect_bye: false,
         starts: None,
     };
-    let label = format!("floor raw writev {}x{}s", o.sessions, o.seconds);
+    let how = match o.proto {
+        Proto::Tcp => "writev",
+        Proto::Udp => "sendmmsg",
+    };
+    let label = format!("floor raw {how} {}x{}s", o.sessions, o.seconds);
     let (_, m) = measured_run(w.pid(), plan, &label);
     drop(w);
     m
@@ -1492,6 +1530,12 @@ fn floor_writer(args: &[String]) {
     let n: usize = args[1].parse().unwrap();
     let seconds: i64 = args[2].parse().unwrap();
     let data: &'static [u8] = Vec::leak(std::fs::read(&args[3]).unwrap());
+    let udp = args.get(4).is_some_and(|a| a == "udp");
+    // UDP: one socket for all, one sendmmsg per frame (as the server).
+    let usock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    usock.set_nonblocking(true).unwrap();
+    let mut mmsg =
+        nix::sys::socket::MultiHeaders::<nix::sys::socket::SockaddrStorage>::preallocate(512, None);
     // Frames as packet lists, parameter sets ahead of keyframes (as the server).
     let c = codec::detect(data).unwrap();
     let pz = Packetizer::for_max_rtp_packet(c, RTP_MAX_PACKET_BYTES).unwrap();
@@ -1525,6 +1569,8 @@ fn floor_writer(args: &[String]) {
     }
     struct Conn {
         s: TcpStream,
+        /// UDP: where the generator's session listens.
+        dest: Option<nix::sys::socket::SockaddrStorage>,
         start: Instant,
         first_frame: usize,
         k: usize,
@@ -1547,11 +1593,24 @@ fn floor_writer(args: &[String]) {
     while closed < n && Instant::now() < give_up {
         while accepted < n {
             match l.accept() {
-                Ok((s, _)) => {
+                Ok((mut s, _)) => {
+                    let mut dest = None;
+                    if udp {
+                        // The generator writes its UDP port right after connecting.
+                        s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+                        let mut line = Vec::new();
+                        let mut b = [0u8; 1];
+                        while s.read(&mut b).unwrap_or(0) == 1 && b[0] != b'\n' {
+                            line.push(b[0]);
+                        }
+                        let p: u16 = String::from_utf8_lossy(&line).trim().parse().unwrap_or(9);
+                        dest = Some(SocketAddr::from(([127, 0, 0, 1], p)).into());
+                    }
                     s.set_nonblocking(true).unwrap();
                     s.set_nodelay(true).unwrap();
                     conns.push(Some(Conn {
                         s,
+                        dest,
                         start: Instant::now(),
                         first_frame: (accepted % STAGGER_S as usize) * FPS as usize,
                         k: 0,
@@ -1588,24 +1647,63 @@ fn floor_writer(args: &[String]) {
                 }
                 let total: usize = arr[..m].iter().map(|s| s.len()).sum();
                 let mut slices: &mut [IoSlice<'_>] = &mut arr[..m];
-                IoSlice::advance_slices(&mut slices, c.done_bytes);
+                if c.dest.is_none() {
+                    IoSlice::advance_slices(&mut slices, c.done_bytes);
+                }
                 if c.done_bytes == 0 {
                     let due = c.start + Duration::from_micros((c.k as i64 * FRAME_US) as u64);
                     lag_us.push(now.saturating_duration_since(due).as_micros() as i64);
                 }
-                match (&c.s).write_vectored(slices) {
-                    Ok(w) => c.done_bytes += w,
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                        would_block += 1;
+                if let Some(dest) = c.dest {
+                    // UDP: `done_bytes` counts datagrams sent of this frame.
+                    let msgs: Vec<[IoSlice<'_>; 2]> = pkts
+                        .iter()
+                        .enumerate()
+                        .take(512)
+                        .skip(c.done_bytes)
+                        .map(|(j, p)| {
+                            [
+                                IoSlice::new(&heads[j][4..usize::from(p.head_len)]),
+                                IoSlice::new(p.payload),
+                            ]
+                        })
+                        .collect();
+                    let addrs = vec![Some(dest); msgs.len()];
+                    use std::os::fd::AsRawFd;
+                    match nix::sys::socket::sendmmsg(
+                        usock.as_raw_fd(),
+                        &mut mmsg,
+                        &msgs,
+                        &addrs,
+                        [],
+                        nix::sys::socket::MsgFlags::empty(),
+                    ) {
+                        Ok(r) => c.done_bytes += r.count(),
+                        Err(nix::errno::Errno::EAGAIN) => {
+                            would_block += 1;
+                            break;
+                        }
+                        // The port is closed: the datagram is lost.
+                        Err(_) => c.done_bytes += 1,
+                    }
+                    if c.done_bytes < pkts.len().min(512) {
+                        continue;
+                    }
+                } else {
+                    match (&c.s).write_vectored(slices) {
+                        Ok(w) => c.done_bytes += w,
+                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                            would_block += 1;
+                            break;
+                        }
+                        Err(_) => {
+                            c.k = total_frames;
+                            break;
+                        }
+                    }
+                    if c.done_bytes < total {
                         break;
                     }
-                    Err(_) => {
-                        c.k = total_frames;
-                        break;
-                    }
-                }
-                if c.done_bytes < total {
-                    break;
                 }
                 c.done_bytes = 0;
                 c.seq = c.seq.wrapping_add(pkts.len() as u16);
