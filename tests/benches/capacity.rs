@@ -1,0 +1,1872 @@
+//! Capacity benchmark: N real-time RTSP sessions against `ctrtspd serve`
+//! pinned to one core, beside a raw paced writer (the floor) on the same
+//! core. Prints figures, asserts nothing. Run by hand, on an idle machine:
+//!
+//! ```text
+//! cargo build --release
+//! cargo bench --bench capacity -- --sessions 50 --seconds 10          # quick
+//! cargo bench --bench capacity -- --sessions 1000 --seconds 30        # the target
+//! cargo bench --bench capacity -- --only load --transport udp         # UDP (sendmmsg)
+//! cargo bench --bench capacity -- --only gst --sessions 100           # gst-rtsp-server
+//! ```
+//!
+//! Options (defaults in brackets): `--sessions N` [1000], `--seconds S` of
+//! media per session [30], `--transport tcp|udp` [tcp], `--clip FILE`
+//! (H.264 Annex B) [target/bench-data/clip_720p_4M.264, made with ffmpeg if
+//! missing, see [`CLIP_FFMPEG`]], `--only load|floor|seek|ready|cold|gst`
+//! (repeatable; default: load, floor, seek, ready, cold), `--ramp-ms` over
+//! which sessions connect [2000], `--url TEMPLATE` with `{port}`, `{start}`,
+//! `{stop}` (default: the CamTrace player URL), `--gst-cores` for the
+//! GStreamer server's taskset list [0], `--nice N` to run every process
+//! under `nice -n N` (a shared machine; say so with the figures), `--perf
+//! FILE` to record the server with `perf record -e cpu-clock` during load.
+//!
+//! What runs, each process killed at the end (also on panic, and by a
+//! watchdog if a phase overruns):
+//! - **load**: `ctrtspd serve` under `taskset -c 0`; this process re-execs
+//!   itself under `taskset -c 1` and opens N sessions (OPTIONS, DESCRIBE,
+//!   SETUP, PLAY, then reads everything until the RTCP BYE) on one smol
+//!   thread. Per frame (distinct RTP timestamp) it records lateness =
+//!   arrival − first arrival − (ts − first ts)/90 kHz, and the stall =
+//!   gap between consecutive frame arrivals beyond their timestamp gap.
+//!   Server CPU = utime+stime of /proc/PID/stat over the run; peak RSS =
+//!   VmHWM, anonymous RSS = max RssAnon sampled every 200 ms.
+//! - **floor**: this binary in `--floor-writer` mode under `taskset -c 0`:
+//!   one thread, the same frames in the same RTP packet sizes, one `writev`
+//!   per frame, `$`-interleaved, paced on a 1 ms tick, to the same number
+//!   of loopback connections, read by the same generator. Ratio = server
+//!   CPU per GB ÷ floor CPU per GB. With `--transport udp` the floor sends
+//!   the same datagrams with one `sendmmsg` per frame from one socket to
+//!   each session's UDP port (learnt over its TCP connection, which carries
+//!   nothing else and closes at the end).
+//! - **seek**: a 24 h archive (the small gop-25 fixture appended in a loop
+//!   with `Recorder`); 300 sessions one after the other, each at a random
+//!   second: PLAY sent → first RTP packet, p50/p99.
+//! - **ready**: a 30 d × 16 cameras × 2 kinds store (empty segment files,
+//!   plus a real one for camera 1): process start → port accepts → a
+//!   DESCRIBE answered.
+//! - **cold**: `posix_fadvise(DONTNEED)` on every segment file, then the
+//!   load run again: the longest stall across sessions.
+//! - **gst**: `tests/benches/gst_rtsp_server.py` (gst-rtsp-server, one
+//!   `filesrc ! qtdemux ! h264parse ! rtph264pay` pipeline per client) on an
+//!   MP4 remux of the clip, same generator.
+//!
+//! Data (clip, stores) is cached under target/bench-data/.
+
+use std::collections::BTreeSet;
+use std::io::{IoSlice, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::rc::Rc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use ctrtspd::codec::{self, AccessUnits, Codec};
+use ctrtspd::rtp::Packetizer;
+use ctrtspd::store::import::{ImportTarget, import_annexb};
+use ctrtspd::store::{FrameIn, Kind, ParamSets, Recorder, RecorderConfig, paths};
+use smol::Async;
+use smol::io::{AsyncReadExt, AsyncWriteExt};
+
+/// How the default clip is made (1280×720, 25 fps, ~4 Mbit/s CBR, no
+/// B-frames, GOP 25, 60 s): noise on `testsrc2` so that it really is 4 Mbit/s.
+const CLIP_FFMPEG: &str = "ffmpeg -hide_banner -loglevel error -y -f lavfi -i testsrc2=size=1280x720:rate=25 \
+    -vf noise=alls=12:allf=t -t 60 -c:v libx264 -preset veryfast -profile:v main -bf 0 -g 25 \
+    -keyint_min 25 -sc_threshold 0 -b:v 4M -minrate 4M -maxrate 4M -bufsize 4M -pix_fmt yuv420p -f h264";
+
+/// 2024-03-01 00:00 UTC: where the load store starts.
+const T0_S: i64 = 1_709_251_200;
+const FPS: i64 = 25;
+const FRAME_US: i64 = 1_000_000 / FPS;
+/// Sessions start at `T0 + (i % STAGGER_S)` s so keyframes do not align.
+const STAGGER_S: i64 = 30;
+const RTP_MAX_PACKET_BYTES: u16 = 1400;
+/// How long after the window's last frame a session waits for the BYE.
+const BYE_GRACE: Duration = Duration::from_millis(1500);
+
+// ---------------------------------------------------------------- processes
+
+/// PIDs to kill if the watchdog fires.
+static CHILDREN: Mutex<Vec<u32>> = Mutex::new(Vec::new());
+
+/// A child process killed and reaped when dropped (also on panic).
+struct Guard(Child);
+
+impl Guard {
+    fn spawn(cmd: &mut Command) -> Guard {
+        let child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
+        CHILDREN.lock().unwrap().push(child.id());
+        Guard(child)
+    }
+    fn pid(&self) -> u32 {
+        self.0.id()
+    }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+        CHILDREN.lock().unwrap().retain(|p| *p != self.0.id());
+    }
+}
+
+/// Kills every child and exits if `secs` pass (a phase hung).
+fn watchdog(secs: u64, what: &'static str) -> std::sync::Arc<AtomicBool> {
+    let done = std::sync::Arc::new(AtomicBool::new(false));
+    let d = done.clone();
+    std::thread::spawn(move || {
+        let end = Instant::now() + Duration::from_secs(secs);
+        while Instant::now() < end {
+            if d.load(Ordering::Relaxed) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        eprintln!("watchdog: {what} ran over {secs} s; killing children");
+        for pid in CHILDREN.lock().unwrap().iter() {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(*pid as i32),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+        std::process::exit(2);
+    });
+    done
+}
+
+/// `taskset -c cores`, behind `nice -n N` when `--nice` was given (a shared
+/// machine: other builds on the same core skew lateness, not CPU seconds).
+fn pinned(cores: &str) -> Command {
+    // Children of the pinned generator inherit its niceness already.
+    let nice = match std::env::var_os("CTRTSPD_BENCH_PINNED") {
+        Some(_) => String::new(),
+        None => std::env::var("CTRTSPD_BENCH_NICE").unwrap_or_default(),
+    };
+    let mut c = if nice.is_empty() {
+        Command::new("taskset")
+    } else {
+        let mut c = Command::new("nice");
+        c.args(["-n", &nice, "taskset"]);
+        c
+    };
+    c.args(["-c", cores]);
+    c
+}
+
+fn free_port() -> u16 {
+    // An even port that is free (the server binds its RTP/RTCP UDP pair
+    // right after its RTSP port). bind(0) hands out odd ports on Linux.
+    for _ in 0..100 {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let p = l.local_addr().unwrap().port() & !1;
+        drop(l);
+        if p > 1024 && TcpListener::bind(("127.0.0.1", p)).is_ok() {
+            return p;
+        }
+    }
+    panic!("no free port")
+}
+
+fn wait_port(port: u16, limit: Duration) -> Option<Duration> {
+    let t = Instant::now();
+    while t.elapsed() < limit {
+        // A connect to a free ephemeral port can succeed onto itself
+        // (TCP simultaneous open): only a real listener counts.
+        if let Ok(s) = TcpStream::connect(("127.0.0.1", port))
+            && s.local_addr().ok() != s.peer_addr().ok()
+        {
+            return Some(t.elapsed());
+        }
+        std::thread::sleep(Duration::from_micros(500));
+    }
+    None
+}
+
+fn clk_tck() -> f64 {
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+        .unwrap_or(100.0)
+}
+
+/// utime + stime of a process, seconds.
+fn cpu_s(pid: u32) -> f64 {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the ")" of comm: state is field 3; utime 14, stime 15.
+    let rest = s.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let tick = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (tick(11) + tick(12)) / clk_tck()
+}
+
+/// Voluntary context switches summed over a process's threads.
+fn sleeps(pid: u32) -> u64 {
+    let mut n = 0;
+    for t in std::fs::read_dir(format!("/proc/{pid}/task"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let s = std::fs::read_to_string(t.path().join("status")).unwrap_or_default();
+        n += s
+            .lines()
+            .find(|l| l.starts_with("voluntary_ctxt_switches:"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0);
+    }
+    n
+}
+
+/// Major page faults of a process (field 12 of /proc/PID/stat).
+fn majflt(pid: u32) -> u64 {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let rest = s.rsplit_once(')').map_or("", |(_, r)| r);
+    rest.split_whitespace()
+        .nth(9)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+/// A `/proc/PID/status` field (kB for sizes).
+fn status_kb(pid: u32, field: &str) -> u64 {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    s.lines()
+        .find(|l| l.starts_with(field))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Samples the max RssAnon of `pid` every 200 ms until stopped.
+struct RssSampler {
+    stop: std::sync::Arc<AtomicBool>,
+    handle: Option<std::thread::JoinHandle<u64>>,
+}
+
+impl RssSampler {
+    fn start(pid: u32) -> RssSampler {
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        let s = stop.clone();
+        let handle = std::thread::spawn(move || {
+            let mut max = 0;
+            while !s.load(Ordering::Relaxed) {
+                max = max.max(status_kb(pid, "RssAnon:"));
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            max.max(status_kb(pid, "RssAnon:"))
+        });
+        RssSampler {
+            stop,
+            handle: Some(handle),
+        }
+    }
+    fn finish(mut self) -> u64 {
+        self.stop.store(true, Ordering::Relaxed);
+        self.handle.take().map_or(0, |h| h.join().unwrap_or(0))
+    }
+}
+
+fn load_avg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .unwrap_or_default()
+        .split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+// ---------------------------------------------------------------- data
+
+fn manifest() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn data_dir() -> PathBuf {
+    let d = manifest().join("target/bench-data");
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn ensure_clip(clip: &Path) {
+    if clip.exists() {
+        return;
+    }
+    println!("making {} with: {CLIP_FFMPEG} <file>", clip.display());
+    let ok = Command::new("sh")
+        .arg("-c")
+        .arg(format!("{CLIP_FFMPEG} '{}'", clip.display()))
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    assert!(
+        ok,
+        "ffmpeg failed; make the clip by hand: {CLIP_FFMPEG} FILE"
+    );
+}
+
+/// A store holding `copies` back-to-back imports of the clip, camera 1, regul,
+/// from T0. Cached by clip size and copies.
+fn ensure_load_store(clip: &Path, copies: usize) -> PathBuf {
+    let len = std::fs::metadata(clip).unwrap().len();
+    let root = data_dir().join(format!("store-load-{len}-x{copies}"));
+    let mark = root.join(".complete");
+    if mark.exists() {
+        return root;
+    }
+    let _ = std::fs::remove_dir_all(&root);
+    std::fs::create_dir_all(&root).unwrap();
+    let data = std::fs::read(clip).unwrap();
+    let mut start_us = T0_S * 1_000_000;
+    for _ in 0..copies {
+        let t = ImportTarget {
+            root: &root,
+            camera: 1,
+            kind: Kind::Regul,
+            start_us,
+            fps: FPS as f64,
+        };
+        let s = import_annexb(&t, &data, |_, _| {}).unwrap();
+        start_us = s.end_us;
+    }
+    std::fs::write(&mark, b"").unwrap();
+    root
+}
+
+/// Frames of an Annex B clip: (keyframe, params, length-prefixed payload).
+fn clip_frames(data: &[u8]) -> Vec<(bool, ParamSets, Vec<u8>)> {
+    let c = codec::detect(data).unwrap();
+    let mut out = Vec::new();
+    let mut params = ParamSets::default();
+    for (i, au) in AccessUnits::new(c, data).enumerate() {
+        let au = au.unwrap();
+        if au.params_changed || i == 0 {
+            params = ParamSets {
+                vps: au.params.vps.unwrap_or_default().to_vec(),
+                sps: au.params.sps.unwrap_or_default().to_vec(),
+                pps: au.params.pps.unwrap_or_default().to_vec(),
+            };
+        }
+        let mut payload = Vec::new();
+        codec::nals::write_length_prefixed(&mut payload, &au.nals).unwrap();
+        out.push((au.keyframe, params.clone(), payload));
+    }
+    out
+}
+
+const SEEK_T0_S: i64 = 1_709_164_800;
+
+/// 24 h of camera 1 regul: the gop-25 fixture in a loop (real H.264 frames,
+/// small, so the archive stays ~1 GB).
+fn ensure_seek_store() -> PathBuf {
+    let root = data_dir().join("store-24h");
+    let mark = root.join(".complete");
+    if mark.exists() {
+        return root;
+    }
+    let _ = std::fs::remove_dir_all(&root);
+    let data =
+        std::fs::read(manifest().join("tests/fixtures/ffmpeg_testsrc_h264_gop25.264")).unwrap();
+    let frames = clip_frames(&data);
+    let t = Instant::now();
+    let mut rec = Recorder::new(&root, 1, Kind::Regul, RecorderConfig::default());
+    let total = 24 * 3600 * FPS;
+    for n in 0..total {
+        let (key, params, payload) = &frames[n as usize % frames.len()];
+        rec.append(&FrameIn {
+            time_us: SEEK_T0_S * 1_000_000 + n * FRAME_US,
+            keyframe: *key,
+            codec: Codec::H264,
+            params,
+            payload,
+        })
+        .unwrap();
+    }
+    let segs = rec.finish().unwrap().len();
+    println!(
+        "24 h archive: {total} frames ({} per loop) in {segs} segments, written in {:.0} s",
+        frames.len(),
+        t.elapsed().as_secs_f64()
+    );
+    std::fs::write(&mark, b"").unwrap();
+    root
+}
+
+const DAY_US: i64 = 86_400_000_000;
+
+/// 30 d × 16 cameras × 2 kinds of 10-minute segments: empty files (what the
+/// catalog lists) plus a real recording for camera 1 regul in the last day.
+fn ensure_month_store() -> PathBuf {
+    let root = data_dir().join("store-30d");
+    let mark = root.join(".complete");
+    if mark.exists() {
+        return root;
+    }
+    let _ = std::fs::remove_dir_all(&root);
+    let end_us = T0_S * 1_000_000;
+    let t = Instant::now();
+    // The real recording first: import refuses to land behind unreadable files.
+    std::fs::create_dir_all(&root).unwrap();
+    let data =
+        std::fs::read(manifest().join("tests/fixtures/ffmpeg_testsrc_h264_gop25.264")).unwrap();
+    let t2 = ImportTarget {
+        root: &root,
+        camera: 1,
+        kind: Kind::Regul,
+        start_us: end_us - DAY_US / 2,
+        fps: FPS as f64,
+    };
+    import_annexb(&t2, &data, |_, _| {}).unwrap();
+    let mut files = 0;
+    for camera in 1..=16u32 {
+        for kind in Kind::ALL {
+            let sdir = paths::stream_dir(&root, camera, kind);
+            for seg in 0..(30 * 144) {
+                let start = end_us - 30 * DAY_US + seg * 600_000_000;
+                if camera == 1 && kind == Kind::Regul && start >= end_us - DAY_US {
+                    continue;
+                }
+                let (idx, dat) = paths::segment_paths(&sdir, start);
+                if seg % 144 == 0 {
+                    std::fs::create_dir_all(idx.parent().unwrap()).unwrap();
+                }
+                std::fs::File::create(&idx).unwrap();
+                std::fs::File::create(&dat).unwrap();
+                files += 2;
+            }
+        }
+    }
+    println!(
+        "30 d store: {files} empty segment files + one real, made in {:.0} s",
+        t.elapsed().as_secs_f64()
+    );
+    std::fs::write(&mark, b"").unwrap();
+    root
+}
+
+fn segment_files(root: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p)
+            } else {
+                out.push(p)
+            }
+        }
+    }
+    out
+}
+
+fn evict(root: &Path) -> usize {
+    use nix::fcntl::{PosixFadviseAdvice, posix_fadvise};
+    let mut n = 0;
+    for p in segment_files(root) {
+        if let Ok(f) = std::fs::File::open(&p) {
+            let _ = f.sync_all();
+            if posix_fadvise(&f, 0, 0, PosixFadviseAdvice::POSIX_FADV_DONTNEED).is_ok() {
+                n += 1;
+            }
+        }
+    }
+    n
+}
+
+// ---------------------------------------------------------------- generator
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Proto {
+    Tcp,
+    Udp,
+}
+
+/// What one generator run does.
+#[derive(Clone)]
+struct GenPlan {
+    sessions: usize,
+    seconds: i64,
+    proto: Proto,
+    /// `None`: raw mode (the floor): connect and read, no RTSP.
+    url_template: Option<String>,
+    port: u16,
+    ramp_ms: u64,
+    /// Start offset for session i (seconds into the store).
+    stagger: bool,
+    /// Session i starts `i % stagger_s` seconds into the store.
+    stagger_s: i64,
+    /// ctrtspd ends a window with an RTCP BYE: wait up to [`BYE_GRACE`] for
+    /// it after the last frame.
+    expect_bye: bool,
+    /// Seek test: stop at the first RTP packet.
+    first_packet_only: bool,
+    /// Seek test: the `{start}` of each session (overrides stagger).
+    starts: Option<Vec<i64>>,
+}
+
+#[derive(Default, Debug)]
+struct SessionStats {
+    error: Option<String>,
+    bytes: u64,
+    packets: u64,
+    lost: u64,
+    frames: u64,
+    bye: bool,
+    lateness_us: Vec<i32>,
+    /// Arrival of each frame, ms since the generator's epoch.
+    arrival_ms: Vec<u32>,
+    max_stall_us: i64,
+    play_to_first_us: Option<i64>,
+}
+
+/// Per-frame bookkeeping of one session.
+#[derive(Default)]
+struct Track {
+    first: Option<(i64, u32)>,
+    prev: Option<(i64, u32)>,
+    first_seq: Option<u16>,
+    seq_span: u64,
+    last_seq: u16,
+}
+
+impl Track {
+    fn rtp(&mut self, st: &mut SessionStats, pkt: &[u8], now_us: i64) {
+        if pkt.len() < 12 {
+            return;
+        }
+        st.packets += 1;
+        let seq = u16::from_be_bytes([pkt[2], pkt[3]]);
+        let ts = u32::from_be_bytes([pkt[4], pkt[5], pkt[6], pkt[7]]);
+        match self.first_seq {
+            None => {
+                self.first_seq = Some(seq);
+                self.seq_span = 1;
+            }
+            Some(_) => {
+                let d = seq.wrapping_sub(self.last_seq);
+                if d < 0x8000 {
+                    self.seq_span += u64::from(d);
+                }
+            }
+        }
+        self.last_seq = seq;
+        st.lost = self.seq_span.saturating_sub(st.packets);
+        if self.prev.is_some_and(|(_, t)| t == ts) {
+            return;
+        }
+        st.frames += 1;
+        let (a0, t0) = *self.first.get_or_insert((now_us, ts));
+        let media_us = i64::from(ts.wrapping_sub(t0) as i32) * 1000 / 90;
+        st.arrival_ms.push((now_us / 1000).max(0) as u32);
+        st.lateness_us
+            .push((now_us - a0 - media_us).clamp(i32::MIN as i64, i32::MAX as i64) as i32);
+        if let Some((pa, pt)) = self.prev {
+            let gap = (now_us - pa) - i64::from(ts.wrapping_sub(pt) as i32) * 1000 / 90;
+            st.max_stall_us = st.max_stall_us.max(gap);
+        }
+        self.prev = Some((now_us, ts));
+    }
+
+    fn media_span_us(&self) -> i64 {
+        match (self.first, self.prev) {
+            (Some((_, a)), Some((_, b))) => i64::from(b.wrapping_sub(a) as i32) * 1000 / 90,
+            _ => 0,
+        }
+    }
+}
+
+fn rtcp_has_bye(mut p: &[u8]) -> bool {
+    while p.len() >= 4 {
+        if p[1] == 203 {
+            return true;
+        }
+        let len = (usize::from(u16::from_be_bytes([p[2], p[3]])) + 1) * 4;
+        p = p.get(len..).unwrap_or(&[]);
+    }
+    false
+}
+
+struct Epoch(Instant);
+impl Epoch {
+    fn us(&self) -> i64 {
+        self.0.elapsed().as_micros() as i64
+    }
+}
+
+struct Rtsp {
+    stream: Async<TcpStream>,
+    buf: Vec<u8>,
+    cseq: u32,
+    session: Option<String>,
+}
+
+struct Response {
+    head: String,
+    body: String,
+}
+
+impl Response {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.head.lines().find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.trim().eq_ignore_ascii_case(name).then(|| v.trim())
+        })
+    }
+}
+
+impl Rtsp {
+    async fn request(&mut self, method: &str, url: &str, extra: &str) -> Result<Response, String> {
+        self.cseq += 1;
+        let session = self
+            .session
+            .as_ref()
+            .map(|s| format!("Session: {s}\r\n"))
+            .unwrap_or_default();
+        let req = format!(
+            "{method} {url} RTSP/1.0\r\nCSeq: {}\r\nUser-Agent: ctrtspd-capacity-bench\r\n{session}{extra}\r\n",
+            self.cseq
+        );
+        self.stream
+            .write_all(req.as_bytes())
+            .await
+            .map_err(|e| format!("{method} write: {e}"))?;
+        self.response(method).await
+    }
+
+    async fn response(&mut self, method: &str) -> Result<Response, String> {
+        loop {
+            // Skip interleaved data that arrived ahead of the answer.
+            while self.buf.first() == Some(&b'$') && self.buf.len() >= 4 {
+                let n = 4 + usize::from(u16::from_be_bytes([self.buf[2], self.buf[3]]));
+                if self.buf.len() < n {
+                    break;
+                }
+                self.buf.drain(..n);
+            }
+            if self.buf.first() != Some(&b'$')
+                && let Some(end) = self.buf.windows(4).position(|w| w == b"\r\n\r\n")
+            {
+                let head = String::from_utf8_lossy(&self.buf[..end]).into_owned();
+                let clen: usize = head
+                    .lines()
+                    .find_map(|l| {
+                        let (k, v) = l.split_once(':')?;
+                        k.trim()
+                            .eq_ignore_ascii_case("content-length")
+                            .then(|| v.trim().parse().ok())?
+                    })
+                    .unwrap_or(0);
+                if self.buf.len() >= end + 4 + clen {
+                    let body =
+                        String::from_utf8_lossy(&self.buf[end + 4..end + 4 + clen]).into_owned();
+                    self.buf.drain(..end + 4 + clen);
+                    let status: u16 = head
+                        .split_whitespace()
+                        .nth(1)
+                        .and_then(|s| s.parse().ok())
+                        .unwrap_or(0);
+                    if status != 200 {
+                        return Err(format!("{method}: {}", head.lines().next().unwrap_or("")));
+                    }
+                    return Ok(Response { head, body });
+                }
+            }
+            let mut tmp = [0u8; 8192];
+            let n = self
+                .stream
+                .read(&mut tmp)
+                .await
+                .map_err(|e| format!("{method} read: {e}"))?;
+            if n == 0 {
+                return Err(format!("{method}: connection closed"));
+            }
+            self.buf.extend_from_slice(&tmp[..n]);
+        }
+    }
+}
+
+fn resolve_control(url: &str, content_base: Option<&str>, sdp: &str) -> String {
+    let media = sdp.split("\nm=").nth(1).unwrap_or(sdp);
+    let control = media
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("a=control:"))
+        .unwrap_or("*");
+    if control.starts_with("rtsp://") {
+        return control.to_string();
+    }
+    let base = content_base.unwrap_or(url);
+    if control == "*" {
+        return base.to_string();
+    }
+    if base.ends_with('/') {
+        format!("{base}{control}")
+    } else {
+        format!("{base}/{control}")
+    }
+}
+
+fn url_for(plan: &GenPlan, i: usize) -> String {
+    let start = match &plan.starts {
+        Some(s) => s[i],
+        None => {
+            T0_S + if plan.stagger {
+                i as i64 % plan.stagger_s
+            } else {
+                0
+            }
+        }
+    };
+    plan.url_template
+        .as_deref()
+        .unwrap_or("")
+        .replace("{port}", &plan.port.to_string())
+        .replace("{start}", &start.to_string())
+        .replace("{stop}", &(start + plan.seconds).to_string())
+}
+
+fn bind_udp_pair(next: &std::cell::Cell<u16>) -> Result<(UdpSocket, UdpSocket, u16), String> {
+    for _ in 0..2000 {
+        let p = next.get();
+        next.set(if p >= 64000 { 20000 } else { p + 2 });
+        let (Ok(a), Ok(b)) = (
+            UdpSocket::bind(("127.0.0.1", p)),
+            UdpSocket::bind(("127.0.0.1", p + 1)),
+        ) else {
+            continue;
+        };
+        for s in [&a, &b] {
+            use nix::sys::socket::{setsockopt, sockopt};
+            if setsockopt(s, sockopt::RcvBufForce, &(4 << 20)).is_err() {
+                let _ = setsockopt(s, sockopt::RcvBuf, &(4 << 20));
+            }
+        }
+        return Ok((a, b, p));
+    }
+    Err("no free UDP port pair".into())
+}
+
+async fn run_session(
+    plan: Rc<GenPlan>,
+    i: usize,
+    epoch: Rc<Epoch>,
+    udp_ports: Rc<std::cell::Cell<u16>>,
+) -> SessionStats {
+    let mut st = SessionStats::default();
+    let t_start =
+        Duration::from_micros(plan.ramp_ms * 1000 * i as u64 / plan.sessions.max(1) as u64);
+    smol::Timer::at(epoch.0 + t_start).await;
+    let deadline = epoch.0 + t_start + Duration::from_secs(plan.seconds as u64 + 20);
+    let work = session_body(&plan, i, &epoch, &udp_ports, &mut st);
+    let timeout = async {
+        smol::Timer::at(deadline).await;
+        Err("timeout".to_string())
+    };
+    if let Err(e) = smol::future::or(work, timeout).await {
+        st.error = Some(e);
+    }
+    st
+}
+
+async fn session_body(
+    plan: &GenPlan,
+    i: usize,
+    epoch: &Epoch,
+    udp_ports: &std::cell::Cell<u16>,
+    st: &mut SessionStats,
+) -> Result<(), String> {
+    let addr = SocketAddr::from(([127, 0, 0, 1], plan.port));
+    let stream = Async::<TcpStream>::connect(addr)
+        .await
+        .map_err(|e| format!("connect: {e}"))?;
+    let mut track = Track::default();
+    let want_us = plan.seconds * 1_000_000 - FRAME_US;
+    if plan.url_template.is_none() && plan.proto == Proto::Udp {
+        // Raw UDP mode: tell the floor writer our port, read datagrams
+        // until it closes the TCP connection.
+        let (rtp, _rtcp, p) = bind_udp_pair(udp_ports)?;
+        (&stream)
+            .write_all(format!("{p}\n").as_bytes())
+            .await
+            .map_err(|e| format!("write: {e}"))?;
+        let rtp = Async::new(rtp).map_err(|e| e.to_string())?;
+        let mut buf = [0u8; 2048];
+        let mut tbuf = [0u8; 64];
+        loop {
+            let eof = smol::future::or(
+                async {
+                    let _ = rtp.readable().await;
+                    false
+                },
+                async { matches!((&stream).read(&mut tbuf).await, Ok(0) | Err(_)) },
+            )
+            .await;
+            let now = epoch.us();
+            while let Ok(n) = rtp.get_ref().recv(&mut buf) {
+                st.bytes += n as u64;
+                track.rtp(st, &buf[..n], now);
+            }
+            if eof {
+                return Ok(());
+            }
+        }
+    }
+    let Some(_) = plan.url_template else {
+        // Raw mode: read until EOF.
+        let mut buf = vec![0u8; 1 << 16];
+        let mut have = 0;
+        loop {
+            let n = (&stream)
+                .read(&mut buf[have..])
+                .await
+                .map_err(|e| format!("read: {e}"))?;
+            if n == 0 {
+                return Ok(());
+            }
+            let now = epoch.us();
+            st.bytes += n as u64;
+            have += n;
+            let used = parse_interleaved(&buf[..have], &mut track, st, now, &mut |_| {});
+            buf.copy_within(used..have, 0);
+            have -= used;
+        }
+    };
+    let url = url_for(plan, i);
+    let mut c = Rtsp {
+        stream,
+        buf: Vec::new(),
+        cseq: 0,
+        session: None,
+    };
+    c.request("OPTIONS", &url, "").await?;
+    let d = c
+        .request("DESCRIBE", &url, "Accept: application/sdp\r\n")
+        .await?;
+    let base = d.header("Content-Base").map(str::to_string);
+    let setup_url = resolve_control(&url, base.as_deref(), &d.body);
+    let udp = if plan.proto == Proto::Udp {
+        Some(bind_udp_pair(udp_ports)?)
+    } else {
+        None
+    };
+    let transport = match &udp {
+        None => "Transport: RTP/AVP/TCP;unicast;interleaved=0-1\r\n".to_string(),
+        Some((_, _, p)) => format!("Transport: RTP/AVP;unicast;client_port={}-{}\r\n", p, p + 1),
+    };
+    let s = c.request("SETUP", &setup_url, &transport).await?;
+    let sid = s
+        .header("Session")
+        .map(|v| v.split(';').next().unwrap_or("").trim().to_string())
+        .ok_or("SETUP: no Session")?;
+    c.session = Some(sid);
+    let play_url = base.clone().unwrap_or(url.clone());
+    let play_sent = epoch.us();
+    // Send PLAY; its answer is read by the media loop below (TCP) so that
+    // packets right behind it are timed correctly.
+    c.cseq += 1;
+    let req = format!(
+        "PLAY {play_url} RTSP/1.0\r\nCSeq: {}\r\nUser-Agent: ctrtspd-capacity-bench\r\nSession: {}\r\nRange: npt=0.000-\r\n\r\n",
+        c.cseq,
+        c.session.as_deref().unwrap_or("")
+    );
+    c.stream
+        .write_all(req.as_bytes())
+        .await
+        .map_err(|e| format!("PLAY write: {e}"))?;
+    let mut play_ok = false;
+    match udp {
+        None => {
+            let mut buf = std::mem::take(&mut c.buf);
+            let mut have = buf.len();
+            buf.resize(1 << 16, 0);
+            let mut bye = false;
+            let mut grace: Option<Instant> = None;
+            loop {
+                if have > 0 {
+                    let now = epoch.us();
+                    let mut ctl = |p: &[u8]| bye |= rtcp_has_bye(p);
+                    // An RTSP answer (PLAY) ahead of the media.
+                    if buf[0] != b'$' {
+                        let Some(end) = buf[..have].windows(4).position(|w| w == b"\r\n\r\n")
+                        else {
+                            have = read_more(&c.stream, &mut buf, have, st).await?;
+                            continue;
+                        };
+                        let head = String::from_utf8_lossy(&buf[..end]).into_owned();
+                        if !head.starts_with("RTSP/1.0 200") {
+                            return Err(format!("PLAY: {}", head.lines().next().unwrap_or("")));
+                        }
+                        play_ok = true;
+                        buf.copy_within(end + 4..have, 0);
+                        have -= end + 4;
+                        continue;
+                    }
+                    let before = st.packets;
+                    let used = parse_interleaved(&buf[..have], &mut track, st, now, &mut ctl);
+                    if before == 0 && st.packets > 0 {
+                        st.play_to_first_us = Some(now - play_sent);
+                    }
+                    buf.copy_within(used..have, 0);
+                    have -= used;
+                    let span_done = track.media_span_us() >= want_us;
+                    if (plan.first_packet_only && st.packets > 0)
+                        || bye
+                        || (span_done && !plan.expect_bye)
+                    {
+                        st.bye = bye;
+                        break;
+                    }
+                    if span_done && grace.is_none() {
+                        grace = Some(Instant::now() + BYE_GRACE);
+                    }
+                }
+                let more = read_more(&c.stream, &mut buf, have, st);
+                match grace {
+                    None => have = more.await?,
+                    Some(g) => {
+                        let timed = smol::future::or(async { Some(more.await) }, async {
+                            smol::Timer::at(g).await;
+                            None
+                        });
+                        match timed.await {
+                            Some(r) => have = r?,
+                            None => break,
+                        }
+                    }
+                }
+            }
+        }
+        Some((rtp, rtcp, _)) => {
+            c.response("PLAY").await?;
+            play_ok = true;
+            let rtp = Async::new(rtp).map_err(|e| e.to_string())?;
+            let rtcp = Async::new(rtcp).map_err(|e| e.to_string())?;
+            let mut buf = vec![0u8; 2048];
+            let mut grace: Option<Instant> = None;
+            loop {
+                let ready = smol::future::or(
+                    async {
+                        let _ = rtp.readable().await;
+                        true
+                    },
+                    async {
+                        let _ = rtcp.readable().await;
+                        true
+                    },
+                );
+                let timer = async {
+                    match grace {
+                        Some(g) => smol::Timer::at(g).await,
+                        None => std::future::pending().await,
+                    };
+                    false
+                };
+                if !smol::future::or(ready, timer).await {
+                    break;
+                }
+                let now = epoch.us();
+                while let Ok(n) = rtp.get_ref().recv(&mut buf) {
+                    st.bytes += n as u64;
+                    if st.packets == 0 {
+                        st.play_to_first_us = Some(now - play_sent);
+                    }
+                    track.rtp(st, &buf[..n], now);
+                }
+                let mut bye = false;
+                while let Ok(n) = rtcp.get_ref().recv(&mut buf) {
+                    bye |= rtcp_has_bye(&buf[..n]);
+                }
+                let span_done = track.media_span_us() >= want_us;
+                if (plan.first_packet_only && st.packets > 0)
+                    || bye
+                    || (span_done && !plan.expect_bye)
+                {
+                    st.bye = bye;
+                    break;
+                }
+                if span_done && grace.is_none() {
+                    grace = Some(Instant::now() + BYE_GRACE);
+                }
+            }
+        }
+    }
+    if !play_ok {
+        return Err("PLAY: no answer before the media".into());
+    }
+    // TEARDOWN; the answer is not waited for (the connection closes).
+    let req = format!(
+        "TEARDOWN {play_url} RTSP/1.0\r\nCSeq: {}\r\nSession: {}\r\n\r\n",
+        c.cseq + 1,
+        c.session.as_deref().unwrap_or("")
+    );
+    let _ = c.stream.write_all(req.as_bytes()).await;
+    Ok(())
+}
+
+async fn read_more(
+    s: &Async<TcpStream>,
+    buf: &mut Vec<u8>,
+    have: usize,
+    st: &mut SessionStats,
+) -> Result<usize, String> {
+    if have == buf.len() {
+        buf.resize(buf.len() * 2, 0);
+    }
+    let n = (&*s)
+        .read(&mut buf[have..])
+        .await
+        .map_err(|e| format!("read: {e}"))?;
+    if n == 0 {
+        return Err("closed by server".into());
+    }
+    st.bytes += n as u64;
+    Ok(have + n)
+}
+
+/// Parses whole `$` frames; returns the bytes used.
+fn parse_interleaved(
+    buf: &[u8],
+    track: &mut Track,
+    st: &mut SessionStats,
+    now: i64,
+    ctl: &mut dyn FnMut(&[u8]),
+) -> usize {
+    let mut at = 0;
+    while buf.len() - at >= 4 && buf[at] == b'$' {
+        let n = usize::from(u16::from_be_bytes([buf[at + 2], buf[at + 3]]));
+        if buf.len() - at < 4 + n {
+            break;
+        }
+        let p = &buf[at + 4..at + 4 + n];
+        match buf[at + 1] {
+            0 => track.rtp(st, p, now),
+            1 => ctl(p),
+            _ => {}
+        }
+        at += 4 + n;
+    }
+    at
+}
+
+/// Runs the generator on this thread; returns per-session stats and the
+/// wall time the sessions took.
+fn generate(plan: GenPlan) -> (Vec<SessionStats>, f64) {
+    let plan = Rc::new(plan);
+    let ex = smol::LocalExecutor::new();
+    let epoch = Rc::new(Epoch(Instant::now() + Duration::from_millis(50)));
+    let ports = Rc::new(std::cell::Cell::new(
+        20000 + (std::process::id() % 1000) as u16 * 40,
+    ));
+    let tasks: Vec<_> = (0..plan.sessions)
+        .map(|i| ex.spawn(run_session(plan.clone(), i, epoch.clone(), ports.clone())))
+        .collect();
+    let t = Instant::now();
+    let out = smol::block_on(ex.run(async {
+        let mut v = Vec::new();
+        for t in tasks {
+            v.push(t.await);
+        }
+        v
+    }));
+    (out, t.elapsed().as_secs_f64())
+}
+
+/// When `first_packet_only`, sessions run one after the other.
+fn generate_sequential(plan: GenPlan) -> Vec<SessionStats> {
+    (0..plan.sessions)
+        .map(|i| {
+            let mut p = plan.clone();
+            p.sessions = 1;
+            p.starts = plan.starts.as_ref().map(|s| vec![s[i]]);
+            generate(p).0.pop().unwrap()
+        })
+        .collect()
+}
+
+// ---------------------------------------------------------------- figures
+
+fn pct(sorted: &[i64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize] as f64 / 1000.0
+}
+
+struct Summary {
+    failed: usize,
+    short: usize,
+    bytes: u64,
+    frames: u64,
+    lost: u64,
+    byes: usize,
+    late_p50_ms: f64,
+    late_p99_ms: f64,
+    late_max_ms: f64,
+    stall_max_ms: f64,
+    first_p50_ms: f64,
+    first_p99_ms: f64,
+    mbit_s: f64,
+}
+
+fn summarize(stats: &[SessionStats], wall_s: f64, seconds: i64, label: &str) -> Summary {
+    let mut late: Vec<i64> = stats
+        .iter()
+        .flat_map(|s| s.lateness_us.iter().map(|v| i64::from(*v)))
+        .collect();
+    late.sort_unstable();
+    let mut first: Vec<i64> = stats.iter().filter_map(|s| s.play_to_first_us).collect();
+    first.sort_unstable();
+    let mut errors: std::collections::BTreeMap<String, usize> = Default::default();
+    for s in stats {
+        if let Some(e) = &s.error {
+            *errors.entry(e.clone()).or_default() += 1;
+        }
+    }
+    let bytes: u64 = stats.iter().map(|s| s.bytes).sum();
+    let expect = (seconds * FPS) as u64;
+    let s = Summary {
+        failed: stats.iter().filter(|s| s.error.is_some()).count(),
+        short: stats
+            .iter()
+            .filter(|s| s.error.is_none() && s.frames * 10 < expect * 9)
+            .count(),
+        bytes,
+        frames: stats.iter().map(|s| s.frames).sum(),
+        lost: stats.iter().map(|s| s.lost).sum(),
+        byes: stats.iter().filter(|s| s.bye).count(),
+        late_p50_ms: pct(&late, 0.5),
+        late_p99_ms: pct(&late, 0.99),
+        late_max_ms: late.last().map_or(f64::NAN, |v| *v as f64 / 1000.0),
+        stall_max_ms: stats.iter().map(|s| s.max_stall_us).max().unwrap_or(0) as f64 / 1000.0,
+        first_p50_ms: pct(&first, 0.5),
+        first_p99_ms: pct(&first, 0.99),
+        mbit_s: bytes as f64 * 8.0 / 1e6 / wall_s,
+    };
+    println!(
+        "[{label}] sessions {} failed {} short(<90% frames) {} BYE {} | frames {} lost pkts {} | {:.1} MB in {:.1} s = {:.0} Mbit/s ({:.2} Mbit/s per session over its window)",
+        stats.len(),
+        s.failed,
+        s.short,
+        s.byes,
+        s.frames,
+        s.lost,
+        bytes as f64 / 1e6,
+        wall_s,
+        s.mbit_s,
+        bytes as f64 * 8.0 / 1e6 / (stats.len().max(1) as f64 * seconds as f64)
+    );
+    println!(
+        "[{label}] lateness p50 {:.2} ms p99 {:.2} ms max {:.2} ms | longest stall {:.2} ms | PLAY→first RTP p50 {:.2} ms p99 {:.2} ms",
+        s.late_p50_ms, s.late_p99_ms, s.late_max_ms, s.stall_max_ms, s.first_p50_ms, s.first_p99_ms
+    );
+    // Lateness by second of the run: where the tail comes from.
+    let mut by_s: std::collections::BTreeMap<u32, Vec<i32>> = Default::default();
+    for st in stats {
+        for (a, l) in st.arrival_ms.iter().zip(&st.lateness_us) {
+            by_s.entry(a / 1000).or_default().push(*l);
+        }
+    }
+    let line: Vec<String> = by_s
+        .iter_mut()
+        .map(|(sec, v)| {
+            v.sort_unstable();
+            format!("{sec}s:{:.0}", v[(v.len() - 1) * 99 / 100] as f64 / 1000.0)
+        })
+        .collect();
+    println!(
+        "[{label}] lateness p99 (ms) by second of the run: {}",
+        line.join(" ")
+    );
+    for (e, n) in errors.iter().take(8) {
+        println!("[{label}]   {n} × {e}");
+    }
+    s
+}
+
+struct Measured {
+    cpu_s: f64,
+    gb: f64,
+    sessions: usize,
+    seconds: i64,
+}
+
+impl Measured {
+    fn print(&self, label: &str, base_rss_kb: u64, base_anon_kb: u64, hwm_kb: u64, anon_kb: u64) {
+        let per_gb = self.cpu_s / self.gb;
+        let per_ss_ms = self.cpu_s * 1000.0 / (self.sessions as f64 * self.seconds as f64);
+        println!(
+            "[{label}] CPU {:.2} s for {:.3} GB = {:.3} CPU s/GB; {:.4} ms CPU per session-second",
+            self.cpu_s, self.gb, per_gb, per_ss_ms
+        );
+        if hwm_kb > 0 {
+            println!(
+                "[{label}] RSS: before {:.1} MiB, peak (VmHWM, mapped page cache included) {:.1} MiB, max RssAnon {:.1} MiB; \
+                 per session above idle: {:.1} KiB anonymous, {:.1} KiB peak RSS",
+                base_rss_kb as f64 / 1024.0,
+                hwm_kb as f64 / 1024.0,
+                anon_kb as f64 / 1024.0,
+                (anon_kb.saturating_sub(base_anon_kb)) as f64 / self.sessions as f64,
+                (hwm_kb.saturating_sub(base_rss_kb)) as f64 / self.sessions as f64
+            );
+        }
+    }
+}
+
+// ---------------------------------------------------------------- phases
+
+struct Opts {
+    sessions: usize,
+    seconds: i64,
+    proto: Proto,
+    clip: PathBuf,
+    only: BTreeSet<String>,
+    ramp_ms: u64,
+    url: String,
+    gst_cores: String,
+    perf: Option<PathBuf>,
+}
+
+const DEFAULT_URL: &str = "rtsp://127.0.0.1:{port}/player/regul/1/?start={start}&stop={stop}";
+
+fn server_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_ctrtspd"))
+}
+
+fn start_server(root: &Path, port: u16, tag: &str) -> Guard {
+    let log = std::fs::File::create(data_dir().join(format!("server-{tag}.log"))).unwrap();
+    Guard::spawn(
+        pinned("0")
+            .arg(server_bin())
+            .arg("serve")
+            .arg("--root")
+            .arg(root)
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{port}"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log),
+    )
+}
+
+/// Runs the generator against an already started process `pid`; prints
+/// and returns (summary, measured).
+fn measured_run(pid: u32, plan: GenPlan, label: &str) -> (Summary, Measured) {
+    println!("[{label}] load average {}", load_avg());
+    let base = status_kb(pid, "VmRSS:");
+    let base_anon = status_kb(pid, "RssAnon:");
+    let sampler = RssSampler::start(pid);
+    let cpu0 = cpu_s(pid);
+    let gen0 = cpu_s(std::process::id());
+    let sw0 = sleeps(pid);
+    let majflt0 = majflt(pid);
+    let (sessions, seconds) = (plan.sessions, plan.seconds);
+    let (stats, wall) = generate(plan);
+    let cpu = cpu_s(pid) - cpu0;
+    let gen_cpu = cpu_s(std::process::id()) - gen0;
+    let threads = status_kb(pid, "Threads:");
+    let sleeps = sleeps(pid).saturating_sub(sw0);
+    let majflt = majflt(pid).saturating_sub(majflt0);
+    let anon = sampler.finish();
+    let hwm = status_kb(pid, "VmHWM:");
+    let s = summarize(&stats, wall, seconds, label);
+    let m = Measured {
+        cpu_s: cpu,
+        gb: s.bytes as f64 / 1e9,
+        sessions,
+        seconds,
+    };
+    m.print(label, base, base_anon, hwm, anon);
+    println!(
+        "[{label}] sleeps (voluntary context switches, all {threads} threads) {:.0}/s; major page faults {majflt}",
+        sleeps as f64 / wall
+    );
+    println!(
+        "[{label}] generator (core 1) CPU {gen_cpu:.1} s over {wall:.1} s wall ({:.0}% of a core)",
+        gen_cpu * 100.0 / wall
+    );
+    (s, m)
+}
+
+fn phase_load(o: &Opts, root: &Path, tag: &str, stagger_s: i64) -> Measured {
+    let port = free_port();
+    let server = start_server(root, port, tag);
+    wait_port(port, Duration::from_secs(10)).expect("server did not listen");
+    let plan = GenPlan {
+        sessions: o.sessions,
+        seconds: o.seconds,
+        proto: o.proto,
+        url_template: Some(o.url.clone()),
+        port,
+        ramp_ms: o.ramp_ms,
+        stagger: true,
+        stagger_s,
+        first_packet_only: false,
+        expect_bye: o.url == DEFAULT_URL,
+        starts: None,
+    };
+    let label = format!("{tag} ctrtspd {:?} {}x{}s", o.proto, o.sessions, o.seconds);
+    // `--perf FILE`: a sampling profile of the server over the run (stopped
+    // with SIGINT so that perf writes its file whole).
+    let perf = o.perf.as_ref().map(|f| {
+        Guard::spawn(
+            Command::new("perf")
+                .args(["record", "-e", "cpu-clock", "-F", "2000", "-o"])
+                .arg(f)
+                .args(["-p", &server.pid().to_string()])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null()),
+        )
+    });
+    let (_, m) = measured_run(server.pid(), plan, &label);
+    if let Some(mut p) = perf {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(p.pid() as i32),
+            nix::sys::signal::Signal::SIGINT,
+        );
+        let _ = p.0.wait();
+        drop(p);
+    }
+    drop(server);
+    m
+}
+
+fn phase_floor(o: &Opts) -> Measured {
+    let port = free_port();
+    let me = std::env::current_exe().unwrap();
+    let w = Guard::spawn(
+        pinned("0")
+            .arg(me)
+            .arg("--floor-writer")
+            .args([
+                port.to_string(),
+                o.sessions.to_string(),
+                o.seconds.to_string(),
+                o.clip.display().to_string(),
+                format!("{:?}", o.proto).to_lowercase(),
+            ])
+            .stdin(Stdio::null()),
+    );
+    wait_port_floor(port);
+    let plan = GenPlan {
+        sessions: o.sessions,
+        seconds: o.seconds,
+        proto: o.proto,
+        url_template: None,
+        port,
+        ramp_ms: o.ramp_ms,
+        stagger: true,
+        stagger_s: STAGGER_S,
+        first_packet_only: false,
+        expect_bye: false,
+        starts: None,
+    };
+    let how = match o.proto {
+        Proto::Tcp => "writev",
+        Proto::Udp => "sendmmsg",
+    };
+    let label = format!("floor raw {how} {}x{}s", o.sessions, o.seconds);
+    let (_, m) = measured_run(w.pid(), plan, &label);
+    drop(w);
+    m
+}
+
+/// The floor writer accepts exactly N connections: probe with a file flag
+/// instead of a connection.
+fn wait_port_floor(port: u16) {
+    let flag = data_dir().join(format!("floor-{port}.ready"));
+    let t = Instant::now();
+    while !flag.exists() && t.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let _ = std::fs::remove_file(flag);
+}
+
+fn phase_seek() {
+    let root = ensure_seek_store();
+    let port = free_port();
+    let server = start_server(&root, port, "seek");
+    wait_port(port, Duration::from_secs(10)).expect("server did not listen");
+    let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+    let starts: Vec<i64> = (0..300)
+        .map(|_| {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            SEEK_T0_S + (rng % (86_400 - 60)) as i64
+        })
+        .collect();
+    let plan = GenPlan {
+        sessions: starts.len(),
+        seconds: 10,
+        proto: Proto::Tcp,
+        url_template: Some(DEFAULT_URL.into()),
+        port,
+        ramp_ms: 0,
+        stagger: false,
+        stagger_s: STAGGER_S,
+        first_packet_only: true,
+        expect_bye: false,
+        starts: Some(starts),
+    };
+    println!("[seek] load average {}", load_avg());
+    for round in ["first pass (segments opened)", "second pass (warm)"] {
+        let stats = generate_sequential(plan.clone());
+        let mut v: Vec<i64> = stats.iter().filter_map(|s| s.play_to_first_us).collect();
+        v.sort_unstable();
+        println!(
+            "[seek 24 h archive, {round}] PLAY→first RTP p50 {:.2} ms p99 {:.2} ms max {:.2} ms ({} ok, {} failed)",
+            pct(&v, 0.5),
+            pct(&v, 0.99),
+            pct(&v, 1.0),
+            v.len(),
+            stats.iter().filter(|s| s.error.is_some()).count()
+        );
+    }
+    drop(server);
+}
+
+fn phase_ready() {
+    let root = ensure_month_store();
+    println!("[ready] load average {}", load_avg());
+    let at_us = T0_S * 1_000_000 - DAY_US / 2;
+    for run in 0..3 {
+        let port = free_port();
+        let t = Instant::now();
+        let server = start_server(&root, port, "ready");
+        let accept = wait_port(port, Duration::from_secs(30)).expect("server did not listen");
+        let url = format!(
+            "rtsp://127.0.0.1:{port}/player/regul/1/?start={}&stop={}",
+            at_us / 1_000_000,
+            at_us / 1_000_000 + 1
+        );
+        let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        write!(
+            s,
+            "DESCRIBE {url} RTSP/1.0\r\nCSeq: 1\r\nAccept: application/sdp\r\n\r\n"
+        )
+        .unwrap();
+        let mut buf = [0u8; 4096];
+        let n = s.read(&mut buf).unwrap_or(0);
+        let described = t.elapsed();
+        let line = String::from_utf8_lossy(&buf[..n])
+            .lines()
+            .next()
+            .unwrap_or("")
+            .to_string();
+        println!(
+            "[ready 30 d × 16 × 2, run {run}] port accepts after {:.1} ms; DESCRIBE answered ({line}) after {:.1} ms",
+            accept.as_secs_f64() * 1e3,
+            described.as_secs_f64() * 1e3
+        );
+        drop(server);
+    }
+}
+
+fn phase_gst(o: &Opts) {
+    let mp4 = o.clip.with_extension("mp4");
+    if !mp4.exists() {
+        let ok = Command::new("ffmpeg")
+            .args(["-hide_banner", "-loglevel", "error", "-y", "-r", "25", "-i"])
+            .arg(&o.clip)
+            .args(["-c", "copy"])
+            .arg(&mp4)
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        assert!(ok, "ffmpeg remux to MP4 failed");
+    }
+    let port = free_port();
+    let server = Guard::spawn(
+        pinned(&o.gst_cores)
+            // Debian's interpreter: python3-gi is installed for it.
+            .arg("/usr/bin/python3")
+            .arg(manifest().join("tests/benches/gst_rtsp_server.py"))
+            .arg(port.to_string())
+            .arg(&mp4)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(data_dir().join("gst.log")).unwrap()),
+    );
+    wait_port(port, Duration::from_secs(20)).expect("gst server did not listen");
+    std::thread::sleep(Duration::from_millis(300));
+    let plan = GenPlan {
+        sessions: o.sessions,
+        seconds: o.seconds,
+        proto: o.proto,
+        url_template: Some("rtsp://127.0.0.1:{port}/clip".into()),
+        port,
+        ramp_ms: o.ramp_ms,
+        stagger: false,
+        stagger_s: STAGGER_S,
+        first_packet_only: false,
+        expect_bye: false,
+        starts: None,
+    };
+    let label = format!(
+        "gst-rtsp-server (cores {}) {:?} {}x{}s",
+        o.gst_cores, o.proto, o.sessions, o.seconds
+    );
+    measured_run(server.pid(), plan, &label);
+    drop(server);
+}
+
+// ---------------------------------------------------------------- floor writer
+
+/// One packet of the clip: its head template and payload.
+struct Pkt {
+    head: [u8; 19],
+    head_len: u8,
+    payload: &'static [u8],
+}
+
+/// The floor: no RTSP, one thread, the same packets, one writev per frame.
+fn floor_writer(args: &[String]) {
+    let port: u16 = args[0].parse().unwrap();
+    let n: usize = args[1].parse().unwrap();
+    let seconds: i64 = args[2].parse().unwrap();
+    let data: &'static [u8] = Vec::leak(std::fs::read(&args[3]).unwrap());
+    let udp = args.get(4).is_some_and(|a| a == "udp");
+    // UDP: one socket for all, one sendmmsg per frame (as the server).
+    let usock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    usock.set_nonblocking(true).unwrap();
+    let mut mmsg =
+        nix::sys::socket::MultiHeaders::<nix::sys::socket::SockaddrStorage>::preallocate(512, None);
+    // Frames as packet lists, parameter sets ahead of keyframes (as the server).
+    let c = codec::detect(data).unwrap();
+    let pz = Packetizer::for_max_rtp_packet(c, RTP_MAX_PACKET_BYTES).unwrap();
+    let mut frames: Vec<Vec<Pkt>> = Vec::new();
+    for au in AccessUnits::new(c, data) {
+        let au = au.unwrap();
+        let mut nals: Vec<&'static [u8]> = Vec::new();
+        if au.keyframe {
+            nals.extend(au.params.sps);
+            nals.extend(au.params.pps);
+        }
+        nals.extend(au.nals.iter().copied());
+        let mut pkts = Vec::new();
+        for f in pz.fragments(nals.into_iter()) {
+            let mut head = [0u8; 19];
+            let pre = f.prefix();
+            let rtp_len = 12 + pre.len() + f.payload().len();
+            head[0] = b'$';
+            head[1] = 0;
+            head[2..4].copy_from_slice(&(rtp_len as u16).to_be_bytes());
+            head[4] = 0x80;
+            head[5] = 96 | if f.marker() { 0x80 } else { 0 };
+            head[16..16 + pre.len()].copy_from_slice(pre);
+            pkts.push(Pkt {
+                head,
+                head_len: (16 + pre.len()) as u8,
+                payload: f.payload(),
+            });
+        }
+        frames.push(pkts);
+    }
+    struct Conn {
+        s: TcpStream,
+        /// UDP: where the generator's session listens.
+        dest: Option<nix::sys::socket::SockaddrStorage>,
+        start: Instant,
+        first_frame: usize,
+        k: usize,
+        done_bytes: usize,
+        seq: u16,
+    }
+    let l = TcpListener::bind(("127.0.0.1", port)).unwrap();
+    l.set_nonblocking(true).unwrap();
+    std::fs::write(data_dir().join(format!("floor-{port}.ready")), b"").unwrap();
+    let total_frames = (seconds * FPS) as usize;
+    let mut conns: Vec<Option<Conn>> = Vec::new();
+    let mut accepted = 0;
+    let mut closed = 0;
+    let give_up = Instant::now() + Duration::from_secs(seconds as u64 + 60);
+    let mut heads = vec![[0u8; 19]; 512];
+    // Writer-side lateness (frame written − due), to tell a late writer
+    // from a late reader.
+    let mut lag_us: Vec<i64> = Vec::new();
+    let mut would_block = 0u64;
+    while closed < n && Instant::now() < give_up {
+        while accepted < n {
+            match l.accept() {
+                Ok((mut s, _)) => {
+                    let mut dest = None;
+                    if udp {
+                        // The generator writes its UDP port right after connecting.
+                        s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+                        let mut line = Vec::new();
+                        let mut b = [0u8; 1];
+                        while s.read(&mut b).unwrap_or(0) == 1 && b[0] != b'\n' {
+                            line.push(b[0]);
+                        }
+                        let p: u16 = String::from_utf8_lossy(&line).trim().parse().unwrap_or(9);
+                        dest = Some(SocketAddr::from(([127, 0, 0, 1], p)).into());
+                    }
+                    s.set_nonblocking(true).unwrap();
+                    s.set_nodelay(true).unwrap();
+                    conns.push(Some(Conn {
+                        s,
+                        dest,
+                        start: Instant::now(),
+                        first_frame: (accepted % STAGGER_S as usize) * FPS as usize,
+                        k: 0,
+                        done_bytes: 0,
+                        seq: accepted as u16 * 7919,
+                    }));
+                    accepted += 1;
+                }
+                Err(_) => break,
+            }
+        }
+        let now = Instant::now();
+        for slot in conns.iter_mut() {
+            let Some(c) = slot else { continue };
+            while c.k < total_frames
+                && c.start + Duration::from_micros((c.k as i64 * FRAME_US) as u64) <= now
+            {
+                let pkts = &frames[(c.first_frame + c.k) % frames.len()];
+                let ts = (c.k as u32).wrapping_mul(3600);
+                // Heads patched per packet: sequence number and timestamp.
+                for (j, p) in pkts.iter().enumerate().take(512) {
+                    let h = &mut heads[j];
+                    *h = p.head;
+                    h[6..8].copy_from_slice(&c.seq.wrapping_add(j as u16).to_be_bytes());
+                    h[8..12].copy_from_slice(&ts.to_be_bytes());
+                    h[12..16].copy_from_slice(&0x1234_5678u32.to_be_bytes());
+                }
+                let mut arr: [IoSlice<'_>; 1024] = [IoSlice::new(&[]); 1024];
+                let mut m = 0;
+                for (j, p) in pkts.iter().enumerate().take(512) {
+                    arr[m] = IoSlice::new(&heads[j][..usize::from(p.head_len)]);
+                    arr[m + 1] = IoSlice::new(p.payload);
+                    m += 2;
+                }
+                let total: usize = arr[..m].iter().map(|s| s.len()).sum();
+                let mut slices: &mut [IoSlice<'_>] = &mut arr[..m];
+                if c.dest.is_none() {
+                    IoSlice::advance_slices(&mut slices, c.done_bytes);
+                }
+                if c.done_bytes == 0 {
+                    let due = c.start + Duration::from_micros((c.k as i64 * FRAME_US) as u64);
+                    lag_us.push(now.saturating_duration_since(due).as_micros() as i64);
+                }
+                if let Some(dest) = c.dest {
+                    // UDP: `done_bytes` counts datagrams sent of this frame.
+                    let msgs: Vec<[IoSlice<'_>; 2]> = pkts
+                        .iter()
+                        .enumerate()
+                        .take(512)
+                        .skip(c.done_bytes)
+                        .map(|(j, p)| {
+                            [
+                                IoSlice::new(&heads[j][4..usize::from(p.head_len)]),
+                                IoSlice::new(p.payload),
+                            ]
+                        })
+                        .collect();
+                    let addrs = vec![Some(dest); msgs.len()];
+                    use std::os::fd::AsRawFd;
+                    match nix::sys::socket::sendmmsg(
+                        usock.as_raw_fd(),
+                        &mut mmsg,
+                        &msgs,
+                        &addrs,
+                        [],
+                        nix::sys::socket::MsgFlags::empty(),
+                    ) {
+                        Ok(r) => c.done_bytes += r.count(),
+                        Err(nix::errno::Errno::EAGAIN) => {
+                            would_block += 1;
+                            break;
+                        }
+                        // The port is closed: the datagram is lost.
+                        Err(_) => c.done_bytes += 1,
+                    }
+                    if c.done_bytes < pkts.len().min(512) {
+                        continue;
+                    }
+                } else {
+                    match (&c.s).write_vectored(slices) {
+                        Ok(w) => c.done_bytes += w,
+                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                            would_block += 1;
+                            break;
+                        }
+                        Err(_) => {
+                            c.k = total_frames;
+                            break;
+                        }
+                    }
+                    if c.done_bytes < total {
+                        break;
+                    }
+                }
+                c.done_bytes = 0;
+                c.seq = c.seq.wrapping_add(pkts.len() as u16);
+                c.k += 1;
+            }
+            if c.k >= total_frames {
+                let _ = c.s.shutdown(std::net::Shutdown::Both);
+                *slot = None;
+                closed += 1;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    lag_us.sort_unstable();
+    println!(
+        "[floor writer] frame written − due: p50 {:.2} ms p99 {:.2} ms max {:.2} ms; EAGAIN {would_block}",
+        pct(&lag_us, 0.5),
+        pct(&lag_us, 0.99),
+        pct(&lag_us, 1.0)
+    );
+}
+
+// ---------------------------------------------------------------- main
+
+fn parse_opts(args: &[String]) -> Opts {
+    let mut o = Opts {
+        sessions: 1000,
+        seconds: 30,
+        proto: Proto::Tcp,
+        clip: data_dir().join("clip_720p_4M.264"),
+        only: BTreeSet::new(),
+        ramp_ms: 2000,
+        url: DEFAULT_URL.into(),
+        gst_cores: "0".into(),
+        perf: None,
+    };
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let mut v = || {
+            it.next()
+                .cloned()
+                .unwrap_or_else(|| panic!("{a} needs a value"))
+        };
+        match a.as_str() {
+            "--bench" => {}
+            "--sessions" => o.sessions = v().parse().unwrap(),
+            "--seconds" => o.seconds = v().parse().unwrap(),
+            "--transport" => {
+                o.proto = match v().as_str() {
+                    "udp" => Proto::Udp,
+                    _ => Proto::Tcp,
+                }
+            }
+            "--clip" => o.clip = PathBuf::from(v()),
+            "--only" => {
+                o.only.insert(v());
+            }
+            "--ramp-ms" => o.ramp_ms = v().parse().unwrap(),
+            "--url" => o.url = v(),
+            "--gst-cores" => o.gst_cores = v(),
+            "--perf" => o.perf = Some(PathBuf::from(v())),
+            "--nice" => {
+                v();
+            }
+            other => panic!("unknown option {other}"),
+        }
+    }
+    if o.only.is_empty() {
+        for p in ["load", "floor", "seek", "ready", "cold"] {
+            o.only.insert(p.into());
+        }
+    }
+    o
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("--floor-writer") {
+        floor_writer(&args[1..]);
+        return;
+    }
+    // The generator runs on core 1, the servers on core 0.
+    if std::env::var_os("CTRTSPD_BENCH_PINNED").is_none() {
+        if let Some(i) = args.iter().position(|a| a == "--nice") {
+            // SAFETY: single-threaded here, before any thread is spawned.
+            unsafe { std::env::set_var("CTRTSPD_BENCH_NICE", args.get(i + 1).map_or("0", |s| s)) };
+        }
+        let st = pinned("1")
+            .arg(std::env::current_exe().unwrap())
+            .args(&args)
+            .env("CTRTSPD_BENCH_PINNED", "1")
+            .status()
+            .expect("taskset");
+        std::process::exit(st.code().unwrap_or(1));
+    }
+    let o = parse_opts(&args);
+    let budget = 600 + 4 * (o.seconds as u64 + 30) * o.only.len() as u64;
+    let _wd = watchdog(budget, "capacity bench");
+    println!(
+        "capacity bench: {} sessions × {} s, {:?}, clip {}; load average {}",
+        o.sessions,
+        o.seconds,
+        o.proto,
+        o.clip.display(),
+        load_avg()
+    );
+    ensure_clip(&o.clip);
+    let copies = ((STAGGER_S + o.seconds) as f64 / 60.0).ceil().max(1.0) as usize;
+    let root = ensure_load_store(&o.clip, copies);
+    let mut server = None;
+    if o.only.contains("load") {
+        server = Some(phase_load(&o, &root, "warm", STAGGER_S));
+    }
+    if o.only.contains("floor") {
+        let floor = phase_floor(&o);
+        if let Some(s) = &server {
+            println!(
+                "RATIO server CPU per GB / floor CPU per GB = {:.3} / {:.3} = {:.2}",
+                s.cpu_s / s.gb,
+                floor.cpu_s / floor.gb,
+                (s.cpu_s / s.gb) / (floor.cpu_s / floor.gb)
+            );
+        }
+    }
+    if o.only.contains("seek") {
+        phase_seek();
+    }
+    if o.only.contains("ready") {
+        phase_ready();
+    }
+    if o.only.contains("cold") {
+        // A longer archive (11 min) with sessions spread over 10 min of it, so
+        // that ~300 MB must come from disk, not 30 MB.
+        let cold_stagger_s = 600;
+        let copies = ((cold_stagger_s + o.seconds) as f64 / 60.0).ceil() as usize;
+        let root = ensure_load_store(&o.clip, copies);
+        let resident = |r: &Path| {
+            Command::new("fincore")
+                .args(["-b", "-n", "-o", "RES"])
+                .args(
+                    segment_files(r)
+                        .iter()
+                        .filter(|p| p.extension().is_some_and(|e| e == "dat")),
+                )
+                .output()
+                .map(|o| {
+                    String::from_utf8_lossy(&o.stdout)
+                        .lines()
+                        .filter_map(|l| l.trim().parse::<u64>().ok())
+                        .sum::<u64>()
+                })
+                .unwrap_or(0)
+        };
+        let before = resident(&root);
+        let n = evict(&root);
+        println!(
+            "[cold] posix_fadvise(DONTNEED) on {n} files; payload resident before {:.0} MB, after {:.0} MB",
+            before as f64 / 1e6,
+            resident(&root) as f64 / 1e6
+        );
+        phase_load(&o, &root, "cold", cold_stagger_s);
+    }
+    if o.only.contains("gst") {
+        phase_gst(&o);
+    }
+}
