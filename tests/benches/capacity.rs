@@ -331,7 +331,7 @@ fn ensure_load_store(clip: &Path, copies: usize) -> PathBuf {
             start_us,
             fps: FPS as f64,
         };
-        let s = import_annexb(&t, &data, |_, _| {}).unwrap();
+        let s = import_annexb(&t, &data, |_, _| true).unwrap();
         start_us = s.end_us;
     }
     std::fs::write(&mark, b"").unwrap();
@@ -421,7 +421,7 @@ fn ensure_month_store() -> PathBuf {
         start_us: end_us - DAY_US / 2,
         fps: FPS as f64,
     };
-    import_annexb(&t2, &data, |_, _| {}).unwrap();
+    import_annexb(&t2, &data, |_, _| true).unwrap();
     let mut files = 0;
     for camera in 1..=16u32 {
         for kind in Kind::ALL {
