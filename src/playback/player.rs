@@ -50,6 +50,7 @@ pub struct Player {
     timeline_before_peek: Timeline,
     peeked: Option<(FrameData, i64)>,
     idle_since_mono_us: Option<i64>,
+    /// (segment, payload offset) up to which read-ahead was advised.
     prefetched_to: (usize, u64),
 }
 
@@ -194,16 +195,26 @@ impl Player {
         self.peeked = None;
     }
 
+    /// Keeps [`READ_AHEAD_BYTES`] of payload advised ahead of the frame
+    /// about to be sent, advising each byte once: when half of the window
+    /// is used, only the part beyond what was advised is asked for.
     fn read_ahead(&mut self) {
         let Some((f, _)) = &self.peeked else { return };
         let seg = self.cursor.segment();
-        let key = (std::rc::Rc::as_ptr(seg) as usize, f.record.offset);
-        // Advise again once half of the last read-ahead was consumed.
-        let (last_seg, last_off) = self.prefetched_to;
-        if last_seg == key.0 && f.record.offset < last_off + (READ_AHEAD_BYTES as u64) / 2 {
-            return;
-        }
-        seg.prefetch(self.cursor.next_index().saturating_sub(1), READ_AHEAD_BYTES);
-        self.prefetched_to = key;
+        let seg_key = std::rc::Rc::as_ptr(seg) as usize;
+        let at = f.record.offset;
+        let window = READ_AHEAD_BYTES as u64;
+        let (last_seg, advised_to) = self.prefetched_to;
+        let from = if last_seg == seg_key && advised_to > at {
+            if advised_to - at >= window / 2 {
+                return;
+            }
+            advised_to
+        } else {
+            at
+        };
+        let to = at + window;
+        seg.prefetch(from, (to - from) as usize);
+        self.prefetched_to = (seg_key, to);
     }
 }

@@ -391,15 +391,15 @@ impl Segment {
         }
     }
 
-    /// Asks the kernel to read the payload of frames `from..` ahead, up to
-    /// `len_bytes`, so the event loop does not fault on a cold page.
-    pub fn prefetch(&self, from: usize, len_bytes: usize) {
+    /// Asks the kernel to read payload bytes `[start, start + len_bytes)`
+    /// ahead (madvise WILLNEED), so the event loop does not fault on a cold
+    /// page. Clipped to the mapped file.
+    pub fn prefetch(&self, start: u64, len_bytes: usize) {
         if self.check_not_truncated().is_err() {
             return;
         }
-        let Ok(first) = self.record(from) else { return };
         let st = self.state.borrow();
-        let start = first.offset as usize;
+        let Ok(start) = usize::try_from(start) else { return };
         let len = len_bytes.min(st.dat.len().saturating_sub(start));
         if len > 0 {
             // Advice only: failure changes nothing but speed.

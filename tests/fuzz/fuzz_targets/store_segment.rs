@@ -74,7 +74,7 @@ fn walk(seg: &Segment) {
         if let Ok(Some(k)) = seg.keyframe_at_or_before(record.time_us) {
             assert!(k < seg.frames());
         }
-        seg.prefetch(i, 64 * 1024);
+        seg.prefetch(record.offset, 64 * 1024);
         let _ = seg.check_payload(i);
         if let Ok(frame) = seg.frame(i) {
             assert_eq!(frame.payload().len(), record.len_bytes as usize);
