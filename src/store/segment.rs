@@ -399,7 +399,9 @@ impl Segment {
             return;
         }
         let st = self.state.borrow();
-        let Ok(start) = usize::try_from(start) else { return };
+        let Ok(start) = usize::try_from(start) else {
+            return;
+        };
         let len = len_bytes.min(st.dat.len().saturating_sub(start));
         if len > 0 {
             // Advice only: failure changes nothing but speed.

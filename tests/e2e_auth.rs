@@ -1,0 +1,184 @@
+//! Digest authentication with real clients against `serve --users`:
+//! ffprobe and GStreamer with `rtsp://user:pass@...` get in; a wrong
+//! password, an unknown user, a forbidden camera, a replayed request
+//! (nonce count not increasing) and a nonce from another server run fail.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use common::{
+    ServerProcess, TempDir, ffprobe, fixture, import, require_ffprobe, require_gstreamer,
+    run_with_timeout,
+};
+
+const T0: i64 = 1_709_215_200;
+
+fn server(root: &TempDir) -> ServerProcess {
+    let users = fixture("auth_users.htdigest");
+    ServerProcess::start(root, &["--users", users.to_str().unwrap()])
+}
+
+fn store() -> TempDir {
+    let root = TempDir::new("auth");
+    import(&root, 1, "regul", T0, "ffmpeg_testsrc_h264_gop25.264");
+    import(&root, 9, "regul", T0, "ffmpeg_testsrc_h264_gop25.264");
+    root
+}
+
+fn with_user(server: &ServerProcess, userinfo: &str, path: &str) -> String {
+    format!("rtsp://{userinfo}@{}/player/{path}", server.addr)
+}
+
+#[test]
+fn ffprobe_and_gstreamer_get_in_with_the_right_password_only() {
+    require_ffprobe();
+    require_gstreamer();
+    let root = store();
+    let server = server(&root);
+    let window = format!("regul/1/?start={T0}&stop={}", T0 + 2);
+    // alice / "Circle Of Life" (tests/fixtures/auth_README.txt).
+    let p = ffprobe(
+        &with_user(&server, "alice:Circle%20Of%20Life", &window),
+        "tcp",
+        Duration::from_secs(60),
+    );
+    assert_eq!(p.nb_read_frames, 50, "{}", server.log());
+    // GStreamer answers the challenge without qop.
+    let url = with_user(&server, "alice:Circle%20Of%20Life", &window);
+    let gst = run_with_timeout(
+        std::process::Command::new("gst-launch-1.0").args([
+            "-q",
+            "rtspsrc",
+            &format!("location={url}"),
+            "protocols=tcp",
+            "!",
+            "rtph264depay",
+            "!",
+            "fakesink",
+        ]),
+        Duration::from_secs(60),
+    );
+    assert!(gst.success(), "gst: {gst:?}\n{}", server.log());
+    for (who, path) in [
+        ("alice:wrong", window.as_str()),
+        ("mallory:Circle%20Of%20Life", window.as_str()),
+        // bob may view cameras 1-4 and 7 only.
+        ("bob:bob-pass", "regul/9/"),
+    ] {
+        let run = run_with_timeout(
+            std::process::Command::new("ffprobe").args([
+                "-v",
+                "error",
+                "-rtsp_transport",
+                "tcp",
+                &with_user(&server, who, path),
+            ]),
+            Duration::from_secs(30),
+        );
+        assert!(!run.success() && !run.timed_out(), "{who} got in: {run:?}");
+        let err = &run.stderr;
+        assert!(err.contains("401") || err.contains("403"), "{who}: {err}");
+    }
+    let log = server.log();
+    assert!(log.contains("authentication failed"), "{log}");
+    assert!(log.contains("may not view camera 9"), "{log}");
+    assert!(
+        !log.contains("Circle Of Life"),
+        "a password reached the log"
+    );
+}
+
+/// Sends one request and returns the response head.
+fn exchange(s: &mut TcpStream, req: &str) -> String {
+    s.write_all(req.as_bytes()).unwrap();
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = s.read(&mut chunk).unwrap();
+        assert!(n > 0, "closed");
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    String::from_utf8_lossy(&buf).into_owned()
+}
+
+#[test]
+fn replayed_or_foreign_credentials_are_refused() {
+    let root = store();
+    let server = server(&root);
+    let url = format!("rtsp://{}/player/regul/1/?start={T0}", server.addr);
+    let mut s = TcpStream::connect(server.addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    // A challenge, then a correct answer computed here (RFC 2617, qop=auth).
+    let r = exchange(
+        &mut s,
+        &format!("DESCRIBE {url} RTSP/1.0\r\nCSeq: 1\r\n\r\n"),
+    );
+    assert!(r.starts_with("RTSP/1.0 401"), "{r}");
+    let nonce = r
+        .split("nonce=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
+    let authz = |nc: &str| {
+        let ha1 = "66b130228a143c90b4e2a225f1e77552"; // alice:ctrtspd:Circle Of Life
+        let ha2 = ctrtspd::auth::Hex(&ctrtspd::auth::md5(format!("DESCRIBE:{url}").as_bytes()))
+            .to_string();
+        let resp = ctrtspd::auth::Hex(&ctrtspd::auth::md5(
+            format!("{ha1}:{nonce}:{nc}:0a4f113b:auth:{ha2}").as_bytes(),
+        ))
+        .to_string();
+        format!(
+            "Digest username=\"alice\", realm=\"ctrtspd\", nonce=\"{nonce}\", uri=\"{url}\", \
+             response=\"{resp}\", qop=auth, nc={nc}, cnonce=\"0a4f113b\""
+        )
+    };
+    let ok = exchange(
+        &mut s,
+        &format!(
+            "DESCRIBE {url} RTSP/1.0\r\nCSeq: 2\r\nAuthorization: {}\r\n\r\n",
+            authz("00000001")
+        ),
+    );
+    assert!(ok.starts_with("RTSP/1.0 200"), "{ok}");
+    // The very same request again: the nonce count did not increase.
+    let mut s2 = TcpStream::connect(server.addr).unwrap();
+    s2.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let replay = exchange(
+        &mut s2,
+        &format!(
+            "DESCRIBE {url} RTSP/1.0\r\nCSeq: 2\r\nAuthorization: {}\r\n\r\n",
+            authz("00000001")
+        ),
+    );
+    assert!(
+        replay.starts_with("RTSP/1.0 401"),
+        "replay accepted: {replay}"
+    );
+    // The next count is fine.
+    let next = exchange(
+        &mut s2,
+        &format!(
+            "DESCRIBE {url} RTSP/1.0\r\nCSeq: 3\r\nAuthorization: {}\r\n\r\n",
+            authz("00000002")
+        ),
+    );
+    assert!(next.starts_with("RTSP/1.0 200"), "{next}");
+    // A nonce from another run of the server (another secret) is refused.
+    drop(server);
+    let other = self::server(&root);
+    let mut s3 = TcpStream::connect(other.addr).unwrap();
+    s3.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let url_other = format!("rtsp://{}/player/regul/1/?start={T0}", other.addr);
+    let foreign = authz("00000003").replace(&url, &url_other);
+    let r = exchange(
+        &mut s3,
+        &format!("DESCRIBE {url_other} RTSP/1.0\r\nCSeq: 1\r\nAuthorization: {foreign}\r\n\r\n"),
+    );
+    assert!(r.starts_with("RTSP/1.0 401"), "{r}");
+}
