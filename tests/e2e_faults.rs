@@ -364,3 +364,54 @@ fn has_bye_on_channel(mut b: &[u8], channel: u8) -> bool {
     }
     false
 }
+
+#[test]
+fn silent_sessions_time_out_and_half_closed_ones_end() {
+    let root = store();
+    let server = ServerProcess::start(&root, &["--session-timeout", "2"]);
+    let url = server.url(&format!("regul/1/?start={T0}"));
+    // UDP to ports nobody listens on, and no keep-alive: gone after ~2 s.
+    let mut silent = Raw::connect(&server);
+    let r = silent.request("DESCRIBE", &url, &[]);
+    assert!(r.starts_with("RTSP/1.0 200"), "{r}");
+    let r = silent.request(
+        "SETUP",
+        &url,
+        &[(
+            "Transport",
+            "RTP/AVP;unicast;client_port=9-10",
+        )],
+    );
+    assert!(r.starts_with("RTSP/1.0 200"), "{r}");
+    assert!(r.contains("timeout=2"), "{r}");
+    let session = r
+        .lines()
+        .find_map(|l| l.strip_prefix("Session: "))
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let r = silent.request("PLAY", &url, &[("Session", &session)]);
+    assert!(r.starts_with("RTSP/1.0 200"), "{r}");
+    let t = Instant::now();
+    silent.drain(Duration::from_secs(8));
+    assert!(
+        t.elapsed() < Duration::from_secs(6),
+        "closed after {:?}",
+        t.elapsed()
+    );
+    assert!(server.log().contains("timed out"), "{}", server.log());
+    // Half-close after PLAY (TCP): the session ends, the server goes on.
+    let mut half = Raw::connect(&server);
+    half.play(&url);
+    half.s.shutdown(std::net::Shutdown::Write).unwrap();
+    half.drain(Duration::from_secs(5));
+    let mut c = Raw::connect(&server);
+    assert!(
+        c.request("OPTIONS", &server.url("regul/1/"), &[])
+            .starts_with("RTSP/1.0 200")
+    );
+    let log = server.log();
+    assert_eq!(log.matches(" end: ").count(), 2, "{log}");
+}
