@@ -377,10 +377,7 @@ fn silent_sessions_time_out_and_half_closed_ones_end() {
     let r = silent.request(
         "SETUP",
         &url,
-        &[(
-            "Transport",
-            "RTP/AVP;unicast;client_port=9-10",
-        )],
+        &[("Transport", "RTP/AVP;unicast;client_port=9-10")],
     );
     assert!(r.starts_with("RTSP/1.0 200"), "{r}");
     assert!(r.contains("timeout=2"), "{r}");
