@@ -412,3 +412,19 @@ fn silent_sessions_time_out_and_half_closed_ones_end() {
     let log = server.log();
     assert_eq!(log.matches(" end: ").count(), 2, "{log}");
 }
+
+#[test]
+fn connections_come_and_go_far_beyond_the_limit() {
+    let root = store();
+    let server = ServerProcess::start(&root, &["--max-connections", "5"]);
+    // Counting must give back every slot: 60 connections one after the
+    // other, each answered.
+    for i in 0..60 {
+        let mut c = Raw::connect(&server);
+        let r = c.request("OPTIONS", &server.url("regul/1/"), &[]);
+        assert!(r.starts_with("RTSP/1.0 200"), "connection {i}: {r}");
+        drop(c);
+        // Let the server see the close before the next connect.
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

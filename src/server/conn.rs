@@ -117,9 +117,6 @@ impl Conn {
 
     /// The connection's life.
     pub async fn run(mut self) {
-        self.shared
-            .connections
-            .set(self.shared.connections.get() + 1);
         log::debug!("{}: connected", self.peer);
         self.last_input_mono_us = self.shared.clock.mono_us();
         if let Err(why) = self.admit() {
@@ -185,6 +182,12 @@ impl Conn {
             let closing = self.close;
             let ev = std::future::poll_fn(|cx| {
                 use std::task::Poll;
+                // The frame timer first: it is what wakes a playing session
+                // nearly every time, and the input future, once polled,
+                // stays registered without being polled again.
+                if std::pin::Pin::new(&mut timer).poll(cx).is_ready() {
+                    return Poll::Ready(Event::Timer);
+                }
                 // While closing, input no longer matters.
                 if !closing && readable.as_mut().poll(cx).is_ready() {
                     readable.set(stream.readable());
@@ -192,9 +195,6 @@ impl Conn {
                 }
                 if writable.as_mut().poll(cx).is_ready() {
                     return Poll::Ready(Event::Writable);
-                }
-                if std::pin::Pin::new(&mut timer).poll(cx).is_ready() {
-                    return Poll::Ready(Event::Timer);
                 }
                 if stop_seen.is_none() && stop.as_mut().poll(cx).is_ready() {
                     return Poll::Ready(Event::Stop);

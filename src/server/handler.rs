@@ -217,6 +217,9 @@ impl Conn {
         {
             let _ = self.queue(&b[..n]);
         }
+        if let Transport::Udp { rtcp, .. } = play.session.transport() {
+            self.shared.udp_heard.borrow_mut().remove(&rtcp);
+        }
         self.shared
             .sessions
             .set(self.shared.sessions.get().saturating_sub(1));
