@@ -1248,7 +1248,12 @@ fn start_server(root: &Path, port: u16, tag: &str) -> Guard {
             .arg("--listen")
             .arg(format!("127.0.0.1:{port}"))
             // Every session comes from 127.0.0.1: lift the per-address limit.
-            .args(["--max-connections", "100000", "--max-connections-per-peer", "100000"])
+            .args([
+                "--max-connections",
+                "100000",
+                "--max-connections-per-peer",
+                "100000",
+            ])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log),

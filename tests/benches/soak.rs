@@ -13,7 +13,7 @@
 //! Options (defaults in brackets): `--seconds S` of churn [120], `--threads
 //! N` client threads [32], `--warmup S` of the same mix before the start
 //! sample [10], `--only KIND` (repeatable; default every kind, see
-//! [`KINDS`]).
+//! [`KINDS`]), `--max-connections N` passed to the server [its default].
 //!
 //! The server runs with `--max-connections-per-peer 100000 --request-timeout
 //! 2 --session-timeout 5`. "start" is sampled after the warm-up, once the
@@ -234,7 +234,11 @@ impl Response {
     }
 }
 
+/// TCP connections this process opened to the server, since the start.
+static CONNECTS: AtomicU64 = AtomicU64::new(0);
+
 fn connect(port: u16) -> Result<TcpStream, String> {
+    CONNECTS.fetch_add(1, Ordering::Relaxed);
     let s = TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), IO_TIMEOUT)
         .map_err(|e| format!("connect: {e}"))?;
     s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
@@ -480,10 +484,7 @@ fn run_kind(kind: usize, c: &Ctx, rng: &mut Rng) -> Result<Outcome, String> {
         "normal_udp" => {
             let (rtp, _rtcp, p) = udp_pair()?;
             let mut r = Rtsp::new(c.port)?;
-            r.setup(
-                url,
-                &format!("RTP/AVP;unicast;client_port={}-{}", p, p + 1),
-            )?;
+            r.setup(url, &format!("RTP/AVP;unicast;client_port={}-{}", p, p + 1))?;
             r.ok("PLAY", url, "Range: npt=0-\r\n")?;
             rtp.set_read_timeout(Some(Duration::from_millis(100)))
                 .unwrap();
@@ -607,10 +608,7 @@ fn run_kind(kind: usize, c: &Ctx, rng: &mut Rng) -> Result<Outcome, String> {
             let (a, b, p) = udp_pair()?;
             drop((a, b));
             let mut r = Rtsp::new(c.port)?;
-            r.setup(
-                url,
-                &format!("RTP/AVP;unicast;client_port={}-{}", p, p + 1),
-            )?;
+            r.setup(url, &format!("RTP/AVP;unicast;client_port={}-{}", p, p + 1))?;
             r.ok("PLAY", url, "Range: npt=0-\r\n")?;
             std::thread::sleep(Duration::from_millis(700));
             // Half of them tear down, half just close (session timeout).
@@ -639,6 +637,9 @@ struct Tally {
     failed: [AtomicU64; KINDS.len()],
     odd: [AtomicU64; KINDS.len()],
     messages: Mutex<BTreeMap<String, u64>>,
+    /// The first 503 seen: (seconds since the run's start, connections
+    /// opened since the bench started).
+    first_503: Mutex<Option<(f64, u64)>>,
 }
 
 impl Tally {
@@ -651,6 +652,7 @@ impl Tally {
 /// stopped.
 fn churn(c: &Arc<Ctx>, kinds: &[usize], threads: usize, until: Instant, tally: &Arc<Tally>) {
     let mut hs = Vec::new();
+    let t0 = Instant::now();
     for t in 0..threads {
         let (c, tally, kinds) = (c.clone(), tally.clone(), kinds.to_vec());
         hs.push(std::thread::spawn(move || {
@@ -666,6 +668,15 @@ fn churn(c: &Arc<Ctx>, kinds: &[usize], threads: usize, until: Instant, tally: &
                         tally.note(format!("(odd) {m}"));
                     }
                     Err(m) => {
+                        if m.contains("503") {
+                            let mut f = tally.first_503.lock().unwrap();
+                            if f.is_none() {
+                                *f = Some((
+                                    t0.elapsed().as_secs_f64(),
+                                    CONNECTS.load(Ordering::Relaxed),
+                                ));
+                            }
+                        }
                         tally.failed[k].fetch_add(1, Ordering::Relaxed);
                         tally.note(format!("{}: {m}", KINDS[k]));
                     }
@@ -679,10 +690,12 @@ fn churn(c: &Arc<Ctx>, kinds: &[usize], threads: usize, until: Instant, tally: &
     }
 }
 
-fn options_answers(port: u16, url: &str) -> bool {
-    Rtsp::new(port)
-        .and_then(|mut r| r.ok("OPTIONS", url, ""))
-        .is_ok()
+/// "200" when the server answers OPTIONS well, else what happened.
+fn options_answer(port: u16, url: &str) -> String {
+    match Rtsp::new(port).and_then(|mut r| r.send("OPTIONS", url, "")) {
+        Ok(r) => r.status.to_string(),
+        Err(e) => e,
+    }
 }
 
 // ---------------------------------------------------------------- main
@@ -692,6 +705,7 @@ struct Opts {
     threads: usize,
     warmup: u64,
     only: BTreeSet<String>,
+    max_connections: Option<u64>,
 }
 
 fn parse_opts() -> Opts {
@@ -700,6 +714,7 @@ fn parse_opts() -> Opts {
         threads: 32,
         warmup: 10,
         only: BTreeSet::new(),
+        max_connections: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -708,6 +723,9 @@ fn parse_opts() -> Opts {
             "--seconds" => o.seconds = val().parse().expect("--seconds"),
             "--threads" => o.threads = val().parse().expect("--threads"),
             "--warmup" => o.warmup = val().parse().expect("--warmup"),
+            "--max-connections" => {
+                o.max_connections = Some(val().parse().expect("--max-connections"))
+            }
             "--only" => {
                 let k = val();
                 assert!(KINDS.contains(&k.as_str()), "--only one of {KINDS:?}");
@@ -745,10 +763,15 @@ fn main() {
     let log_path = manifest().join("target/bench-data/server-soak.log");
     let log = std::fs::File::create(&log_path).unwrap();
     let bin = PathBuf::from(env!("CARGO_BIN_EXE_ctrtspd"));
+    let mut cmd = Command::new(&bin);
+    cmd.arg("serve");
+    if let Some(n) = o.max_connections {
+        // Lifts the server's default (2000): see the README on the
+        // connection counter.
+        cmd.args(["--max-connections", &n.to_string()]);
+    }
     let mut server = Guard::spawn(
-        Command::new(&bin)
-            .arg("serve")
-            .arg("--root")
+        cmd.arg("--root")
             .arg(&root)
             .arg("--listen")
             .arg(format!("127.0.0.1:{port}"))
@@ -760,7 +783,10 @@ fn main() {
             .stderr(log),
     );
     let pid = server.pid();
-    assert!(wait_port(port, Duration::from_secs(10)), "server did not listen");
+    assert!(
+        wait_port(port, Duration::from_secs(10)),
+        "server did not listen"
+    );
     let ctx = Arc::new(Ctx {
         port,
         url: format!(
@@ -830,7 +856,11 @@ fn main() {
     std::thread::sleep(settle);
     let end = sample(pid, t0);
     let alive = server.alive();
-    let answers = alive && options_answers(port, &ctx.url);
+    let answer = if alive {
+        options_answer(port, &ctx.url)
+    } else {
+        "server died".to_string()
+    };
     let after = sample(pid, t0);
 
     println!();
@@ -889,6 +919,17 @@ fn main() {
             println!("  {n:>6} × {m}");
         }
     }
+    for (what, t) in [("warm-up", &warm), ("churn", &tally)] {
+        if let Some((at_s, conns)) = *t.first_503.lock().unwrap() {
+            println!(
+                "first 503 in the {what}: {at_s:.1} s into it, after {conns} connections opened in all"
+            );
+        }
+    }
+    println!(
+        "connections opened in all: {}",
+        CONNECTS.load(Ordering::Relaxed)
+    );
     let wmsgs = warm.messages.lock().unwrap();
     if !wmsgs.is_empty() {
         println!("during warm-up:");
@@ -897,7 +938,7 @@ fn main() {
         }
     }
     println!(
-        "server alive at the end: {alive}; answers OPTIONS: {answers} (fds then {})",
+        "server alive at the end: {alive}; OPTIONS answered: {answer} (fds then {})",
         after.fds
     );
     dog.store(true, Ordering::Relaxed);
