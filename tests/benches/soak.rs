@@ -612,7 +612,7 @@ fn run_kind(kind: usize, c: &Ctx, rng: &mut Rng) -> Result<Outcome, String> {
             r.ok("PLAY", url, "Range: npt=0-\r\n")?;
             std::thread::sleep(Duration::from_millis(700));
             // Half of them tear down, half just close (session timeout).
-            if rng.next() % 2 == 0 {
+            if rng.next().is_multiple_of(2) {
                 r.ok("TEARDOWN", url, "")?;
             }
             Ok(Outcome::Ok)
@@ -656,7 +656,7 @@ fn churn(c: &Arc<Ctx>, kinds: &[usize], threads: usize, until: Instant, tally: &
     for t in 0..threads {
         let (c, tally, kinds) = (c.clone(), tally.clone(), kinds.to_vec());
         hs.push(std::thread::spawn(move || {
-            let mut rng = Rng(0x9e37_79b9_7f4a_7c15 ^ (t as u64 + 1) * 0x1234_5678_9abc_def1);
+            let mut rng = Rng(0x9e37_79b9_7f4a_7c15 ^ ((t as u64 + 1) * 0x1234_5678_9abc_def1));
             let mut i = t; // threads start at different places of the mix
             while Instant::now() < until {
                 let k = kinds[i % kinds.len()];
@@ -760,7 +760,9 @@ fn main() {
 
     let (root, secs) = ensure_store();
     let port = free_port();
-    let log_path = manifest().join("target/bench-data/server-soak.log");
+    // One log per kind selection: runs with different --only may overlap.
+    let tag: String = o.only.iter().map(|k| format!("-{k}")).collect();
+    let log_path = manifest().join(format!("target/bench-data/server-soak{tag}.log"));
     let log = std::fs::File::create(&log_path).unwrap();
     let bin = PathBuf::from(env!("CARGO_BIN_EXE_ctrtspd"));
     let mut cmd = Command::new(&bin);
