@@ -82,7 +82,7 @@ fn ffprobe_and_gstreamer_get_in_with_the_right_password_only() {
         let err = &run.stderr;
         assert!(err.contains("401") || err.contains("403"), "{who}: {err}");
     }
-    let log = server.log();
+    let log = server.log_with("may not view camera 9");
     assert!(log.contains("authentication failed"), "{log}");
     assert!(log.contains("may not view camera 9"), "{log}");
     assert!(

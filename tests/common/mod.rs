@@ -287,6 +287,19 @@ impl ServerProcess {
         }
     }
 
+    /// Waits up to 5 s until the log contains `needle` (the log is read by
+    /// another thread, a little behind the server); returns the log.
+    pub fn log_with(&self, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let log = self.log();
+            if log.contains(needle) || Instant::now() > deadline {
+                return log;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// What the server logged so far, for failure messages.
     pub fn log(&self) -> String {
         self.log.lock().unwrap().clone()
