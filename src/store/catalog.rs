@@ -18,6 +18,13 @@ use super::paths;
 use super::segment::Segment;
 use crate::utc;
 
+/// Which way [`Catalog::nearest`] looks from a time.
+#[derive(Clone, Copy)]
+enum Direction {
+    AtOrBefore,
+    After,
+}
+
 /// A segment known by name: start time and index file.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SegmentRef {
@@ -159,24 +166,7 @@ impl Catalog {
         kind: Kind,
         time_us: i64,
     ) -> Result<Option<SegmentRef>, StoreError> {
-        let day = utc::day_of_us(time_us);
-        let days: Vec<i64> = self
-            .days(camera, kind)?
-            .iter()
-            .copied()
-            .filter(|&d| d <= day)
-            .collect();
-        for &d in days.iter().rev() {
-            if let Some(&s) = self
-                .starts_of_day(camera, kind, d)?
-                .iter()
-                .rev()
-                .find(|&&s| s <= time_us)
-            {
-                return Ok(Some(self.seg_ref(camera, kind, s)));
-            }
-        }
-        Ok(None)
+        self.nearest(camera, kind, time_us, Direction::AtOrBefore)
     }
 
     /// The first segment starting strictly after `time_us`.
@@ -186,19 +176,34 @@ impl Catalog {
         kind: Kind,
         time_us: i64,
     ) -> Result<Option<SegmentRef>, StoreError> {
+        self.nearest(camera, kind, time_us, Direction::After)
+    }
+
+    /// Walks day directories from the day of `time_us` in `dir`, listing
+    /// each only when the days before it held no match.
+    fn nearest(
+        &mut self,
+        camera: u32,
+        kind: Kind,
+        time_us: i64,
+        dir: Direction,
+    ) -> Result<Option<SegmentRef>, StoreError> {
         let day = utc::day_of_us(time_us);
-        let days: Vec<i64> = self
-            .days(camera, kind)?
-            .iter()
-            .copied()
-            .filter(|&d| d >= day)
-            .collect();
+        let mut days: Vec<i64> = self.days(camera, kind)?.to_vec();
+        match dir {
+            Direction::AtOrBefore => {
+                days.retain(|&d| d <= day);
+                days.reverse();
+            }
+            Direction::After => days.retain(|&d| d >= day),
+        }
         for d in days {
-            if let Some(&s) = self
-                .starts_of_day(camera, kind, d)?
-                .iter()
-                .find(|&&s| s > time_us)
-            {
+            let starts = self.starts_of_day(camera, kind, d)?;
+            let found = match dir {
+                Direction::AtOrBefore => starts.iter().rev().find(|&&s| s <= time_us),
+                Direction::After => starts.iter().find(|&&s| s > time_us),
+            };
+            if let Some(&s) = found {
                 return Ok(Some(self.seg_ref(camera, kind, s)));
             }
         }

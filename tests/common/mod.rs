@@ -87,25 +87,10 @@ impl Drop for TempDir {
     }
 }
 
-/// Imports a fixture into `root` for `camera`/`kind` from `start` (Unix s).
+/// Imports a fixture into `root` for `camera`/`kind` from `start` (Unix s),
+/// at the default 25 fps.
 pub fn import(root: &TempDir, camera: u32, kind: &str, start: i64, fixture_name: &str) {
-    let out = run(&[
-        "import",
-        "--root",
-        root.path_str(),
-        "--camera",
-        &camera.to_string(),
-        "--kind",
-        kind,
-        "--start",
-        &start.to_string(),
-        fixture(fixture_name).to_str().unwrap(),
-    ]);
-    assert!(
-        out.status.success(),
-        "import failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    import_file(root, camera, kind, start, 25, &fixture(fixture_name));
 }
 
 // ---------------------------------------------------------------------------
