@@ -15,6 +15,7 @@ use smol::Async;
 use super::Shared;
 use super::handler::Play;
 use super::media::{FrameSend, Sent};
+use super::schedule::ConnCell;
 use crate::playback::Next;
 use crate::rtp::Packetizer;
 use crate::rtsp::{self, ParseError};
@@ -28,11 +29,6 @@ pub const MAX_REQUEST_BYTES: usize = 3072;
 /// instead of one per frame (the raw floor of the capacity bench uses the
 /// same 1 ms tick).
 pub const SEND_TICK_US: i64 = 1_000;
-
-/// `t` rounded up to the next [`SEND_TICK_US`] boundary.
-fn align_to_tick(t: i64) -> i64 {
-    t.saturating_add(SEND_TICK_US - 1).div_euclid(SEND_TICK_US) * SEND_TICK_US
-}
 
 /// How long a stopping server lets a connection flush its last bytes.
 const STOP_FLUSH_US: i64 = 1_000_000;
@@ -69,6 +65,11 @@ pub(crate) struct Conn {
     pub last_input_mono_us: i64,
     /// Since when an incomplete request sits in `rbuf` (slowloris guard).
     pub partial_since_mono_us: Option<i64>,
+    /// The server is stopping: the connection ends at this time at the
+    /// latest, whether or not its last bytes left.
+    pub stop_flush_until: Option<i64>,
+    /// The connection is over (its task ends at its next look).
+    pub finished: bool,
 }
 
 /// What the loop waits for next.
@@ -89,8 +90,91 @@ enum Owned {
 enum Event {
     Readable,
     Writable,
-    Timer,
+    Poke,
     Stop,
+}
+
+/// What the pacer does with a connection after a step.
+pub(crate) enum Step {
+    /// Step it again then (or only on input).
+    Wait(Option<i64>),
+    /// Wake its task: it waits for a full socket, or it is over.
+    Task,
+}
+
+/// The connection's life: admission, then steps on input and writability
+/// here and on its due times in the pacer ([`super::schedule`]), until it
+/// is over.
+pub(crate) async fn run(shared: Rc<Shared>, stream: Async<TcpStream>, peer: SocketAddr) {
+    let mut conn = Conn::new(Rc::clone(&shared), stream, peer);
+    log::debug!("{peer}: connected");
+    conn.last_input_mono_us = shared.clock.mono_us();
+    if let Err(why) = conn.admit() {
+        log::warn!("{peer}: refused: {why}");
+        let _ = conn.queue(b"RTSP/1.0 503 Service Unavailable\r\nServer: ctrtspd\r\n\r\n");
+        let _ = conn.flush_out();
+        conn.leave();
+        return;
+    }
+    let stream = Rc::clone(&conn.stream);
+    let cell = Rc::new(ConnCell::new(conn));
+    let slot = shared.schedule.insert(Rc::clone(&cell));
+    // The futures that wait for input and for the server's stop live
+    // across iterations: dropping a pending readiness future and making
+    // a new one re-arms the descriptor in epoll.
+    let mut readable = std::pin::pin!(stream.readable());
+    let mut stop = std::pin::pin!(shared.stop_event.recv());
+    let mut stop_seen = false;
+    loop {
+        let now = shared.clock.mono_us();
+        let Some(wait) = cell.conn.borrow_mut().advance(now) else {
+            break;
+        };
+        shared.schedule.set(slot, wait.at_mono_us);
+        let closing = cell.conn.borrow().close;
+        let mut writable = std::pin::pin!(async {
+            if wait.tcp_writable {
+                let _ = stream.writable().await;
+            } else if let (Some(u), true) = (&shared.udp, wait.udp_writable) {
+                let _ = u.rtp.writable().await;
+            } else {
+                std::future::pending::<()>().await;
+            }
+        });
+        let ev = std::future::poll_fn(|cx| {
+            use std::task::Poll;
+            if cell.take_poke(cx.waker()) {
+                return Poll::Ready(Event::Poke);
+            }
+            // While closing, input no longer matters.
+            if !closing && readable.as_mut().poll(cx).is_ready() {
+                readable.set(stream.readable());
+                return Poll::Ready(Event::Readable);
+            }
+            if writable.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(Event::Writable);
+            }
+            if !stop_seen && stop.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(Event::Stop);
+            }
+            Poll::Pending
+        })
+        .await;
+        match ev {
+            Event::Readable => {
+                if !cell.conn.borrow_mut().on_readable() {
+                    break;
+                }
+            }
+            Event::Stop => stop_seen = true,
+            Event::Writable | Event::Poke => {}
+        }
+    }
+    shared.schedule.remove(slot);
+    let mut conn = cell.conn.borrow_mut();
+    conn.end_session("connection closed");
+    conn.leave();
+    log::debug!("{peer}: disconnected");
 }
 
 impl Conn {
@@ -112,118 +196,80 @@ impl Conn {
             close: false,
             last_input_mono_us: 0,
             partial_since_mono_us: None,
+            stop_flush_until: None,
+            finished: false,
         }
     }
 
-    /// The connection's life.
-    pub async fn run(mut self) {
-        log::debug!("{}: connected", self.peer);
-        self.last_input_mono_us = self.shared.clock.mono_us();
-        if let Err(why) = self.admit() {
-            log::warn!("{}: refused: {why}", self.peer);
-            let _ = self.queue(b"RTSP/1.0 503 Service Unavailable\r\nServer: ctrtspd\r\n\r\n");
-            let _ = self.flush_out();
-            self.leave();
-            return;
+    /// One step of the connection at `now`: timeouts, the server
+    /// stopping, then whatever media and responses are due. Says what to
+    /// wait for next, or `None` when the connection is over.
+    fn advance(&mut self, now: i64) -> Option<Wait> {
+        if self.finished {
+            return None;
         }
-        // The futures that wait for input and for the server's stop live
-        // across iterations: dropping a pending readiness future and making
-        // a new one re-arms the descriptor in epoll (a syscall per frame).
-        let stream = Rc::clone(&self.stream);
-        let mut readable = std::pin::pin!(stream.readable());
-        let shared = Rc::clone(&self.shared);
-        let mut stop = std::pin::pin!(shared.stop_event.recv());
-        let mut timer = smol::Timer::never();
-        let mut stop_seen: Option<i64> = None;
-        loop {
-            let now = self.shared.clock.mono_us();
-            if let Some(why) = self.overdue(now) {
-                log::info!("{}: closing: {why}", self.peer);
-                break;
+        if let Some(why) = self.overdue(now) {
+            log::info!("{}: closing: {why}", self.peer);
+            self.finished = true;
+            return None;
+        }
+        if self.shared.stopping.get() && self.stop_flush_until.is_none() {
+            // Give the last bytes (BYE) a bounded time to leave.
+            self.stop_flush_until = Some(now + STOP_FLUSH_US);
+            self.end_session("server stopping");
+            self.close = true;
+        }
+        if self.stop_flush_until.is_some_and(|t| now >= t) {
+            self.finished = true;
+            return None;
+        }
+        let mut wait = match self.pump(now) {
+            Ok(w) => w,
+            Err(e) => {
+                log::debug!("{}: write: {e}", self.peer);
+                self.finished = true;
+                return None;
             }
-            if self.shared.stopping.get() && stop_seen.is_none() {
-                // Give the last bytes (BYE) a bounded time to leave.
-                stop_seen = Some(now + STOP_FLUSH_US);
-                self.end_session("server stopping");
-                self.close = true;
+        };
+        if self.close && self.out.is_empty() && self.inflight.is_none() {
+            self.finished = true;
+            return None;
+        }
+        wait.at_mono_us = [wait.at_mono_us, self.next_overdue(), self.stop_flush_until]
+            .into_iter()
+            .flatten()
+            .min();
+        Some(wait)
+    }
+
+    /// [`Conn::advance`] for the pacer: the next due time, or a request
+    /// for the connection's task (a full socket to wait on, or the end).
+    pub fn step(&mut self, now: i64) -> Step {
+        match self.advance(now) {
+            Some(w) if !w.tcp_writable && !w.udp_writable => Step::Wait(w.at_mono_us),
+            _ => Step::Task,
+        }
+    }
+
+    /// Reads and handles what arrived; false when the connection is over.
+    fn on_readable(&mut self) -> bool {
+        match self.read() {
+            Ok(true) => {
+                self.handle_input();
+                self.partial_since_mono_us =
+                    match (self.rbuf.is_empty(), self.partial_since_mono_us) {
+                        (true, _) => None,
+                        (false, Some(t)) => Some(t),
+                        (false, None) => Some(self.shared.clock.mono_us()),
+                    };
+                true
             }
-            if stop_seen.is_some_and(|t| now >= t) {
-                break;
-            }
-            let mut wait = match self.pump(now) {
-                Ok(w) => w,
-                Err(e) => {
-                    log::debug!("{}: write: {e}", self.peer);
-                    break;
-                }
-            };
-            if self.close && self.out.is_empty() && self.inflight.is_none() {
-                break;
-            }
-            wait.at_mono_us = [wait.at_mono_us, self.next_overdue(), stop_seen]
-                .into_iter()
-                .flatten()
-                .min();
-            match wait.at_mono_us {
-                // On the tick grid: sessions due in the same tick wake
-                // together, one pass of the event loop for all of them.
-                Some(t) => timer.set_at(self.shared.clock.instant_at(align_to_tick(t))),
-                None => timer.set_after(std::time::Duration::from_secs(3600)),
-            }
-            let mut writable = std::pin::pin!(async {
-                if wait.tcp_writable {
-                    let _ = stream.writable().await;
-                } else if let (Some(u), true) = (&shared.udp, wait.udp_writable) {
-                    let _ = u.rtp.writable().await;
-                } else {
-                    std::future::pending::<()>().await;
-                }
-            });
-            let closing = self.close;
-            let ev = std::future::poll_fn(|cx| {
-                use std::task::Poll;
-                // The frame timer first: it is what wakes a playing session
-                // nearly every time, and the input future, once polled,
-                // stays registered without being polled again.
-                if std::pin::Pin::new(&mut timer).poll(cx).is_ready() {
-                    return Poll::Ready(Event::Timer);
-                }
-                // While closing, input no longer matters.
-                if !closing && readable.as_mut().poll(cx).is_ready() {
-                    readable.set(stream.readable());
-                    return Poll::Ready(Event::Readable);
-                }
-                if writable.as_mut().poll(cx).is_ready() {
-                    return Poll::Ready(Event::Writable);
-                }
-                if stop_seen.is_none() && stop.as_mut().poll(cx).is_ready() {
-                    return Poll::Ready(Event::Stop);
-                }
-                Poll::Pending
-            })
-            .await;
-            if let Event::Readable = ev {
-                match self.read() {
-                    Ok(true) => {
-                        self.handle_input();
-                        self.partial_since_mono_us =
-                            match (self.rbuf.is_empty(), self.partial_since_mono_us) {
-                                (true, _) => None,
-                                (false, Some(t)) => Some(t),
-                                (false, None) => Some(self.shared.clock.mono_us()),
-                            };
-                    }
-                    Ok(false) => break,
-                    Err(e) => {
-                        log::debug!("{}: read: {e}", self.peer);
-                        break;
-                    }
-                }
+            Ok(false) => false,
+            Err(e) => {
+                log::debug!("{}: read: {e}", self.peer);
+                false
             }
         }
-        self.end_session("connection closed");
-        self.leave();
-        log::debug!("{}: disconnected", self.peer);
     }
 
     /// Counts the connection in, or says why it is refused.

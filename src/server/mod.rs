@@ -2,6 +2,7 @@
 //! `smol::LocalExecutor`, one task per RTSP connection.
 //!
 //! - [`conn`]: a connection's I/O loop (read requests, pump media, wait);
+//! - [`schedule`]: the one timer of all connections, the send pacer;
 //! - [`handler`]: RTSP methods → session, player and response;
 //! - [`media`]: frames out as `writev` (TCP) / `sendmmsg` (UDP) batches;
 //! - [`udp`]: the shared UDP sockets; [`clock`], [`signals`].
@@ -10,6 +11,7 @@ mod clock;
 mod conn;
 mod handler;
 pub mod media;
+mod schedule;
 pub mod signals;
 mod udp;
 
@@ -138,6 +140,8 @@ pub(crate) struct Shared {
     pub udp_heard: RefCell<std::collections::HashMap<SocketAddr, i64>>,
     /// sendmmsg headers, allocated once and reused by every UDP send.
     pub mmsg: RefCell<nix::sys::socket::MultiHeaders<nix::sys::socket::SockaddrStorage>>,
+    /// When each connection is next due; served by the pacer task.
+    pub schedule: schedule::Schedule,
 }
 
 impl Shared {
@@ -217,6 +221,27 @@ fn load_auth(config: &Config) -> Result<Option<crate::auth::Auth>, ServerError> 
     Ok(Some(auth))
 }
 
+/// The pacer task: sleeps until the next connection is due (on the send
+/// tick grid) and steps every due connection in one pass.
+async fn pacer(shared: Rc<Shared>) {
+    let mut timer = smol::Timer::never();
+    loop {
+        let next = shared.schedule.run_due(shared.clock.mono_us());
+        match next {
+            Some(t) => timer.set_at(shared.clock.instant_at(schedule::align_to_tick(t))),
+            None => timer.set_after(Duration::from_secs(3600)),
+        }
+        std::future::poll_fn(|cx| {
+            use std::future::Future;
+            if shared.schedule.take_kick(cx.waker()) {
+                return std::task::Poll::Ready(());
+            }
+            std::pin::Pin::new(&mut timer).poll(cx).map(|_| ())
+        })
+        .await;
+    }
+}
+
 /// A server bound to its sockets, not yet running.
 pub struct Server {
     shared: Rc<Shared>,
@@ -270,6 +295,7 @@ impl Server {
                 media::BATCH_PACKETS,
                 None,
             )),
+            schedule: schedule::Schedule::default(),
         });
         Ok(Server {
             shared,
@@ -288,12 +314,13 @@ impl Server {
     pub fn run<F: std::future::Future<Output = ()>>(self, stop: F) {
         let ex = LocalExecutor::new();
         smol::block_on(ex.run(async {
+            ex.spawn(pacer(Rc::clone(&self.shared))).detach();
             let accept = async {
                 loop {
                     match self.listener.accept().await {
                         Ok((stream, peer)) => {
-                            let c = conn::Conn::new(Rc::clone(&self.shared), stream, peer);
-                            ex.spawn(c.run()).detach();
+                            ex.spawn(conn::run(Rc::clone(&self.shared), stream, peer))
+                                .detach();
                         }
                         Err(e) => {
                             // EMFILE and friends: back off instead of spinning.

@@ -1,0 +1,307 @@
+//! One timer for every connection: the send pacer.
+//!
+//! Each connection says when it next has something to do (a frame due, a
+//! timeout); the pacer task sleeps until the earliest of those on the
+//! [`SEND_TICK_US`] grid, then calls every due connection's step directly.
+//! A playing session therefore costs no task wake-up, no executor queue
+//! round trip and no reactor timer per frame: the profile of the one-task
+//! per connection design showed those (async-io's timer map, the task's
+//! wake and poll of its pinned futures) as most of the server's user time.
+//! A connection's own task is woken only for what the pacer cannot do:
+//! input, a full socket (wait until writable), and closing.
+//!
+//! Entries are `(due, sequence, slot)` in a binary heap; rescheduling
+//! leaves the old entry behind, recognised as stale by its sequence number,
+//! so nothing is searched or removed. The heap and the slot table reach
+//! their working size and are reused: no allocation per frame.
+
+use std::cell::{Cell, RefCell};
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::rc::Rc;
+use std::task::Waker;
+
+use super::conn::{Conn, SEND_TICK_US, Step};
+
+/// `t` rounded up to the next [`SEND_TICK_US`] boundary.
+pub fn align_to_tick(t: i64) -> i64 {
+    t.saturating_add(SEND_TICK_US - 1).div_euclid(SEND_TICK_US) * SEND_TICK_US
+}
+
+/// A connection as the pacer and its task share it. Neither holds the
+/// borrow across an await.
+pub(crate) struct ConnCell {
+    pub conn: RefCell<Conn>,
+    /// Set by the pacer when the task must look (writable wait, close).
+    poked: Cell<bool>,
+    /// The connection task's waker.
+    waker: RefCell<Option<Waker>>,
+}
+
+impl ConnCell {
+    /// Wraps a connection.
+    pub fn new(conn: Conn) -> ConnCell {
+        ConnCell {
+            conn: RefCell::new(conn),
+            poked: Cell::new(false),
+            waker: RefCell::new(None),
+        }
+    }
+
+    /// Whether the pacer asked the task to look, clearing the request;
+    /// registers `waker` for the next request otherwise.
+    pub fn take_poke(&self, waker: &Waker) -> bool {
+        if self.poked.replace(false) {
+            return true;
+        }
+        register(&self.waker, waker);
+        false
+    }
+
+    fn poke(&self) {
+        self.poked.set(true);
+        if let Some(w) = &*self.waker.borrow() {
+            w.wake_by_ref();
+        }
+    }
+}
+
+fn register(slot: &RefCell<Option<Waker>>, waker: &Waker) {
+    let mut w = slot.borrow_mut();
+    match &*w {
+        Some(old) if old.will_wake(waker) => {}
+        _ => *w = Some(waker.clone()),
+    }
+}
+
+/// Due times by slot: a binary heap of `(due, sequence, slot)` where only
+/// the entry whose sequence the slot still holds is live.
+#[derive(Default)]
+struct DueQueue {
+    heap: BinaryHeap<Reverse<(i64, u64, u32)>>,
+    /// Per slot: sequence of its live entry (0: none) and its due time.
+    live: Vec<(u64, i64)>,
+    next_seq: u64,
+}
+
+impl DueQueue {
+    /// Asks for `slot` at `at_us`; an earlier live entry is kept (stepping
+    /// early is harmless: the step reschedules), which saves a heap push
+    /// per input event. Says whether an entry was added.
+    fn set(&mut self, slot: u32, at_us: i64) -> bool {
+        let i = slot as usize;
+        if self.live.len() <= i {
+            self.live.resize(i + 1, (0, 0));
+        }
+        let Some(live) = self.live.get_mut(i) else {
+            return false;
+        };
+        if live.0 != 0 && live.1 <= at_us {
+            return false;
+        }
+        self.next_seq = self.next_seq.wrapping_add(1).max(1);
+        *live = (self.next_seq, at_us);
+        self.heap.push(Reverse((at_us, self.next_seq, slot)));
+        true
+    }
+
+    /// Forgets `slot`'s entry.
+    fn clear(&mut self, slot: u32) {
+        if let Some(live) = self.live.get_mut(slot as usize) {
+            live.0 = 0;
+        }
+    }
+
+    /// The next slot due at `now_us`, its entry consumed; stale entries
+    /// are dropped on the way.
+    fn pop_due(&mut self, now_us: i64) -> Option<u32> {
+        while let Some(Reverse((at, seq, slot))) = self.heap.peek().copied() {
+            if at > now_us {
+                return None;
+            }
+            self.heap.pop();
+            if let Some(live) = self.live.get_mut(slot as usize)
+                && live.0 == seq
+            {
+                live.0 = 0;
+                return Some(slot);
+            }
+        }
+        None
+    }
+
+    /// Due time of the first live entry (stale ones at the top dropped).
+    fn next_at(&mut self) -> Option<i64> {
+        while let Some(Reverse((at, seq, slot))) = self.heap.peek().copied() {
+            if self.live.get(slot as usize).is_some_and(|l| l.0 == seq) {
+                return Some(at);
+            }
+            self.heap.pop();
+        }
+        None
+    }
+}
+
+/// The due times of every connection, and the pacer that serves them.
+#[derive(Default)]
+pub(crate) struct Schedule {
+    due: RefCell<DueQueue>,
+    slots: RefCell<Vec<Option<Rc<ConnCell>>>>,
+    free: RefCell<Vec<u32>>,
+    /// The tick the pacer sleeps until (`i64::MIN` while it runs a pass).
+    armed_at_us: Cell<i64>,
+    /// The pacer must recompute its timer (an earlier entry arrived).
+    kicked: Cell<bool>,
+    pacer_waker: RefCell<Option<Waker>>,
+}
+
+impl Schedule {
+    /// Gives the connection a slot; `remove` it when the connection ends.
+    pub fn insert(&self, cell: Rc<ConnCell>) -> u32 {
+        let mut slots = self.slots.borrow_mut();
+        if let Some(i) = self.free.borrow_mut().pop()
+            && let Some(s) = slots.get_mut(i as usize)
+        {
+            *s = Some(cell);
+            return i;
+        }
+        slots.push(Some(cell));
+        // Connections are bounded far below u32::MAX by the limits.
+        u32::try_from(slots.len() - 1).unwrap_or(u32::MAX)
+    }
+
+    /// Forgets the connection: its entry becomes stale at once and its
+    /// memory is freed now, not when the entry comes due.
+    pub fn remove(&self, slot: u32) {
+        if let Some(s) = self.slots.borrow_mut().get_mut(slot as usize)
+            && s.take().is_some()
+        {
+            self.due.borrow_mut().clear(slot);
+            self.free.borrow_mut().push(slot);
+        }
+    }
+
+    /// Asks for the connection in `slot` to be stepped at `at_us` (or only
+    /// on its own events), waking the pacer if that is before its sleep ends.
+    pub fn set(&self, slot: u32, at_us: Option<i64>) {
+        let Some(at_us) = at_us else {
+            return;
+        };
+        if self.due.borrow_mut().set(slot, at_us) && align_to_tick(at_us) < self.armed_at_us.get() {
+            self.kicked.set(true);
+            if let Some(w) = &*self.pacer_waker.borrow() {
+                w.wake_by_ref();
+            }
+        }
+    }
+
+    /// Steps every connection due at `now_us`; returns when the next one is
+    /// due. A step wanting its task (writable wait, close) pokes it.
+    pub fn run_due(&self, now_us: i64) -> Option<i64> {
+        self.armed_at_us.set(i64::MIN);
+        loop {
+            let Some(slot) = self.due.borrow_mut().pop_due(now_us) else {
+                break;
+            };
+            let Some(cell) = self.slots.borrow().get(slot as usize).cloned().flatten() else {
+                continue;
+            };
+            let step = match cell.conn.try_borrow_mut() {
+                Ok(mut conn) => conn.step(now_us),
+                // Cannot happen (no borrow lives across an await); retry.
+                Err(_) => Step::Wait(Some(now_us + SEND_TICK_US)),
+            };
+            match step {
+                // Never again within this pass: a step due "now" runs on
+                // the next tick rather than looping here.
+                Step::Wait(at) => self.set(slot, at.map(|t| t.max(now_us + 1))),
+                Step::Task => cell.poke(),
+            }
+        }
+        let next = self.due.borrow_mut().next_at();
+        self.armed_at_us.set(next.map_or(i64::MAX, align_to_tick));
+        next
+    }
+
+    /// Whether the pacer must recompute its sleep, clearing the request;
+    /// registers `waker` for the next request otherwise.
+    pub fn take_kick(&self, waker: &Waker) -> bool {
+        if self.kicked.replace(false) {
+            return true;
+        }
+        register(&self.pacer_waker, waker);
+        false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ticks_round_up() {
+        assert_eq!(align_to_tick(0), 0);
+        assert_eq!(align_to_tick(1), 1_000);
+        assert_eq!(align_to_tick(1_000), 1_000);
+        assert_eq!(align_to_tick(1_001), 2_000);
+        assert_eq!(align_to_tick(-1), 0);
+        assert_eq!(align_to_tick(i64::MAX), i64::MAX / 1_000 * 1_000);
+    }
+
+    #[test]
+    fn slots_come_out_in_due_order_once() {
+        let mut q = DueQueue::default();
+        assert!(q.set(2, 30));
+        assert!(q.set(0, 10));
+        assert!(q.set(1, 20));
+        assert_eq!(q.next_at(), Some(10));
+        assert_eq!(q.pop_due(5), None);
+        assert_eq!(q.pop_due(25), Some(0));
+        assert_eq!(q.pop_due(25), Some(1));
+        assert_eq!(q.pop_due(25), None);
+        assert_eq!(q.pop_due(i64::MAX), Some(2));
+        assert_eq!(q.pop_due(i64::MAX), None);
+        assert_eq!(q.next_at(), None);
+    }
+
+    #[test]
+    fn an_earlier_entry_replaces_a_later_one_and_a_later_one_waits() {
+        let mut q = DueQueue::default();
+        assert!(q.set(0, 50));
+        // Later than the live entry: kept as is, no push.
+        assert!(!q.set(0, 70));
+        // Earlier: the 50 becomes stale.
+        assert!(q.set(0, 20));
+        assert_eq!(q.pop_due(100), Some(0));
+        assert_eq!(q.pop_due(100), None, "the stale 50 is not served");
+        // Consumed: a new later entry is accepted.
+        assert!(q.set(0, 200));
+        assert_eq!(q.next_at(), Some(200));
+    }
+
+    #[test]
+    fn a_cleared_slot_is_never_served() {
+        let mut q = DueQueue::default();
+        q.set(3, 10);
+        q.set(4, 10);
+        q.clear(3);
+        assert_eq!(q.pop_due(10), Some(4));
+        assert_eq!(q.pop_due(10), None);
+        // The slot reused by a new connection starts afresh.
+        assert!(q.set(3, 40));
+        assert_eq!(q.pop_due(40), Some(3));
+    }
+
+    #[test]
+    fn stale_entries_do_not_accumulate_at_the_top() {
+        let mut q = DueQueue::default();
+        for t in (0..100).rev() {
+            q.set(0, t);
+        }
+        assert_eq!(q.heap.len(), 100);
+        assert_eq!(q.pop_due(0), Some(0));
+        // The 99 stale entries go as they come due, none served.
+        assert_eq!(q.pop_due(1_000), None);
+        assert_eq!(q.heap.len(), 0);
+    }
+}
