@@ -94,43 +94,62 @@ impl Unit {
             .flatten();
         params.chain(LengthPrefixed::new(self.frame.payload()).map_while(Result::ok))
     }
+}
 
-    /// Fills `heads`/`payloads` with the batch of packets after the first
-    /// `skip`; returns how many and whether they are the last of the frame.
-    fn batch<'a>(
-        &'a self,
-        skip: usize,
-        packetizer: &Packetizer,
-        dest: Dest,
-        heads: &mut [PacketHead; BATCH_PACKETS],
-        payloads: &mut [&'a [u8]; BATCH_PACKETS],
-    ) -> (usize, bool) {
+/// One batch of packets of a frame: heads and payload slices, filled only
+/// as far as used (no array of [`BATCH_PACKETS`] heads cleared per call).
+struct Batch<'a> {
+    heads: heapless::Vec<PacketHead, BATCH_PACKETS>,
+    payloads: heapless::Vec<&'a [u8], BATCH_PACKETS>,
+    /// The batch ends the frame.
+    last: bool,
+}
+
+impl<'a> Batch<'a> {
+    /// The packets of `unit` after the first `skip`, as many as fit; `None`
+    /// when none is left (the frame is finished).
+    fn next(unit: &'a Unit, skip: usize, packetizer: &Packetizer, dest: Dest) -> Option<Self> {
         let channel = match dest {
             Dest::Tcp(ch) => Some(ch),
             Dest::Udp(_) => None,
         };
-        let mut frags = packetizer.fragments(self.nals()).skip(skip);
-        let mut n = 0;
-        for (head, payload) in heads.iter_mut().zip(payloads.iter_mut()) {
+        let mut b = Batch {
+            heads: heapless::Vec::new(),
+            payloads: heapless::Vec::new(),
+            last: false,
+        };
+        let mut frags = packetizer.fragments(unit.nals()).skip(skip);
+        while !b.heads.is_full() {
             let Some(frag) = frags.next() else {
-                return (n, true);
+                b.last = true;
+                break;
             };
             let hdr = RtpHeader {
                 payload_type: PAYLOAD_TYPE,
                 marker: frag.marker(),
-                seq: self.first_seq.wrapping_add((skip + n) as u16),
-                ts_90k: self.ts_90k,
-                ssrc: self.ssrc,
+                seq: unit.first_seq.wrapping_add((skip + b.heads.len()) as u16),
+                ts_90k: unit.ts_90k,
+                ssrc: unit.ssrc,
             };
+            let mut head = PacketHead::new();
             // A fragment never exceeds the packetizer's bound, far below u16::MAX.
-            if write_head(head, channel, &hdr, None, &frag).is_err() {
-                return (n, true);
+            if write_head(&mut head, channel, &hdr, None, &frag).is_err() {
+                b.last = true;
+                break;
             }
-            *payload = frag.payload();
-            n += 1;
+            // Both have room: the loop stops when `heads` is full.
+            let _ = b.heads.push(head);
+            let _ = b.payloads.push(frag.payload());
         }
-        let last = frags.next().is_none();
-        (n, last)
+        if !b.last {
+            b.last = frags.next().is_none();
+        }
+        (!b.heads.is_empty()).then_some(b)
+    }
+
+    /// (head, payload) of each packet.
+    fn packets(&self) -> impl Iterator<Item = (&PacketHead, &'a [u8])> {
+        self.heads.iter().zip(self.payloads.iter().copied())
     }
 }
 
@@ -154,21 +173,17 @@ impl FrameSend {
         rtp: &mut RtpStream,
     ) -> std::io::Result<Sent> {
         loop {
-            let mut heads = [PacketHead::new(); BATCH_PACKETS];
-            let mut payloads: [&[u8]; BATCH_PACKETS] = [&[]; BATCH_PACKETS];
-            let Some((n, last)) = Self::next_batch(
+            let Some(batch) = Batch::next(
                 &self.unit,
                 self.packets_done,
                 packetizer,
                 Dest::Tcp(channel),
-                &mut heads,
-                &mut payloads,
-                rtp,
             ) else {
+                self.finish(rtp);
                 return Ok(Sent::Done);
             };
             let mut iov: heapless::Vec<IoSlice<'_>, { 2 * BATCH_PACKETS }> = heapless::Vec::new();
-            for (h, p) in heads.iter().zip(payloads.iter()).take(n) {
+            for (h, p) in batch.packets() {
                 // Capacity is exactly 2 * BATCH_PACKETS.
                 let _ = iov.push(IoSlice::new(h.as_bytes()));
                 let _ = iov.push(IoSlice::new(p));
@@ -184,7 +199,7 @@ impl FrameSend {
             // Account whole packets, keep the remainder as partial.
             let mut left = self.partial_bytes + written;
             let mut whole = 0;
-            for (h, p) in heads.iter().zip(payloads.iter()).take(n) {
+            for (h, p) in batch.packets() {
                 let len = h.len_bytes() + p.len();
                 if left < len {
                     break;
@@ -199,11 +214,11 @@ impl FrameSend {
             }
             self.packets_done += whole;
             self.partial_bytes = left;
-            if whole < n {
+            if whole < batch.heads.len() {
                 // The kernel took less than offered: the socket is full.
                 return Ok(Sent::WouldBlock);
             }
-            if last {
+            if batch.last {
                 self.finish(rtp);
                 return Ok(Sent::Done);
             }
@@ -222,30 +237,29 @@ impl FrameSend {
     ) -> std::io::Result<Sent> {
         let addr = SockaddrStorage::from(to);
         loop {
-            let mut heads = [PacketHead::new(); BATCH_PACKETS];
-            let mut payloads: [&[u8]; BATCH_PACKETS] = [&[]; BATCH_PACKETS];
-            let Some((n, last)) = Self::next_batch(
-                &self.unit,
-                self.packets_done,
-                packetizer,
-                Dest::Udp(to),
-                &mut heads,
-                &mut payloads,
-                rtp,
-            ) else {
+            let Some(batch) = Batch::next(&self.unit, self.packets_done, packetizer, Dest::Udp(to))
+            else {
+                self.finish(rtp);
                 return Ok(Sent::Done);
             };
+            let n = batch.heads.len();
             let mut msgs: heapless::Vec<[IoSlice<'_>; 2], BATCH_PACKETS> = heapless::Vec::new();
-            for (h, p) in heads.iter().zip(payloads.iter()).take(n) {
+            for (h, p) in batch.packets() {
                 let _ = msgs.push([IoSlice::new(h.as_bytes()), IoSlice::new(p)]);
             }
-            let addrs: [Option<SockaddrStorage>; BATCH_PACKETS] = [Some(addr); BATCH_PACKETS];
+            // One address per message, only as many as sent (an address is
+            // 128 bytes: a full array per call would be 16 KiB to fill).
+            let mut addrs: heapless::Vec<Option<SockaddrStorage>, BATCH_PACKETS> =
+                heapless::Vec::new();
+            for _ in 0..n {
+                let _ = addrs.push(Some(addr));
+            }
             use std::os::fd::AsRawFd;
             let sent: usize = match nix::sys::socket::sendmmsg(
                 fd.as_raw_fd(),
                 mmsg,
                 &msgs,
-                &addrs[..n],
+                &addrs,
                 [],
                 MsgFlags::empty(),
             ) {
@@ -256,7 +270,7 @@ impl FrameSend {
                 Err(nix::errno::Errno::ECONNREFUSED) => 1,
                 Err(e) => return Err(e.into()),
             };
-            for (h, p) in heads.iter().zip(payloads.iter()).take(sent) {
+            for (h, p) in batch.packets().take(sent) {
                 rtp.packets = rtp.packets.wrapping_add(1);
                 rtp.octets = rtp
                     .octets
@@ -266,7 +280,7 @@ impl FrameSend {
             if sent < n {
                 return Ok(Sent::WouldBlock);
             }
-            if last {
+            if batch.last {
                 self.finish(rtp);
                 return Ok(Sent::Done);
             }
@@ -277,25 +291,6 @@ impl FrameSend {
     pub fn end_seq(&self, packetizer: &Packetizer) -> u16 {
         let total = packetizer.fragments(self.unit.nals()).count();
         self.unit.first_seq.wrapping_add(total as u16)
-    }
-
-    /// Fills the next batch after the packets already sent: `(count, last)`,
-    /// or `None` (and the frame is finished) when nothing is left.
-    fn next_batch<'a>(
-        unit: &'a Unit,
-        done: usize,
-        packetizer: &Packetizer,
-        dest: Dest,
-        heads: &mut [PacketHead; BATCH_PACKETS],
-        payloads: &mut [&'a [u8]; BATCH_PACKETS],
-        rtp: &mut RtpStream,
-    ) -> Option<(usize, bool)> {
-        let (n, last) = unit.batch(done, packetizer, dest, heads, payloads);
-        if n == 0 {
-            rtp.next_seq = unit.first_seq.wrapping_add(done as u16);
-            return None;
-        }
-        Some((n, last))
     }
 
     fn finish(&self, rtp: &mut RtpStream) {
