@@ -198,6 +198,23 @@ fn oversized_and_endless_requests_are_refused_without_harm() {
         "{}",
         String::from_utf8_lossy(&answer)
     );
+    // More header lines than the parser keeps (32), in a small request: 400.
+    let mut many = TcpStream::connect(server.addr).unwrap();
+    many.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let headers = "X-H: y\r\n".repeat(40);
+    many.write_all(format!("OPTIONS * RTSP/1.0\r\nCSeq: 1\r\n{headers}\r\n").as_bytes())
+        .unwrap();
+    let mut answer = String::new();
+    let _ = many.read_to_string(&mut answer);
+    assert!(answer.starts_with("RTSP/1.0 400"), "{answer}");
+    assert!(
+        server
+            .log_with("TooManyHeaders")
+            .contains("bad request: TooManyHeaders"),
+        "{}",
+        server.log()
+    );
     probe_window_is_intact(&server);
 }
 
@@ -263,6 +280,64 @@ fn clients_that_stall_vanish_or_send_garbage_do_not_disturb_others() {
     assert!(got > 10_000, "stalled client resumes: {got} bytes");
     assert!(
         server.log_with("bad request").contains("bad request"),
+        "{}",
+        server.log()
+    );
+}
+
+#[test]
+fn a_client_flooding_interleaved_junk_is_disconnected_while_others_keep_their_pace() {
+    require_ffprobe();
+    let root = store();
+    let server = ServerProcess::start(&root, &[]);
+    let url = server.url(&format!("regul/1/?start={T0}"));
+    std::thread::scope(|scope| {
+        // ffprobe plays (and sends its own RTCP reports) meanwhile.
+        let probe = scope.spawn(|| probe_window_is_intact(&server));
+        std::thread::sleep(Duration::from_millis(1000));
+        let mut flood = Raw::connect(&server);
+        flood.play(&url);
+        let me = flood.s.local_addr().unwrap();
+        flood
+            .s
+            .set_write_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        // 1400-byte frames on the RTCP channel that are not RTCP, written
+        // as fast as loopback takes them, never reading.
+        let mut frame = vec![0xab_u8; 1404];
+        frame[..4].copy_from_slice(&[b'$', 1, 0x05, 0x78]);
+        let frames = frame.repeat(40);
+        let t = Instant::now();
+        let mut sent_bytes = 0usize;
+        let err = loop {
+            match flood.s.write(&frames) {
+                Ok(n) => sent_bytes += n,
+                Err(e) => break e,
+            }
+            assert!(
+                t.elapsed() < Duration::from_secs(10),
+                "still connected after {sent_bytes} bytes of junk"
+            );
+        };
+        let took = t.elapsed();
+        assert!(
+            matches!(
+                err.kind(),
+                std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::BrokenPipe
+            ),
+            "{err}"
+        );
+        // Not before the 256 KiB burst was used up, soon after it.
+        assert!(sent_bytes >= 256 * 1024, "cut off after {sent_bytes} bytes");
+        assert!(took < Duration::from_secs(5), "cut off after {took:?}");
+        let line = format!("{me}: closing: interleaved input over its budget");
+        assert!(server.log_with(&line).contains(&line), "{}", server.log());
+        probe.join().unwrap();
+    });
+    // Nothing else was closed for it.
+    assert_eq!(
+        server.log().matches("over its budget").count(),
+        2,
         "{}",
         server.log()
     );

@@ -4,8 +4,10 @@
 //! - [`conn`]: a connection's I/O loop (read requests, pump media, wait);
 //! - [`handler`]: RTSP methods → session, player and response;
 //! - [`media`]: frames out as `writev` (TCP) / `sendmmsg` (UDP) batches;
-//! - [`udp`]: the shared UDP sockets; [`clock`], [`signals`].
+//! - [`udp`]: the shared UDP sockets; [`clock`], [`signals`];
+//! - [`budget`]: how much interleaved data a client may send.
 
+mod budget;
 mod clock;
 mod conn;
 mod handler;
@@ -21,6 +23,7 @@ use std::time::Duration;
 
 use smol::{Async, LocalExecutor};
 
+pub use budget::InputLimit;
 pub use clock::Clock;
 
 use crate::store::Catalog;
@@ -61,6 +64,9 @@ pub struct Limits {
     pub max_connections_per_peer: u32,
     /// A request must be complete this long after its first byte (slowloris).
     pub request_timeout_us: i64,
+    /// Interleaved (`$`) data a client may send, per connection; beyond it
+    /// the connection is closed. `None`: no limit.
+    pub interleaved_input: Option<InputLimit>,
 }
 
 impl Default for Limits {
@@ -69,6 +75,7 @@ impl Default for Limits {
             max_connections: 2000,
             max_connections_per_peer: 200,
             request_timeout_us: 10_000_000,
+            interleaved_input: Some(InputLimit::DEFAULT),
         }
     }
 }
