@@ -54,6 +54,10 @@ pub struct Args {
     /// also accept Basic authentication (passwords in clear on the network)
     #[argh(switch)]
     allow_basic: bool,
+    /// seconds a Digest nonce stays valid before clients are asked again
+    /// with stale=true (default 60)
+    #[argh(option, default = "60")]
+    nonce_lifetime: u32,
 }
 
 /// Runs `serve`.
@@ -117,6 +121,7 @@ pub fn run(a: Args) -> i32 {
     config.users_file = a.users;
     config.realm = a.realm;
     config.allow_basic = a.allow_basic;
+    config.nonce_lifetime_us = i64::from(a.nonce_lifetime.max(1)) * 1_000_000;
     let server = match Server::bind(config) {
         Ok(s) => s,
         Err(e @ crate::server::ServerError::Users(..)) => {

@@ -52,6 +52,10 @@ pub struct Config {
     pub realm: String,
     /// Also accept Basic authentication (passwords in clear on the wire).
     pub allow_basic: bool,
+    /// How long a Digest nonce is accepted; after it the client gets a
+    /// `stale=true` challenge. It also bounds how long a qop-less response
+    /// (GStreamer's) can be replayed, so keep it short.
+    pub nonce_lifetime_us: i64,
 }
 
 /// Resource limits: exceeding one answers 503 or closes that connection,
@@ -94,6 +98,7 @@ impl Config {
             users_file: None,
             realm: crate::auth::DEFAULT_REALM.to_string(),
             allow_basic: false,
+            nonce_lifetime_us: 60_000_000,
         }
     }
 }
@@ -213,7 +218,7 @@ fn load_auth(config: &Config) -> Result<Option<crate::auth::Auth>, ServerError> 
         &config.realm,
         random_secret(),
         config.allow_basic,
-        60_000_000,
+        config.nonce_lifetime_us,
     );
     if auth.user_count() == 0 {
         return Err(ServerError::Users(
