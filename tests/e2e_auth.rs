@@ -1,7 +1,8 @@
 //! Digest authentication with real clients against `serve --users`:
 //! ffprobe and GStreamer with `rtsp://user:pass@...` get in; a wrong
 //! password, an unknown user, a forbidden camera, a replayed request
-//! (nonce count not increasing) and a nonce from another server run fail.
+//! (nonce count not increasing) and a nonce from another server run fail;
+//! a nonce past its lifetime gets a `stale=true` challenge.
 
 mod common;
 
@@ -17,8 +18,14 @@ use common::{
 const T0: i64 = 1_709_215_200;
 
 fn server(root: &TempDir) -> ServerProcess {
+    server_with(root, &[])
+}
+
+fn server_with(root: &TempDir, extra: &[&str]) -> ServerProcess {
     let users = fixture("auth_users.htdigest");
-    ServerProcess::start(root, &["--users", users.to_str().unwrap()])
+    let mut args = vec!["--users", users.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    ServerProcess::start(root, &args)
 }
 
 fn store() -> TempDir {
@@ -118,6 +125,87 @@ fn exchange(s: &mut TcpStream, req: &str) -> String {
     String::from_utf8_lossy(&buf).into_owned()
 }
 
+/// The nonce of a 401's Digest challenge.
+fn nonce_of(response: &str) -> String {
+    response
+        .split("nonce=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+/// alice's right answer (RFC 2617, qop=auth) to `nonce` for a DESCRIBE of
+/// `url`, computed here.
+fn alice_describe(url: &str, nonce: &str, nc: &str) -> String {
+    let ha1 = "66b130228a143c90b4e2a225f1e77552"; // alice:ctrtspd:Circle Of Life
+    let ha2 =
+        ctrtspd::auth::Hex(&ctrtspd::auth::md5(format!("DESCRIBE:{url}").as_bytes())).to_string();
+    let resp = ctrtspd::auth::Hex(&ctrtspd::auth::md5(
+        format!("{ha1}:{nonce}:{nc}:0a4f113b:auth:{ha2}").as_bytes(),
+    ))
+    .to_string();
+    format!(
+        "Digest username=\"alice\", realm=\"ctrtspd\", nonce=\"{nonce}\", uri=\"{url}\", \
+         response=\"{resp}\", qop=auth, nc={nc}, cnonce=\"0a4f113b\""
+    )
+}
+
+#[test]
+fn a_stale_nonce_gets_a_stale_challenge_and_the_fresh_one_works() {
+    let root = store();
+    let server = server_with(&root, &["--nonce-lifetime", "1"]);
+    let url = format!("rtsp://{}/player/regul/1/?start={T0}", server.addr);
+    let mut s = TcpStream::connect(server.addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let r = exchange(
+        &mut s,
+        &format!("DESCRIBE {url} RTSP/1.0\r\nCSeq: 1\r\n\r\n"),
+    );
+    assert!(r.starts_with("RTSP/1.0 401"), "{r}");
+    assert!(!r.contains("stale"), "{r}");
+    let old = nonce_of(&r);
+    // Past the one-second lifetime (nonces carry µs; a margin for a slow,
+    // emulated server).
+    std::thread::sleep(Duration::from_millis(1500));
+    // The right password with the old nonce: 401 again, but stale, with a
+    // fresh nonce the client may use without asking the user.
+    let r = exchange(
+        &mut s,
+        &format!(
+            "DESCRIBE {url} RTSP/1.0\r\nCSeq: 2\r\nAuthorization: {}\r\n\r\n",
+            alice_describe(&url, &old, "00000001")
+        ),
+    );
+    assert!(r.starts_with("RTSP/1.0 401"), "{r}");
+    let challenge = r
+        .lines()
+        .find(|l| l.starts_with("WWW-Authenticate: Digest "))
+        .unwrap_or_else(|| panic!("no Digest challenge: {r}"));
+    assert!(challenge.ends_with(", stale=true"), "{challenge}");
+    let fresh = nonce_of(&r);
+    assert_ne!(fresh, old);
+    let r = exchange(
+        &mut s,
+        &format!(
+            "DESCRIBE {url} RTSP/1.0\r\nCSeq: 3\r\nAuthorization: {}\r\n\r\n",
+            alice_describe(&url, &fresh, "00000001")
+        ),
+    );
+    assert!(r.starts_with("RTSP/1.0 200"), "{r}");
+    let log = server.log_with("stale nonce");
+    assert!(log.contains("authentication failed: stale nonce"), "{log}");
+    // A wrong password with the old nonce learns nothing about staleness.
+    let wrong = alice_describe(&url, &old, "00000002").replace("response=\"", "response=\"0");
+    let r = exchange(
+        &mut s,
+        &format!("DESCRIBE {url} RTSP/1.0\r\nCSeq: 4\r\nAuthorization: {wrong}\r\n\r\n"),
+    );
+    assert!(r.starts_with("RTSP/1.0 401") && !r.contains("stale"), "{r}");
+}
+
 #[test]
 fn replayed_or_foreign_credentials_are_refused() {
     let root = store();
@@ -131,27 +219,8 @@ fn replayed_or_foreign_credentials_are_refused() {
         &format!("DESCRIBE {url} RTSP/1.0\r\nCSeq: 1\r\n\r\n"),
     );
     assert!(r.starts_with("RTSP/1.0 401"), "{r}");
-    let nonce = r
-        .split("nonce=\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .to_string();
-    let authz = |nc: &str| {
-        let ha1 = "66b130228a143c90b4e2a225f1e77552"; // alice:ctrtspd:Circle Of Life
-        let ha2 = ctrtspd::auth::Hex(&ctrtspd::auth::md5(format!("DESCRIBE:{url}").as_bytes()))
-            .to_string();
-        let resp = ctrtspd::auth::Hex(&ctrtspd::auth::md5(
-            format!("{ha1}:{nonce}:{nc}:0a4f113b:auth:{ha2}").as_bytes(),
-        ))
-        .to_string();
-        format!(
-            "Digest username=\"alice\", realm=\"ctrtspd\", nonce=\"{nonce}\", uri=\"{url}\", \
-             response=\"{resp}\", qop=auth, nc={nc}, cnonce=\"0a4f113b\""
-        )
-    };
+    let nonce = nonce_of(&r);
+    let authz = |nc: &str| alice_describe(&url, &nonce, nc);
     let ok = exchange(
         &mut s,
         &format!(
@@ -195,4 +264,56 @@ fn replayed_or_foreign_credentials_are_refused() {
         &format!("DESCRIBE {url_other} RTSP/1.0\r\nCSeq: 1\r\nAuthorization: {foreign}\r\n\r\n"),
     );
     assert!(r.starts_with("RTSP/1.0 401"), "{r}");
+}
+
+/// ffmpeg keeps the session alive every `timeout / 2` seconds (here 1 s)
+/// with a GET_PARAMETER, whose nonce is then past its 1 s lifetime: it
+/// must take the `stale=true` challenge's fresh nonce and retry by itself,
+/// without failing the stream.
+#[test]
+fn ffprobe_answers_stale_challenges_mid_stream() {
+    require_ffprobe();
+    let root = store();
+    let server = server_with(&root, &["--nonce-lifetime", "1", "--session-timeout", "2"]);
+    let window = format!("regul/1/?start={T0}&stop={}", T0 + 4);
+    let p = ffprobe(
+        &with_user(&server, "alice:Circle%20Of%20Life", &window),
+        "tcp",
+        Duration::from_secs(60),
+    );
+    assert_eq!(p.nb_read_frames, 100, "{}", server.log());
+    let log = server.log_with(" 100 frames,");
+    // Requests (R) and refusals (F) in order: some keep-alives were stale,
+    // and each refused one was retried successfully (never F R F).
+    let events: String = log
+        .lines()
+        .filter_map(|l| {
+            if l.contains("authentication failed") {
+                Some('F')
+            } else if l.contains("[ctrtspd::server::handler]")
+                && [
+                    "OPTIONS",
+                    "DESCRIBE",
+                    "SETUP",
+                    "PLAY",
+                    "GET_PARAMETER",
+                    "TEARDOWN",
+                ]
+                .iter()
+                .any(|m| l.contains(&format!(": {m} rtsp://")))
+            {
+                Some('R')
+            } else {
+                None
+            }
+        })
+        .collect();
+    let stale = log.matches("authentication failed: stale nonce").count();
+    assert!(stale >= 1, "no stale nonce in 4 s: {events}\n{log}");
+    assert_eq!(log.matches("authentication failed").count(), stale, "{log}");
+    assert!(
+        !events.contains("FRF"),
+        "a stale retry failed: {events}\n{log}"
+    );
+    assert!(log.contains(" 100 frames,"), "{log}");
 }

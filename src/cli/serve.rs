@@ -37,6 +37,13 @@ pub struct Args {
     /// seconds a client has to finish sending a request (default 10)
     #[argh(option, default = "10")]
     request_timeout: u32,
+    /// interleaved data ($ frames: RTCP receiver reports) a client may send,
+    /// KiB/s; beyond it the connection is closed; 0: no limit (default 64)
+    #[argh(option, default = "64")]
+    max_interleaved_rate: u32,
+    /// interleaved data a client may send at once, KiB (default 256)
+    #[argh(option, default = "256")]
+    max_interleaved_burst: u32,
     /// users allowed in: an htdigest file (user:realm:HA1[:cameras=1-4,7]);
     /// without it the server is open to anyone
     #[argh(option)]
@@ -47,6 +54,10 @@ pub struct Args {
     /// also accept Basic authentication (passwords in clear on the network)
     #[argh(switch)]
     allow_basic: bool,
+    /// seconds a Digest nonce stays valid before clients are asked again
+    /// with stale=true (default 60)
+    #[argh(option, default = "60")]
+    nonce_lifetime: u32,
 }
 
 /// Runs `serve`.
@@ -101,9 +112,16 @@ pub fn run(a: Args) -> i32 {
     config.limits.max_connections = a.max_connections;
     config.limits.max_connections_per_peer = a.max_connections_per_peer;
     config.limits.request_timeout_us = i64::from(a.request_timeout.max(1)) * 1_000_000;
+    config.limits.interleaved_input =
+        (a.max_interleaved_rate > 0).then(|| crate::server::InputLimit {
+            rate_bytes_per_s: a.max_interleaved_rate.saturating_mul(1024),
+            // A receiver report (about 100 bytes) always fits.
+            burst_bytes: a.max_interleaved_burst.max(1).saturating_mul(1024),
+        });
     config.users_file = a.users;
     config.realm = a.realm;
     config.allow_basic = a.allow_basic;
+    config.nonce_lifetime_us = i64::from(a.nonce_lifetime.max(1)) * 1_000_000;
     let server = match Server::bind(config) {
         Ok(s) => s,
         Err(e @ crate::server::ServerError::Users(..)) => {

@@ -13,6 +13,7 @@ use std::rc::Rc;
 use smol::Async;
 
 use super::Shared;
+use super::budget::InputBudget;
 use super::handler::Play;
 use super::media::{FrameSend, Sent};
 use super::schedule::ConnCell;
@@ -70,6 +71,8 @@ pub(crate) struct Conn {
     pub stop_flush_until: Option<i64>,
     /// The connection is over (its task ends at its next look).
     pub finished: bool,
+    /// Interleaved bytes the client may still send (junk-flood guard).
+    pub input_budget: InputBudget,
 }
 
 /// What the loop waits for next.
@@ -181,6 +184,7 @@ impl Conn {
     pub fn new(shared: Rc<Shared>, stream: Async<TcpStream>, peer: SocketAddr) -> Conn {
         let local = stream.get_ref().local_addr().unwrap_or(peer);
         let _ = stream.get_ref().set_nodelay(true);
+        let input_budget = InputBudget::new(shared.config.limits.interleaved_input);
         Conn {
             shared,
             stream: Rc::new(stream),
@@ -198,6 +202,7 @@ impl Conn {
             partial_since_mono_us: None,
             stop_flush_until: None,
             finished: false,
+            input_budget,
         }
     }
 
@@ -327,6 +332,9 @@ impl Conn {
         if self.play.is_none() && now - self.last_input_mono_us >= idle_limit {
             return Some("idle without a session");
         }
+        if self.input_budget.exceeded().is_some() {
+            return Some("interleaved input over its budget");
+        }
         None
     }
 
@@ -376,6 +384,11 @@ impl Conn {
             match rtsp::parse_interleaved(&self.rbuf) {
                 Ok(Some(frame)) => {
                     let (channel, len) = (frame.channel, frame.frame_len_bytes());
+                    if let Err(e) = self.input_budget.spend(now, len) {
+                        // The loop's overdue check closes the connection.
+                        log::warn!("{}: {e}", self.peer);
+                        return;
+                    }
                     let is_rtcp = crate::rtp::parse_compound(frame.payload).is_ok();
                     if let Some(play) = &mut self.play
                         && let Transport::Tcp { rtcp_channel, .. } = play.session.transport()
@@ -397,6 +410,9 @@ impl Conn {
                             .map_or(0, |b| usize::from(u16::from_be_bytes([b[0], b[1]])));
                         self.discard_bytes = (4 + declared).saturating_sub(self.rbuf.len());
                         self.rbuf.clear();
+                        if let Err(e) = self.input_budget.spend(now, 4 + declared) {
+                            log::warn!("{}: {e}", self.peer);
+                        }
                     }
                     return;
                 }

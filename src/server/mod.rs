@@ -5,8 +5,10 @@
 //! - [`schedule`]: the one timer of all connections, the send pacer;
 //! - [`handler`]: RTSP methods → session, player and response;
 //! - [`media`]: frames out as `writev` (TCP) / `sendmmsg` (UDP) batches;
-//! - [`udp`]: the shared UDP sockets; [`clock`], [`signals`].
+//! - [`udp`]: the shared UDP sockets; [`clock`], [`signals`];
+//! - [`budget`]: how much interleaved data a client may send.
 
+mod budget;
 mod clock;
 mod conn;
 mod handler;
@@ -23,6 +25,7 @@ use std::time::Duration;
 
 use smol::{Async, LocalExecutor};
 
+pub use budget::InputLimit;
 pub use clock::Clock;
 
 use crate::store::Catalog;
@@ -51,6 +54,10 @@ pub struct Config {
     pub realm: String,
     /// Also accept Basic authentication (passwords in clear on the wire).
     pub allow_basic: bool,
+    /// How long a Digest nonce is accepted; after it the client gets a
+    /// `stale=true` challenge. It also bounds how long a qop-less response
+    /// (GStreamer's) can be replayed, so keep it short.
+    pub nonce_lifetime_us: i64,
 }
 
 /// Resource limits: exceeding one answers 503 or closes that connection,
@@ -63,6 +70,9 @@ pub struct Limits {
     pub max_connections_per_peer: u32,
     /// A request must be complete this long after its first byte (slowloris).
     pub request_timeout_us: i64,
+    /// Interleaved (`$`) data a client may send, per connection; beyond it
+    /// the connection is closed. `None`: no limit.
+    pub interleaved_input: Option<InputLimit>,
 }
 
 impl Default for Limits {
@@ -71,6 +81,7 @@ impl Default for Limits {
             max_connections: 2000,
             max_connections_per_peer: 200,
             request_timeout_us: 10_000_000,
+            interleaved_input: Some(InputLimit::DEFAULT),
         }
     }
 }
@@ -89,6 +100,7 @@ impl Config {
             users_file: None,
             realm: crate::auth::DEFAULT_REALM.to_string(),
             allow_basic: false,
+            nonce_lifetime_us: 60_000_000,
         }
     }
 }
@@ -210,7 +222,7 @@ fn load_auth(config: &Config) -> Result<Option<crate::auth::Auth>, ServerError> 
         &config.realm,
         random_secret(),
         config.allow_basic,
-        60_000_000,
+        config.nonce_lifetime_us,
     );
     if auth.user_count() == 0 {
         return Err(ServerError::Users(
