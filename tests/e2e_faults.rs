@@ -36,7 +36,33 @@ struct Raw {
 
 impl Raw {
     fn connect(server: &ServerProcess) -> Raw {
-        let s = TcpStream::connect(server.addr).unwrap();
+        Raw::with_stream(TcpStream::connect(server.addr).unwrap())
+    }
+
+    /// A client whose receive buffer is as small as the kernel allows, so
+    /// that its socket fills within a fraction of a second when it stops
+    /// reading.
+    fn connect_small_window(server: &ServerProcess) -> Raw {
+        use nix::sys::socket::{
+            AddressFamily, SockFlag, SockType, SockaddrIn, connect, setsockopt, socket, sockopt,
+        };
+        let fd = socket(
+            AddressFamily::Inet,
+            SockType::Stream,
+            SockFlag::empty(),
+            None,
+        )
+        .unwrap();
+        setsockopt(&fd, sockopt::RcvBuf, &2048).unwrap();
+        let std::net::SocketAddr::V4(v4) = server.addr else {
+            panic!("IPv4 test server")
+        };
+        use std::os::fd::AsRawFd;
+        connect(fd.as_raw_fd(), &SockaddrIn::from(v4)).unwrap();
+        Raw::with_stream(TcpStream::from(fd))
+    }
+
+    fn with_stream(s: TcpStream) -> Raw {
         s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
         Raw {
             s,
@@ -631,6 +657,48 @@ fn silent_sessions_time_out_and_half_closed_ones_end() {
     }
     let log = server.log();
     assert_eq!(log.matches(" end: ").count(), 2, "{log}");
+}
+
+#[test]
+fn clients_that_stop_reading_for_good_are_dropped() {
+    // Camera 2 at 500 frames/s (about 130 KB/s): a stopped reader's socket
+    // fills within a fraction of a second.
+    let root = store();
+    let clip = concat_fixture(&root, H264, 50);
+    import_file(&root, 2, "regul", T0, 500, &clip);
+    // A small kernel send buffer, as on a box short of memory.
+    let server = ServerProcess::start(&root, &["--session-timeout", "3", "--send-buffer", "16"]);
+    let url = server.url(&format!("regul/2/?start={T0}"));
+    // Plays, then never reads again: after a session timeout with a full
+    // socket the connection goes.
+    let mut stopped = Raw::connect_small_window(&server);
+    stopped.play(&url);
+    // Gets a 400 for garbage while its socket is full, and does not read
+    // it: the closing connection waits 2 s for its last bytes, no longer.
+    let mut closing = Raw::connect_small_window(&server);
+    closing.play(&url);
+    std::thread::sleep(Duration::from_millis(500));
+    closing.s.write_all(b"garbage\r\n\r\n").unwrap();
+    let t = Instant::now();
+    let deadline = t + Duration::from_secs(15);
+    while server.log().matches("stopped reading").count() < 2 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let log = server.log();
+    assert_eq!(log.matches("stopped reading").count(), 2, "{log}");
+    assert!(!log.contains("timed out"), "{log}");
+    assert!(t.elapsed() < Duration::from_secs(10), "{:?}", t.elapsed());
+    // Both see the end of the stream once they read what was queued.
+    for c in [&mut stopped, &mut closing] {
+        c.s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut rest = Vec::new();
+        assert!(c.s.read_to_end(&mut rest).is_ok(), "closed by the server");
+    }
+    let mut c = Raw::connect(&server);
+    assert!(
+        c.request("OPTIONS", &server.url("regul/1/"), &[])
+            .starts_with("RTSP/1.0 200")
+    );
 }
 
 #[test]

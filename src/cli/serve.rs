@@ -44,6 +44,10 @@ pub struct Args {
     /// interleaved data a client may send at once, KiB (default 256)
     #[argh(option, default = "256")]
     max_interleaved_burst: u32,
+    /// kernel send buffer per connection, KiB: bounds the memory a client
+    /// that stops reading holds; 0: the kernel's autotuning (default 256)
+    #[argh(option, default = "256")]
+    send_buffer: u32,
     /// users allowed in: an htdigest file (user:realm:HA1[:cameras=1-4,7]);
     /// without it the server is open to anyone
     #[argh(option)]
@@ -118,6 +122,8 @@ pub fn run(a: Args) -> i32 {
             // A receiver report (about 100 bytes) always fits.
             burst_bytes: a.max_interleaved_burst.max(1).saturating_mul(1024),
         });
+    config.limits.send_buffer_bytes =
+        (a.send_buffer > 0).then(|| a.send_buffer.saturating_mul(1024));
     config.users_file = a.users;
     config.realm = a.realm;
     config.allow_basic = a.allow_basic;

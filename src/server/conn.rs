@@ -33,6 +33,9 @@ pub const SEND_TICK_US: i64 = 1_000;
 
 /// How long a stopping server lets a connection flush its last bytes.
 const STOP_FLUSH_US: i64 = 1_000_000;
+/// How long a connection being closed (after an error reply) waits for a
+/// client that does not read its last bytes.
+const CLOSE_FLUSH_US: i64 = 2_000_000;
 
 /// Room for responses and RTCP queued between frames.
 pub const OUT_BYTES: usize = 3072;
@@ -71,6 +74,9 @@ pub(crate) struct Conn {
     pub stop_flush_until: Option<i64>,
     /// The connection is over (its task ends at its next look).
     pub finished: bool,
+    /// Since when the client's socket has been full without turning
+    /// writable (a client that stopped reading).
+    pub write_blocked_since: Option<i64>,
     /// Interleaved bytes the client may still send (junk-flood guard).
     pub input_budget: InputBudget,
 }
@@ -170,7 +176,9 @@ pub(crate) async fn run(shared: Rc<Shared>, stream: Async<TcpStream>, peer: Sock
                 }
             }
             Event::Stop => stop_seen = true,
-            Event::Writable | Event::Poke => {}
+            // The client read: whatever it left blocked may move again.
+            Event::Writable => cell.conn.borrow_mut().write_blocked_since = None,
+            Event::Poke => {}
         }
     }
     shared.schedule.remove(slot);
@@ -184,6 +192,16 @@ impl Conn {
     pub fn new(shared: Rc<Shared>, stream: Async<TcpStream>, peer: SocketAddr) -> Conn {
         let local = stream.get_ref().local_addr().unwrap_or(peer);
         let _ = stream.get_ref().set_nodelay(true);
+        if let Some(bytes) = shared.config.limits.send_buffer_bytes {
+            let bytes = usize::try_from(bytes).unwrap_or(usize::MAX);
+            if let Err(e) = nix::sys::socket::setsockopt(
+                stream.get_ref(),
+                nix::sys::socket::sockopt::SndBuf,
+                &bytes,
+            ) {
+                log::warn!("{peer}: SO_SNDBUF: {e}");
+            }
+        }
         let input_budget = InputBudget::new(shared.config.limits.interleaved_input);
         Conn {
             shared,
@@ -202,6 +220,7 @@ impl Conn {
             partial_since_mono_us: None,
             stop_flush_until: None,
             finished: false,
+            write_blocked_since: None,
             input_budget,
         }
     }
@@ -240,10 +259,39 @@ impl Conn {
             self.finished = true;
             return None;
         }
-        wait.at_mono_us = [wait.at_mono_us, self.next_overdue(), self.stop_flush_until]
-            .into_iter()
-            .flatten()
-            .min();
+        let mut stall_limit = None;
+        if wait.tcp_writable {
+            // A client may read slowly (the socket turns writable now and
+            // then) but not stop reading for good: that would hold the
+            // connection, and a closing one's last bytes, forever.
+            let since = *self.write_blocked_since.get_or_insert(now);
+            let limit_us = if self.close {
+                CLOSE_FLUSH_US
+            } else {
+                i64::from(self.shared.config.session_timeout_s) * 1_000_000
+            };
+            if now - since >= limit_us {
+                log::info!(
+                    "{}: closing: the client stopped reading ({} ms with a full socket)",
+                    self.peer,
+                    (now - since) / 1000
+                );
+                self.finished = true;
+                return None;
+            }
+            stall_limit = Some(since + limit_us);
+        } else {
+            self.write_blocked_since = None;
+        }
+        wait.at_mono_us = [
+            wait.at_mono_us,
+            self.next_overdue(),
+            self.stop_flush_until,
+            stall_limit,
+        ]
+        .into_iter()
+        .flatten()
+        .min();
         Some(wait)
     }
 

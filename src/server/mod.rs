@@ -73,6 +73,12 @@ pub struct Limits {
     /// Interleaved (`$`) data a client may send, per connection; beyond it
     /// the connection is closed. `None`: no limit.
     pub interleaved_input: Option<InputLimit>,
+    /// Kernel send buffer of each RTSP connection (`SO_SNDBUF`, which Linux
+    /// doubles for its bookkeeping). Without it the kernel grows a
+    /// connection's buffer up to `tcp_wmem` (4 MiB): a thousand stalled
+    /// clients could pin gigabytes of a small box's memory. `None`: the
+    /// kernel's autotuning.
+    pub send_buffer_bytes: Option<u32>,
 }
 
 impl Default for Limits {
@@ -82,6 +88,8 @@ impl Default for Limits {
             max_connections_per_peer: 200,
             request_timeout_us: 10_000_000,
             interleaved_input: Some(InputLimit::DEFAULT),
+            // Half a second of a 4 Mbit/s stream, several keyframes.
+            send_buffer_bytes: Some(256 * 1024),
         }
     }
 }
