@@ -576,7 +576,6 @@ async fn session_body(
         .await
         .map_err(|e| format!("connect: {e}"))?;
     let mut track = Track::default();
-    let want_us = plan.seconds * 1_000_000 - FRAME_US;
     if plan.url_template.is_none() && plan.proto == Proto::Udp {
         // Raw UDP mode: tell the floor writer our port, read datagrams
         // until it closes the TCP connection.
@@ -694,16 +693,8 @@ async fn session_body(
                     }
                     buf.copy_within(used..have, 0);
                     have -= used;
-                    let span_done = track.media_span_us() >= want_us;
-                    if (plan.first_packet_only && st.packets > 0)
-                        || bye
-                        || (span_done && !plan.expect_bye)
-                    {
-                        st.bye = bye;
+                    if media_done(plan, &track, st, bye, &mut grace) {
                         break;
-                    }
-                    if span_done && grace.is_none() {
-                        grace = Some(Instant::now() + BYE_GRACE);
                     }
                 }
                 let more = read_more(&c.stream, &mut buf, have, st);
@@ -762,16 +753,8 @@ async fn session_body(
                 while let Ok(n) = rtcp.get_ref().recv(&mut buf) {
                     bye |= rtcp_has_bye(&buf[..n]);
                 }
-                let span_done = track.media_span_us() >= want_us;
-                if (plan.first_packet_only && st.packets > 0)
-                    || bye
-                    || (span_done && !plan.expect_bye)
-                {
-                    st.bye = bye;
+                if media_done(plan, &track, st, bye, &mut grace) {
                     break;
-                }
-                if span_done && grace.is_none() {
-                    grace = Some(Instant::now() + BYE_GRACE);
                 }
             }
         }
@@ -787,6 +770,28 @@ async fn session_body(
     );
     let _ = c.stream.write_all(req.as_bytes()).await;
     Ok(())
+}
+
+/// After each read of a playing session: true when it should stop (its
+/// first packet in the seek test, the BYE, or the whole window when no BYE
+/// is expected); once the window is in, starts the [`BYE_GRACE`] wait.
+fn media_done(
+    plan: &GenPlan,
+    track: &Track,
+    st: &mut SessionStats,
+    bye: bool,
+    grace: &mut Option<Instant>,
+) -> bool {
+    let want_us = plan.seconds * 1_000_000 - FRAME_US;
+    let span_done = track.media_span_us() >= want_us;
+    if (plan.first_packet_only && st.packets > 0) || bye || (span_done && !plan.expect_bye) {
+        st.bye = bye;
+        return true;
+    }
+    if span_done && grace.is_none() {
+        *grace = Some(Instant::now() + BYE_GRACE);
+    }
+    false
 }
 
 async fn read_more(
