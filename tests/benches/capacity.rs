@@ -53,20 +53,24 @@
 //!
 //! Data (clip, stores) is cached under target/bench-data/.
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::io::{IoSlice, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::rc::Rc;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use common::data::{DAY_US, cached_store, data_dir, empty_month, import_copies, manifest};
+use common::figures::{Rng, pct};
+use common::process::{Guard, free_port, status_kb, wait_port, watchdog};
+use common::rtsp::{Conversation, Response, resolve_control};
 use ctrtspd::codec::{self, AccessUnits, Codec};
 use ctrtspd::rtp::Packetizer;
-use ctrtspd::store::import::{ImportTarget, import_annexb};
-use ctrtspd::store::{FrameIn, Kind, ParamSets, Recorder, RecorderConfig, paths};
+use ctrtspd::store::{FrameIn, Kind, ParamSets, Recorder, RecorderConfig};
 use smol::Async;
 use smol::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -88,55 +92,6 @@ const BYE_GRACE: Duration = Duration::from_millis(1500);
 
 // ---------------------------------------------------------------- processes
 
-/// PIDs to kill if the watchdog fires.
-static CHILDREN: Mutex<Vec<u32>> = Mutex::new(Vec::new());
-
-/// A child process killed and reaped when dropped (also on panic).
-struct Guard(Child);
-
-impl Guard {
-    fn spawn(cmd: &mut Command) -> Guard {
-        let child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
-        CHILDREN.lock().unwrap().push(child.id());
-        Guard(child)
-    }
-    fn pid(&self) -> u32 {
-        self.0.id()
-    }
-}
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-        CHILDREN.lock().unwrap().retain(|p| *p != self.0.id());
-    }
-}
-
-/// Kills every child and exits if `secs` pass (a phase hung).
-fn watchdog(secs: u64, what: &'static str) -> std::sync::Arc<AtomicBool> {
-    let done = std::sync::Arc::new(AtomicBool::new(false));
-    let d = done.clone();
-    std::thread::spawn(move || {
-        let end = Instant::now() + Duration::from_secs(secs);
-        while Instant::now() < end {
-            if d.load(Ordering::Relaxed) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        eprintln!("watchdog: {what} ran over {secs} s; killing children");
-        for pid in CHILDREN.lock().unwrap().iter() {
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(*pid as i32),
-                nix::sys::signal::Signal::SIGKILL,
-            );
-        }
-        std::process::exit(2);
-    });
-    done
-}
-
 /// `taskset -c cores`, behind `nice -n N` when `--nice` was given (a shared
 /// machine: other builds on the same core skew lateness, not CPU seconds).
 fn pinned(cores: &str) -> Command {
@@ -154,35 +109,6 @@ fn pinned(cores: &str) -> Command {
     };
     c.args(["-c", cores]);
     c
-}
-
-fn free_port() -> u16 {
-    // An even port that is free (the server binds its RTP/RTCP UDP pair
-    // right after its RTSP port). bind(0) hands out odd ports on Linux.
-    for _ in 0..100 {
-        let l = TcpListener::bind("127.0.0.1:0").unwrap();
-        let p = l.local_addr().unwrap().port() & !1;
-        drop(l);
-        if p > 1024 && TcpListener::bind(("127.0.0.1", p)).is_ok() {
-            return p;
-        }
-    }
-    panic!("no free port")
-}
-
-fn wait_port(port: u16, limit: Duration) -> Option<Duration> {
-    let t = Instant::now();
-    while t.elapsed() < limit {
-        // A connect to a free ephemeral port can succeed onto itself
-        // (TCP simultaneous open): only a real listener counts.
-        if let Ok(s) = TcpStream::connect(("127.0.0.1", port))
-            && s.local_addr().ok() != s.peer_addr().ok()
-        {
-            return Some(t.elapsed());
-        }
-        std::thread::sleep(Duration::from_micros(500));
-    }
-    None
 }
 
 fn clk_tck() -> f64 {
@@ -233,16 +159,6 @@ fn majflt(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
-/// A `/proc/PID/status` field (kB for sizes).
-fn status_kb(pid: u32, field: &str) -> u64 {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    s.lines()
-        .find(|l| l.starts_with(field))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
-}
-
 /// Samples the max RssAnon of `pid` every 200 ms until stopped.
 struct RssSampler {
     stop: std::sync::Arc<AtomicBool>,
@@ -283,16 +199,6 @@ fn load_avg() -> String {
 
 // ---------------------------------------------------------------- data
 
-fn manifest() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn data_dir() -> PathBuf {
-    let d = manifest().join("target/bench-data");
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
 fn ensure_clip(clip: &Path) {
     if clip.exists() {
         return;
@@ -315,26 +221,11 @@ fn ensure_clip(clip: &Path) {
 fn ensure_load_store(clip: &Path, copies: usize) -> PathBuf {
     let len = std::fs::metadata(clip).unwrap().len();
     let root = data_dir().join(format!("store-load-{len}-x{copies}"));
-    let mark = root.join(".complete");
-    if mark.exists() {
-        return root;
-    }
-    let _ = std::fs::remove_dir_all(&root);
-    std::fs::create_dir_all(&root).unwrap();
-    let data = std::fs::read(clip).unwrap();
-    let mut start_us = T0_S * 1_000_000;
-    for _ in 0..copies {
-        let t = ImportTarget {
-            root: &root,
-            camera: 1,
-            kind: Kind::Regul,
-            start_us,
-            fps: FPS as f64,
-        };
-        let s = import_annexb(&t, &data, |_, _| true).unwrap();
-        start_us = s.end_us;
-    }
-    std::fs::write(&mark, b"").unwrap();
+    cached_store(&root, |root| {
+        let data = std::fs::read(clip).unwrap();
+        import_copies(root, &data, copies, T0_S * 1_000_000, FPS as f64);
+        String::new()
+    });
     root
 }
 
@@ -360,21 +251,22 @@ fn clip_frames(data: &[u8]) -> Vec<(bool, ParamSets, Vec<u8>)> {
 }
 
 const SEEK_T0_S: i64 = 1_709_164_800;
+/// Real H.264 frames, small: what the seek and month stores hold.
+const GOP25_FIXTURE: &str = "tests/fixtures/ffmpeg_testsrc_h264_gop25.264";
 
 /// 24 h of camera 1 regul: the gop-25 fixture in a loop (real H.264 frames,
 /// small, so the archive stays ~1 GB).
 fn ensure_seek_store() -> PathBuf {
     let root = data_dir().join("store-24h");
-    let mark = root.join(".complete");
-    if mark.exists() {
-        return root;
-    }
-    let _ = std::fs::remove_dir_all(&root);
-    let data =
-        std::fs::read(manifest().join("tests/fixtures/ffmpeg_testsrc_h264_gop25.264")).unwrap();
+    cached_store(&root, build_seek_store);
+    root
+}
+
+fn build_seek_store(root: &Path) -> String {
+    let data = std::fs::read(manifest().join(GOP25_FIXTURE)).unwrap();
     let frames = clip_frames(&data);
     let t = Instant::now();
-    let mut rec = Recorder::new(&root, 1, Kind::Regul, RecorderConfig::default());
+    let mut rec = Recorder::new(root, 1, Kind::Regul, RecorderConfig::default());
     let total = 24 * 3600 * FPS;
     for n in 0..total {
         let (key, params, payload) = &frames[n as usize % frames.len()];
@@ -393,60 +285,31 @@ fn ensure_seek_store() -> PathBuf {
         frames.len(),
         t.elapsed().as_secs_f64()
     );
-    std::fs::write(&mark, b"").unwrap();
-    root
+    String::new()
 }
-
-const DAY_US: i64 = 86_400_000_000;
 
 /// 30 d × 16 cameras × 2 kinds of 10-minute segments: empty files (what the
 /// catalog lists) plus a real recording for camera 1 regul in the last day.
 fn ensure_month_store() -> PathBuf {
     let root = data_dir().join("store-30d");
-    let mark = root.join(".complete");
-    if mark.exists() {
-        return root;
-    }
-    let _ = std::fs::remove_dir_all(&root);
+    cached_store(&root, build_month_store);
+    root
+}
+
+fn build_month_store(root: &Path) -> String {
     let end_us = T0_S * 1_000_000;
     let t = Instant::now();
     // The real recording first: import refuses to land behind unreadable files.
-    std::fs::create_dir_all(&root).unwrap();
-    let data =
-        std::fs::read(manifest().join("tests/fixtures/ffmpeg_testsrc_h264_gop25.264")).unwrap();
-    let t2 = ImportTarget {
-        root: &root,
-        camera: 1,
-        kind: Kind::Regul,
-        start_us: end_us - DAY_US / 2,
-        fps: FPS as f64,
-    };
-    import_annexb(&t2, &data, |_, _| true).unwrap();
-    let mut files = 0;
-    for camera in 1..=16u32 {
-        for kind in Kind::ALL {
-            let sdir = paths::stream_dir(&root, camera, kind);
-            for seg in 0..(30 * 144) {
-                let start = end_us - 30 * DAY_US + seg * 600_000_000;
-                if camera == 1 && kind == Kind::Regul && start >= end_us - DAY_US {
-                    continue;
-                }
-                let (idx, dat) = paths::segment_paths(&sdir, start);
-                if seg % 144 == 0 {
-                    std::fs::create_dir_all(idx.parent().unwrap()).unwrap();
-                }
-                std::fs::File::create(&idx).unwrap();
-                std::fs::File::create(&dat).unwrap();
-                files += 2;
-            }
-        }
-    }
+    let data = std::fs::read(manifest().join(GOP25_FIXTURE)).unwrap();
+    import_copies(root, &data, 1, end_us - DAY_US / 2, FPS as f64);
+    let files = empty_month(root, end_us, |camera, kind, start| {
+        camera == 1 && kind == Kind::Regul && start >= end_us - DAY_US
+    });
     println!(
         "30 d store: {files} empty segment files + one real, made in {:.0} s",
         t.elapsed().as_secs_f64()
     );
-    std::fs::write(&mark, b"").unwrap();
-    root
+    String::new()
 }
 
 fn segment_files(root: &Path) -> Vec<PathBuf> {
@@ -601,37 +464,12 @@ impl Epoch {
 
 struct Rtsp {
     stream: Async<TcpStream>,
-    buf: Vec<u8>,
-    cseq: u32,
-    session: Option<String>,
-}
-
-struct Response {
-    head: String,
-    body: String,
-}
-
-impl Response {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.head.lines().find_map(|l| {
-            let (k, v) = l.split_once(':')?;
-            k.trim().eq_ignore_ascii_case(name).then(|| v.trim())
-        })
-    }
+    c: Conversation,
 }
 
 impl Rtsp {
     async fn request(&mut self, method: &str, url: &str, extra: &str) -> Result<Response, String> {
-        self.cseq += 1;
-        let session = self
-            .session
-            .as_ref()
-            .map(|s| format!("Session: {s}\r\n"))
-            .unwrap_or_default();
-        let req = format!(
-            "{method} {url} RTSP/1.0\r\nCSeq: {}\r\nUser-Agent: ctrtspd-capacity-bench\r\n{session}{extra}\r\n",
-            self.cseq
-        );
+        let req = self.c.request(method, url, extra);
         self.stream
             .write_all(req.as_bytes())
             .await
@@ -639,43 +477,16 @@ impl Rtsp {
         self.response(method).await
     }
 
+    /// The next answer; a status other than 200 is an error.
     async fn response(&mut self, method: &str) -> Result<Response, String> {
         loop {
             // Skip interleaved data that arrived ahead of the answer.
-            while self.buf.first() == Some(&b'$') && self.buf.len() >= 4 {
-                let n = 4 + usize::from(u16::from_be_bytes([self.buf[2], self.buf[3]]));
-                if self.buf.len() < n {
-                    break;
+            self.c.drain_frames();
+            if let Some(r) = self.c.take_response() {
+                if r.status != 200 {
+                    return Err(format!("{method}: {}", r.head.lines().next().unwrap_or("")));
                 }
-                self.buf.drain(..n);
-            }
-            if self.buf.first() != Some(&b'$')
-                && let Some(end) = self.buf.windows(4).position(|w| w == b"\r\n\r\n")
-            {
-                let head = String::from_utf8_lossy(&self.buf[..end]).into_owned();
-                let clen: usize = head
-                    .lines()
-                    .find_map(|l| {
-                        let (k, v) = l.split_once(':')?;
-                        k.trim()
-                            .eq_ignore_ascii_case("content-length")
-                            .then(|| v.trim().parse().ok())?
-                    })
-                    .unwrap_or(0);
-                if self.buf.len() >= end + 4 + clen {
-                    let body =
-                        String::from_utf8_lossy(&self.buf[end + 4..end + 4 + clen]).into_owned();
-                    self.buf.drain(..end + 4 + clen);
-                    let status: u16 = head
-                        .split_whitespace()
-                        .nth(1)
-                        .and_then(|s| s.parse().ok())
-                        .unwrap_or(0);
-                    if status != 200 {
-                        return Err(format!("{method}: {}", head.lines().next().unwrap_or("")));
-                    }
-                    return Ok(Response { head, body });
-                }
+                return Ok(r);
             }
             let mut tmp = [0u8; 8192];
             let n = self
@@ -686,28 +497,8 @@ impl Rtsp {
             if n == 0 {
                 return Err(format!("{method}: connection closed"));
             }
-            self.buf.extend_from_slice(&tmp[..n]);
+            self.c.buf.extend_from_slice(&tmp[..n]);
         }
-    }
-}
-
-fn resolve_control(url: &str, content_base: Option<&str>, sdp: &str) -> String {
-    let media = sdp.split("\nm=").nth(1).unwrap_or(sdp);
-    let control = media
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("a=control:"))
-        .unwrap_or("*");
-    if control.starts_with("rtsp://") {
-        return control.to_string();
-    }
-    let base = content_base.unwrap_or(url);
-    if control == "*" {
-        return base.to_string();
-    }
-    if base.ends_with('/') {
-        format!("{base}{control}")
-    } else {
-        format!("{base}/{control}")
     }
 }
 
@@ -785,7 +576,6 @@ async fn session_body(
         .await
         .map_err(|e| format!("connect: {e}"))?;
     let mut track = Track::default();
-    let want_us = plan.seconds * 1_000_000 - FRAME_US;
     if plan.url_template.is_none() && plan.proto == Proto::Udp {
         // Raw UDP mode: tell the floor writer our port, read datagrams
         // until it closes the TCP connection.
@@ -839,9 +629,7 @@ async fn session_body(
     let url = url_for(plan, i);
     let mut c = Rtsp {
         stream,
-        buf: Vec::new(),
-        cseq: 0,
-        session: None,
+        c: Conversation::new("ctrtspd-capacity-bench"),
     };
     c.request("OPTIONS", &url, "").await?;
     let d = c
@@ -859,21 +647,13 @@ async fn session_body(
         Some((_, _, p)) => format!("Transport: RTP/AVP;unicast;client_port={}-{}\r\n", p, p + 1),
     };
     let s = c.request("SETUP", &setup_url, &transport).await?;
-    let sid = s
-        .header("Session")
-        .map(|v| v.split(';').next().unwrap_or("").trim().to_string())
-        .ok_or("SETUP: no Session")?;
-    c.session = Some(sid);
+    let sid = s.session_id().ok_or("SETUP: no Session")?;
+    c.c.session = Some(sid);
     let play_url = base.clone().unwrap_or(url.clone());
     let play_sent = epoch.us();
     // Send PLAY; its answer is read by the media loop below (TCP) so that
     // packets right behind it are timed correctly.
-    c.cseq += 1;
-    let req = format!(
-        "PLAY {play_url} RTSP/1.0\r\nCSeq: {}\r\nUser-Agent: ctrtspd-capacity-bench\r\nSession: {}\r\nRange: npt=0.000-\r\n\r\n",
-        c.cseq,
-        c.session.as_deref().unwrap_or("")
-    );
+    let req = c.c.request("PLAY", &play_url, "Range: npt=0.000-\r\n");
     c.stream
         .write_all(req.as_bytes())
         .await
@@ -881,7 +661,7 @@ async fn session_body(
     let mut play_ok = false;
     match udp {
         None => {
-            let mut buf = std::mem::take(&mut c.buf);
+            let mut buf = std::mem::take(&mut c.c.buf);
             let mut have = buf.len();
             buf.resize(1 << 16, 0);
             let mut bye = false;
@@ -913,16 +693,8 @@ async fn session_body(
                     }
                     buf.copy_within(used..have, 0);
                     have -= used;
-                    let span_done = track.media_span_us() >= want_us;
-                    if (plan.first_packet_only && st.packets > 0)
-                        || bye
-                        || (span_done && !plan.expect_bye)
-                    {
-                        st.bye = bye;
+                    if media_done(plan, &track, st, bye, &mut grace) {
                         break;
-                    }
-                    if span_done && grace.is_none() {
-                        grace = Some(Instant::now() + BYE_GRACE);
                     }
                 }
                 let more = read_more(&c.stream, &mut buf, have, st);
@@ -981,16 +753,8 @@ async fn session_body(
                 while let Ok(n) = rtcp.get_ref().recv(&mut buf) {
                     bye |= rtcp_has_bye(&buf[..n]);
                 }
-                let span_done = track.media_span_us() >= want_us;
-                if (plan.first_packet_only && st.packets > 0)
-                    || bye
-                    || (span_done && !plan.expect_bye)
-                {
-                    st.bye = bye;
+                if media_done(plan, &track, st, bye, &mut grace) {
                     break;
-                }
-                if span_done && grace.is_none() {
-                    grace = Some(Instant::now() + BYE_GRACE);
                 }
             }
         }
@@ -1001,11 +765,33 @@ async fn session_body(
     // TEARDOWN; the answer is not waited for (the connection closes).
     let req = format!(
         "TEARDOWN {play_url} RTSP/1.0\r\nCSeq: {}\r\nSession: {}\r\n\r\n",
-        c.cseq + 1,
-        c.session.as_deref().unwrap_or("")
+        c.c.cseq + 1,
+        c.c.session.as_deref().unwrap_or("")
     );
     let _ = c.stream.write_all(req.as_bytes()).await;
     Ok(())
+}
+
+/// After each read of a playing session: true when it should stop (its
+/// first packet in the seek test, the BYE, or the whole window when no BYE
+/// is expected); once the window is in, starts the [`BYE_GRACE`] wait.
+fn media_done(
+    plan: &GenPlan,
+    track: &Track,
+    st: &mut SessionStats,
+    bye: bool,
+    grace: &mut Option<Instant>,
+) -> bool {
+    let want_us = plan.seconds * 1_000_000 - FRAME_US;
+    let span_done = track.media_span_us() >= want_us;
+    if (plan.first_packet_only && st.packets > 0) || bye || (span_done && !plan.expect_bye) {
+        st.bye = bye;
+        return true;
+    }
+    if span_done && grace.is_none() {
+        *grace = Some(Instant::now() + BYE_GRACE);
+    }
+    false
 }
 
 async fn read_more(
@@ -1089,13 +875,6 @@ fn generate_sequential(plan: GenPlan) -> Vec<SessionStats> {
 }
 
 // ---------------------------------------------------------------- figures
-
-fn pct(sorted: &[i64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    sorted[((sorted.len() - 1) as f64 * p).round() as usize] as f64 / 1000.0
-}
 
 struct Summary {
     failed: usize,
@@ -1398,14 +1177,9 @@ fn phase_seek() {
     let port = free_port();
     let server = start_server(&root, port, "seek");
     wait_port(port, Duration::from_secs(10)).expect("server did not listen");
-    let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     let starts: Vec<i64> = (0..300)
-        .map(|_| {
-            rng ^= rng << 13;
-            rng ^= rng >> 7;
-            rng ^= rng << 17;
-            SEEK_T0_S + (rng % (86_400 - 60)) as i64
-        })
+        .map(|_| SEEK_T0_S + (rng.next() % (86_400 - 60)) as i64)
         .collect();
     let plan = GenPlan {
         sessions: starts.len(),

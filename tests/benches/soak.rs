@@ -21,18 +21,22 @@
 //! the same way after the run: both samples are of an idle server, so any
 //! difference is what the churn left behind.
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream, UdpSocket};
+use std::net::{TcpStream, UdpSocket};
 use std::os::fd::AsFd;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use ctrtspd::store::Kind;
-use ctrtspd::store::import::{ImportTarget, import_annexb};
+use common::data::{cached_store, data_dir, import_copies, manifest};
+use common::figures::Rng;
+use common::process::{Guard, free_port, status_kb, wait_port, watchdog};
+use common::rtsp::{Conversation, Response, resolve_control};
 
 const FIXTURE: &str = "tests/fixtures/demo_h264_640x360_10s.264";
 const COPIES: usize = 3;
@@ -62,93 +66,7 @@ const KINDS: [&str; 11] = [
 /// Indices into [`KINDS`]: one pass of a client thread's loop.
 const MIX: [usize; 15] = [0, 1, 2, 0, 3, 4, 1, 5, 0, 6, 7, 1, 8, 9, 10];
 
-// ---------------------------------------------------------------- processes
-
-static CHILDREN: Mutex<Vec<u32>> = Mutex::new(Vec::new());
-
-/// A child process killed and reaped when dropped (also on panic).
-struct Guard(Child);
-
-impl Guard {
-    fn spawn(cmd: &mut Command) -> Guard {
-        let child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
-        CHILDREN.lock().unwrap().push(child.id());
-        Guard(child)
-    }
-    fn pid(&self) -> u32 {
-        self.0.id()
-    }
-    fn alive(&mut self) -> bool {
-        matches!(self.0.try_wait(), Ok(None))
-    }
-}
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-        CHILDREN.lock().unwrap().retain(|p| *p != self.0.id());
-    }
-}
-
-/// Kills every child and exits if `secs` pass.
-fn watchdog(secs: u64) -> Arc<AtomicBool> {
-    let done = Arc::new(AtomicBool::new(false));
-    let d = done.clone();
-    std::thread::spawn(move || {
-        let end = Instant::now() + Duration::from_secs(secs);
-        while Instant::now() < end {
-            if d.load(Ordering::Relaxed) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        eprintln!("watchdog: soak ran over {secs} s; killing children");
-        for pid in CHILDREN.lock().unwrap().iter() {
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(*pid as i32),
-                nix::sys::signal::Signal::SIGKILL,
-            );
-        }
-        std::process::exit(2);
-    });
-    done
-}
-
-fn free_port() -> u16 {
-    // Even: the server binds its RTP/RTCP UDP pair next to it.
-    for _ in 0..100 {
-        let l = TcpListener::bind("127.0.0.1:0").unwrap();
-        let p = l.local_addr().unwrap().port() & !1;
-        drop(l);
-        if p > 1024 && TcpListener::bind(("127.0.0.1", p)).is_ok() {
-            return p;
-        }
-    }
-    panic!("no free port")
-}
-
-fn wait_port(port: u16, limit: Duration) -> bool {
-    let t = Instant::now();
-    while t.elapsed() < limit {
-        if let Ok(s) = TcpStream::connect(("127.0.0.1", port))
-            && s.local_addr().ok() != s.peer_addr().ok()
-        {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    false
-}
-
-fn status_kb(pid: u32, field: &str) -> u64 {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    s.lines()
-        .find(|l| l.starts_with(field))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
-}
+// ---------------------------------------------------------------- samples
 
 /// One look at the server.
 #[derive(Clone, Copy)]
@@ -173,37 +91,21 @@ fn sample(pid: u32, t0: Instant) -> Sample {
 
 // ---------------------------------------------------------------- data
 
-fn manifest() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
 /// The fixture imported `COPIES` times back to back, camera 1, regul, from
 /// T0. Returns (root, seconds recorded).
 fn ensure_store() -> (PathBuf, i64) {
-    let root = manifest().join(format!("target/bench-data/store-soak-x{COPIES}"));
-    let mark = root.join(".complete");
-    let data = std::fs::read(manifest().join(FIXTURE)).unwrap();
-    if let Ok(s) = std::fs::read_to_string(&mark)
-        && let Ok(secs) = s.trim().parse()
-    {
+    let root = data_dir().join(format!("store-soak-x{COPIES}"));
+    let build = |root: &std::path::Path| {
+        let data = std::fs::read(manifest().join(FIXTURE)).unwrap();
+        let end_us = import_copies(root, &data, COPIES, T0_S * 1_000_000, FPS);
+        (end_us / 1_000_000 - T0_S).to_string()
+    };
+    // The mark holds the seconds recorded; one that does not is rebuilt.
+    if let Ok(secs) = cached_store(&root, build).trim().parse() {
         return (root, secs);
     }
-    let _ = std::fs::remove_dir_all(&root);
-    std::fs::create_dir_all(&root).unwrap();
-    let mut start_us = T0_S * 1_000_000;
-    for _ in 0..COPIES {
-        let t = ImportTarget {
-            root: &root,
-            camera: 1,
-            kind: Kind::Regul,
-            start_us,
-            fps: FPS,
-        };
-        let s = import_annexb(&t, &data, |_, _| true).unwrap();
-        start_us = s.end_us;
-    }
-    let secs = start_us / 1_000_000 - T0_S;
-    std::fs::write(&mark, secs.to_string()).unwrap();
+    let _ = std::fs::remove_file(root.join(".complete"));
+    let secs = cached_store(&root, build).trim().parse().unwrap();
     (root, secs)
 }
 
@@ -212,27 +114,12 @@ fn ensure_store() -> (PathBuf, i64) {
 /// Blocking RTSP client; every call is bounded by the socket timeouts.
 struct Rtsp {
     s: TcpStream,
-    buf: Vec<u8>,
-    cseq: u32,
-    session: Option<String>,
+    c: Conversation,
     /// Interleaved bytes received.
     media_bytes: u64,
 }
 
-struct Response {
-    status: u16,
-    head: String,
-    body: String,
-}
-
-impl Response {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.head.lines().find_map(|l| {
-            let (k, v) = l.split_once(':')?;
-            k.trim().eq_ignore_ascii_case(name).then(|| v.trim())
-        })
-    }
-}
+const USER_AGENT: &str = "ctrtspd-soak-bench";
 
 /// TCP connections this process opened to the server, since the start.
 static CONNECTS: AtomicU64 = AtomicU64::new(0);
@@ -250,25 +137,14 @@ impl Rtsp {
     fn new(port: u16) -> Result<Rtsp, String> {
         Ok(Rtsp {
             s: connect(port)?,
-            buf: Vec::new(),
-            cseq: 0,
-            session: None,
+            c: Conversation::new(USER_AGENT),
             media_bytes: 0,
         })
     }
 
     /// Sends a request and reads its answer, whatever the status.
     fn send(&mut self, method: &str, url: &str, extra: &str) -> Result<Response, String> {
-        self.cseq += 1;
-        let session = self
-            .session
-            .as_ref()
-            .map(|s| format!("Session: {s}\r\n"))
-            .unwrap_or_default();
-        let req = format!(
-            "{method} {url} RTSP/1.0\r\nCSeq: {}\r\nUser-Agent: ctrtspd-soak-bench\r\n{session}{extra}\r\n",
-            self.cseq
-        );
+        let req = self.c.request(method, url, extra);
         self.s
             .write_all(req.as_bytes())
             .map_err(|e| format!("{method} write: {e}"))?;
@@ -286,14 +162,7 @@ impl Rtsp {
 
     /// Drops complete `$` frames at the head of the buffer.
     fn drain_frames(&mut self) {
-        while self.buf.first() == Some(&b'$') && self.buf.len() >= 4 {
-            let n = 4 + usize::from(u16::from_be_bytes([self.buf[2], self.buf[3]]));
-            if self.buf.len() < n {
-                break;
-            }
-            self.media_bytes += n as u64;
-            self.buf.drain(..n);
-        }
+        self.media_bytes += self.c.drain_frames();
     }
 
     fn fill(&mut self, what: &str) -> Result<usize, String> {
@@ -302,37 +171,15 @@ impl Rtsp {
             .s
             .read(&mut tmp)
             .map_err(|e| format!("{what} read: {}", e.kind()))?;
-        self.buf.extend_from_slice(&tmp[..n]);
+        self.c.buf.extend_from_slice(&tmp[..n]);
         Ok(n)
     }
 
     fn response(&mut self, method: &str) -> Result<Response, String> {
         loop {
             self.drain_frames();
-            if self.buf.first() != Some(&b'$')
-                && let Some(end) = self.buf.windows(4).position(|w| w == b"\r\n\r\n")
-            {
-                let head = String::from_utf8_lossy(&self.buf[..end]).into_owned();
-                let clen: usize = head
-                    .lines()
-                    .find_map(|l| {
-                        let (k, v) = l.split_once(':')?;
-                        k.trim()
-                            .eq_ignore_ascii_case("content-length")
-                            .then(|| v.trim().parse().ok())?
-                    })
-                    .unwrap_or(0);
-                if self.buf.len() >= end + 4 + clen {
-                    let body =
-                        String::from_utf8_lossy(&self.buf[end + 4..end + 4 + clen]).into_owned();
-                    self.buf.drain(..end + 4 + clen);
-                    let status = head
-                        .split_whitespace()
-                        .nth(1)
-                        .and_then(|s| s.parse().ok())
-                        .unwrap_or(0);
-                    return Ok(Response { status, head, body });
-                }
+            if let Some(r) = self.c.take_response() {
+                return Ok(r);
             }
             if self.fill(method)? == 0 {
                 return Err(format!("{method}: connection closed"));
@@ -367,32 +214,9 @@ impl Rtsp {
         let d = self.ok("DESCRIBE", url, "Accept: application/sdp\r\n")?;
         let control = resolve_control(url, d.header("Content-Base"), &d.body);
         let s = self.ok("SETUP", &control, &format!("Transport: {transport}\r\n"))?;
-        let id = s
-            .header("Session")
-            .map(|v| v.split(';').next().unwrap_or(v).trim().to_string())
-            .ok_or("SETUP: no Session header")?;
-        self.session = Some(id);
+        let id = s.session_id().ok_or("SETUP: no Session header")?;
+        self.c.session = Some(id);
         Ok(control)
-    }
-}
-
-fn resolve_control(url: &str, content_base: Option<&str>, sdp: &str) -> String {
-    let media = sdp.split("\nm=").nth(1).unwrap_or(sdp);
-    let control = media
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("a=control:"))
-        .unwrap_or("*");
-    if control.starts_with("rtsp://") {
-        return control.to_string();
-    }
-    let base = content_base.unwrap_or(url);
-    if control == "*" {
-        return base.to_string();
-    }
-    if base.ends_with('/') {
-        format!("{base}{control}")
-    } else {
-        format!("{base}/{control}")
     }
 }
 
@@ -439,20 +263,6 @@ fn closed_by_server(s: &mut TcpStream, limit: Duration) -> bool {
         }
     }
     false
-}
-
-/// A tiny xorshift: garbage without a dependency.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn bytes(&mut self, n: usize) -> Vec<u8> {
-        (0..n).map(|_| self.next() as u8).collect()
-    }
 }
 
 /// What a cycle ended with; `Odd` is noted but is not a server error (e.g.
@@ -563,11 +373,10 @@ fn run_kind(kind: usize, c: &Ctx, rng: &mut Rng) -> Result<Outcome, String> {
             let _ = s.write_all(&req);
             let mut r = Rtsp {
                 s,
-                buf: Vec::new(),
-                cseq: 1,
-                session: None,
+                c: Conversation::new(USER_AGENT),
                 media_bytes: 0,
             };
+            r.c.cseq = 1;
             match r.response("oversized") {
                 Ok(resp) if resp.status == 413 || resp.status == 400 || resp.status == 431 => {
                     Ok(Outcome::Ok)
@@ -756,13 +565,13 @@ fn main() {
             .collect()
     };
     let settle = Duration::from_secs(SESSION_TIMEOUT_S + 2);
-    let dog = watchdog(o.warmup + o.seconds + 2 * settle.as_secs() + 60);
+    let dog = watchdog(o.warmup + o.seconds + 2 * settle.as_secs() + 60, "soak");
 
     let (root, secs) = ensure_store();
     let port = free_port();
     // One log per kind selection: runs with different --only may overlap.
     let tag: String = o.only.iter().map(|k| format!("-{k}")).collect();
-    let log_path = manifest().join(format!("target/bench-data/server-soak{tag}.log"));
+    let log_path = data_dir().join(format!("server-soak{tag}.log"));
     let log = std::fs::File::create(&log_path).unwrap();
     let bin = PathBuf::from(env!("CARGO_BIN_EXE_ctrtspd"));
     let mut cmd = Command::new(&bin);
@@ -786,7 +595,7 @@ fn main() {
     );
     let pid = server.pid();
     assert!(
-        wait_port(port, Duration::from_secs(10)),
+        wait_port(port, Duration::from_secs(10)).is_some(),
         "server did not listen"
     );
     let ctx = Arc::new(Ctx {

@@ -12,14 +12,17 @@
 //!
 //! Data goes to `$TMPDIR` (default /tmp) and is removed at the end.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use common::data::{DAY_US, empty_month, manifest};
+use common::figures::{Rng, pct};
 use ctrtspd::codec::Codec;
 use ctrtspd::store::import::{ImportTarget, import_annexb};
-use ctrtspd::store::{Catalog, Cursor, FrameIn, Kind, ParamSets, Recorder, RecorderConfig, paths};
+use ctrtspd::store::{Catalog, Cursor, FrameIn, Kind, ParamSets, Recorder, RecorderConfig};
 
-const DAY_US: i64 = 86_400_000_000;
 const T0: i64 = 1_709_164_800_000_000; // 2024-02-29 00:00 UTC
 
 struct Tmp(PathBuf);
@@ -34,22 +37,6 @@ fn tmp(tag: &str) -> Tmp {
     let _ = std::fs::remove_dir_all(&p);
     std::fs::create_dir_all(&p).unwrap();
     Tmp(p)
-}
-
-fn percentile(sorted_ns: &[u128], p: f64) -> f64 {
-    let i = ((sorted_ns.len() - 1) as f64 * p).round() as usize;
-    sorted_ns[i] as f64 / 1000.0
-}
-
-/// A xorshift generator: repeatable, no dependency.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
 }
 
 fn bench_seek() {
@@ -94,7 +81,7 @@ fn bench_seek() {
         let at = T0 + (rng.next() % (DAY_US as u64)) as i64;
         let t = Instant::now();
         let cur = Cursor::seek(&mut cat, 1, Kind::Regul, at).unwrap().unwrap();
-        let ns = t.elapsed().as_nanos();
+        let ns = t.elapsed().as_nanos() as i64;
         if i < 200 {
             cold.push(ns)
         } else {
@@ -106,36 +93,21 @@ fn bench_seek() {
     warm.sort_unstable();
     println!(
         "seek (keyframe at or before a random time), first 200 (segments being opened): p50 {:.1} µs, p99 {:.1} µs",
-        percentile(&cold, 0.5),
-        percentile(&cold, 0.99)
+        pct(&cold, 0.5),
+        pct(&cold, 0.99)
     );
     println!(
         "seek, next 19800: p50 {:.1} µs, p99 {:.1} µs, max {:.1} µs",
-        percentile(&warm, 0.5),
-        percentile(&warm, 0.99),
-        *warm.last().unwrap() as f64 / 1000.0
+        pct(&warm, 0.5),
+        pct(&warm, 0.99),
+        pct(&warm, 1.0)
     );
 }
 
 fn bench_catalog() {
     let dir = tmp("catalog");
     let t = Instant::now();
-    let mut files = 0usize;
-    for camera in 1..=16u32 {
-        for kind in Kind::ALL {
-            let sdir = paths::stream_dir(&dir.0, camera, kind);
-            for seg in 0..(30 * 144) {
-                let start = T0 - 30 * DAY_US + seg * 600_000_000;
-                let (idx, dat) = paths::segment_paths(&sdir, start);
-                if seg % 144 == 0 {
-                    std::fs::create_dir_all(idx.parent().unwrap()).unwrap();
-                }
-                std::fs::File::create(&idx).unwrap();
-                std::fs::File::create(&dat).unwrap();
-                files += 2;
-            }
-        }
-    }
+    let files = empty_month(&dir.0, T0, |_, _, _| false);
     println!(
         "30 d × 16 cameras × 2 kinds: {files} files made in {:.1} s",
         t.elapsed().as_secs_f64()
@@ -192,8 +164,7 @@ fn bench_import(clip: &Path) {
 
 fn main() {
     // `cargo bench` passes `--bench`; nothing else is expected.
-    let clip =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/demo_h264_640x360_10s.264");
+    let clip = manifest().join("tests/fixtures/demo_h264_640x360_10s.264");
     bench_import(&clip);
     bench_seek();
     bench_catalog();
