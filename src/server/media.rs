@@ -101,50 +101,72 @@ impl Unit {
 struct Batch<'a> {
     heads: heapless::Vec<PacketHead, BATCH_PACKETS>,
     payloads: heapless::Vec<&'a [u8], BATCH_PACKETS>,
-    /// The batch ends the frame.
-    last: bool,
+}
+
+/// What [`Batch::fill`] found.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Filled {
+    /// Nothing left: the frame is finished.
+    Nothing,
+    /// Packets, more after them.
+    More,
+    /// The frame's last packets.
+    Last,
 }
 
 impl<'a> Batch<'a> {
-    /// The packets of `unit` after the first `skip`, as many as fit; `None`
-    /// when none is left (the frame is finished).
-    fn next(unit: &'a Unit, skip: usize, packetizer: &Packetizer, dest: Dest) -> Option<Self> {
+    /// An empty batch, made once per send call and refilled in place (it is
+    /// 7 KiB: returning one by value per batch showed up as memmove).
+    const fn new() -> Self {
+        Batch {
+            heads: heapless::Vec::new(),
+            payloads: heapless::Vec::new(),
+        }
+    }
+
+    /// Refills with the packets of `unit` after the first `skip`, as many
+    /// as fit.
+    fn fill(&mut self, unit: &'a Unit, skip: usize, packetizer: &Packetizer, dest: Dest) -> Filled {
         let channel = match dest {
             Dest::Tcp(ch) => Some(ch),
             Dest::Udp(_) => None,
         };
-        let mut b = Batch {
-            heads: heapless::Vec::new(),
-            payloads: heapless::Vec::new(),
-            last: false,
-        };
+        self.heads.clear();
+        self.payloads.clear();
+        let mut last = false;
         let mut frags = packetizer.fragments(unit.nals()).skip(skip);
-        while !b.heads.is_full() {
+        while !self.heads.is_full() {
             let Some(frag) = frags.next() else {
-                b.last = true;
+                last = true;
                 break;
             };
             let hdr = RtpHeader {
                 payload_type: PAYLOAD_TYPE,
                 marker: frag.marker(),
-                seq: unit.first_seq.wrapping_add((skip + b.heads.len()) as u16),
+                seq: unit
+                    .first_seq
+                    .wrapping_add((skip + self.heads.len()) as u16),
                 ts_90k: unit.ts_90k,
                 ssrc: unit.ssrc,
             };
             let mut head = PacketHead::new();
             // A fragment never exceeds the packetizer's bound, far below u16::MAX.
             if write_head(&mut head, channel, &hdr, None, &frag).is_err() {
-                b.last = true;
+                last = true;
                 break;
             }
             // Both have room: the loop stops when `heads` is full.
-            let _ = b.heads.push(head);
-            let _ = b.payloads.push(frag.payload());
+            let _ = self.heads.push(head);
+            let _ = self.payloads.push(frag.payload());
         }
-        if !b.last {
-            b.last = frags.next().is_none();
+        if !last {
+            last = frags.next().is_none();
         }
-        (!b.heads.is_empty()).then_some(b)
+        match (self.heads.is_empty(), last) {
+            (true, _) => Filled::Nothing,
+            (false, false) => Filled::More,
+            (false, true) => Filled::Last,
+        }
     }
 
     /// (head, payload) of each packet.
@@ -172,16 +194,18 @@ impl FrameSend {
         channel: u8,
         rtp: &mut RtpStream,
     ) -> std::io::Result<Sent> {
+        let mut batch = Batch::new();
         loop {
-            let Some(batch) = Batch::next(
+            let filled = batch.fill(
                 &self.unit,
                 self.packets_done,
                 packetizer,
                 Dest::Tcp(channel),
-            ) else {
+            );
+            if filled == Filled::Nothing {
                 self.finish(rtp);
                 return Ok(Sent::Done);
-            };
+            }
             let mut iov: heapless::Vec<IoSlice<'_>, { 2 * BATCH_PACKETS }> = heapless::Vec::new();
             for (h, p) in batch.packets() {
                 // Capacity is exactly 2 * BATCH_PACKETS.
@@ -218,7 +242,7 @@ impl FrameSend {
                 // The kernel took less than offered: the socket is full.
                 return Ok(Sent::WouldBlock);
             }
-            if batch.last {
+            if filled == Filled::Last {
                 self.finish(rtp);
                 return Ok(Sent::Done);
             }
@@ -236,12 +260,13 @@ impl FrameSend {
         rtp: &mut RtpStream,
     ) -> std::io::Result<Sent> {
         let addr = SockaddrStorage::from(to);
+        let mut batch = Batch::new();
         loop {
-            let Some(batch) = Batch::next(&self.unit, self.packets_done, packetizer, Dest::Udp(to))
-            else {
+            let filled = batch.fill(&self.unit, self.packets_done, packetizer, Dest::Udp(to));
+            if filled == Filled::Nothing {
                 self.finish(rtp);
                 return Ok(Sent::Done);
-            };
+            }
             let n = batch.heads.len();
             let mut msgs: heapless::Vec<[IoSlice<'_>; 2], BATCH_PACKETS> = heapless::Vec::new();
             for (h, p) in batch.packets() {
@@ -280,7 +305,7 @@ impl FrameSend {
             if sent < n {
                 return Ok(Sent::WouldBlock);
             }
-            if batch.last {
+            if filled == Filled::Last {
                 self.finish(rtp);
                 return Ok(Sent::Done);
             }
