@@ -180,7 +180,7 @@ impl Player {
                 }
             }
         }
-        self.read_ahead();
+        self.read_ahead(now_mono_us);
         match &self.peeked {
             Some((frame, play_us)) => Ok(Next::Frame {
                 frame,
@@ -198,7 +198,7 @@ impl Player {
     /// Keeps [`READ_AHEAD_BYTES`] of payload advised ahead of the frame
     /// about to be sent, advising each byte once: when half of the window
     /// is used, only the part beyond what was advised is asked for.
-    fn read_ahead(&mut self) {
+    fn read_ahead(&mut self, now_mono_us: i64) {
         let Some((f, _)) = &self.peeked else { return };
         let seg = self.cursor.segment();
         let seg_key = std::rc::Rc::as_ptr(seg) as usize;
@@ -214,7 +214,7 @@ impl Player {
             at
         };
         let to = at + window;
-        seg.prefetch(from, (to - from) as usize);
+        let _ = seg.prefetch(from, (to - from) as usize, now_mono_us);
         self.prefetched_to = (seg_key, to);
     }
 }

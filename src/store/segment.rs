@@ -73,7 +73,19 @@ pub struct Segment {
     /// When the files' lengths were last checked against the maps, and
     /// whether they were found shorter (see [`Segment::check_not_truncated`]).
     length_check: core::cell::Cell<(Option<std::time::Instant>, bool)>,
+    /// When each [`PREFETCH_CHUNK_BYTES`] chunk of the payload file was last
+    /// advised (monotonic µs; `i64::MIN`: never). Chunks past the array
+    /// are advised every time.
+    prefetched_at: [core::cell::Cell<i64>; PREFETCH_CHUNKS],
 }
+
+/// Read-ahead advice is tracked per chunk of this size.
+pub const PREFETCH_CHUNK_BYTES: usize = 1 << 20;
+/// Chunks tracked per segment: 128 MiB, twice the recorder's largest segment.
+const PREFETCH_CHUNKS: usize = 128;
+/// A chunk advised this long ago is advised again (its pages may have been
+/// evicted since).
+pub const PREFETCH_REFRESH_US: i64 = 10_000_000;
 
 /// How often a mapped segment's files are checked for having shrunk.
 const LENGTH_CHECK_INTERVAL: std::time::Duration = std::time::Duration::from_millis(50);
@@ -103,6 +115,7 @@ impl Segment {
             idx_file,
             dat_file,
             length_check: core::cell::Cell::new((None, false)),
+            prefetched_at: core::array::from_fn(|_| core::cell::Cell::new(i64::MIN)),
             state: RefCell::new(State {
                 idx,
                 dat,
@@ -394,18 +407,47 @@ impl Segment {
     /// Asks the kernel to read payload bytes `[start, start + len_bytes)`
     /// ahead (madvise WILLNEED), so the event loop does not fault on a cold
     /// page. Clipped to the mapped file.
-    pub fn prefetch(&self, start: u64, len_bytes: usize) {
+    ///
+    /// The segment is shared by every session playing it, and so is the
+    /// advice: a [`PREFETCH_CHUNK_BYTES`] chunk advised less than
+    /// [`PREFETCH_REFRESH_US`] ago (by any session) is not advised again.
+    /// A thousand sessions on one recording otherwise each walk the page
+    /// cache for the same pages (madvise was 1.7% of the server's CPU).
+    /// Returns how many chunks were advised.
+    pub fn prefetch(&self, start: u64, len_bytes: usize, now_mono_us: i64) -> usize {
         if self.check_not_truncated().is_err() {
-            return;
+            return 0;
         }
         let st = self.state.borrow();
         let Ok(start) = usize::try_from(start) else {
-            return;
+            return 0;
         };
-        let len = len_bytes.min(st.dat.len().saturating_sub(start));
-        if len > 0 {
-            // Advice only: failure changes nothing but speed.
-            let _ = st.dat.advise_range(Advice::WillNeed, start, len);
+        let mut advised = 0;
+        let file_len = st.dat.len();
+        let end = start.saturating_add(len_bytes).min(file_len);
+        let mut at = start;
+        while at < end {
+            let chunk = at / PREFETCH_CHUNK_BYTES;
+            // Whole chunks are advised (and remembered), clipped to the file.
+            let chunk_start = chunk * PREFETCH_CHUNK_BYTES;
+            let chunk_end = (chunk_start + PREFETCH_CHUNK_BYTES).min(file_len);
+            let stamp = self.prefetched_at.get(chunk);
+            let fresh = stamp.is_some_and(|c| {
+                let t = c.get();
+                t != i64::MIN && now_mono_us.saturating_sub(t) < PREFETCH_REFRESH_US
+            });
+            if !fresh {
+                // Advice only: failure changes nothing but speed.
+                let _ = st
+                    .dat
+                    .advise_range(Advice::WillNeed, chunk_start, chunk_end - chunk_start);
+                if let Some(c) = stamp {
+                    c.set(now_mono_us);
+                }
+                advised += 1;
+            }
+            at = chunk_end;
         }
+        advised
     }
 }

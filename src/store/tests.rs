@@ -480,3 +480,36 @@ fn a_file_truncated_under_the_map_is_refused_not_a_sigbus() {
 }
 
 const LENGTH_CHECK_WAIT: std::time::Duration = std::time::Duration::from_millis(60);
+
+#[test]
+fn read_ahead_advice_is_shared_per_chunk_and_renewed() {
+    use super::segment::{PREFETCH_CHUNK_BYTES, PREFETCH_REFRESH_US};
+    let dir = TempDir::new("prefetch");
+    let mut rec = Recorder::new(&dir.0, 1, Kind::Regul, RecorderConfig::default());
+    let p = params();
+    // 40 frames of 100 KB: a payload file of about 3.8 chunks.
+    let big = vec![7u8; 100_000];
+    for n in 0..40 {
+        rec.append(&FrameIn {
+            time_us: T0 + n * FRAME_US,
+            keyframe: n == 0,
+            codec: Codec::H264,
+            params: &p,
+            payload: &big,
+        })
+        .unwrap();
+    }
+    let idx = rec.finish().unwrap().remove(0);
+    let seg = Segment::open(&idx).unwrap();
+    let mib = PREFETCH_CHUNK_BYTES;
+    // Bytes 0.5..2.5 MiB touch chunks 0, 1 and 2.
+    assert_eq!(seg.prefetch(mib as u64 / 2, 2 * mib, 0), 3);
+    // Another session just behind: all three were advised a moment ago.
+    assert_eq!(seg.prefetch(0, 3 * mib, 1_000), 0);
+    // Further on: only the new chunk, clipped at the end of the file.
+    assert_eq!(seg.prefetch(2 * mib as u64, 10 * mib, 2_000), 1);
+    // Past the end of the file: nothing.
+    assert_eq!(seg.prefetch(100 * mib as u64, mib, 3_000), 0);
+    // Later the advice is renewed (pages may have been evicted).
+    assert_eq!(seg.prefetch(0, mib, PREFETCH_REFRESH_US + 1), 1);
+}
