@@ -19,7 +19,9 @@
 //! `{stop}` (default: the CamTrace player URL), `--gst-cores` for the
 //! GStreamer server's taskset list [0], `--nice N` to run every process
 //! under `nice -n N` (a shared machine; say so with the figures), `--perf
-//! FILE` to record the server with `perf record -e cpu-clock` during load.
+//! FILE` to record the server with `perf record -e cpu-clock` during load,
+//! `--rounds N` [1] to alternate load and floor N times and print the
+//! median and pooled ratio.
 //!
 //! What runs, each process killed at the end (also on panic, and by a
 //! watchdog if a phase overruns):
@@ -1008,6 +1010,7 @@ struct Opts {
     url: String,
     gst_cores: String,
     perf: Option<PathBuf>,
+    rounds: usize,
 }
 
 const DEFAULT_URL: &str = "rtsp://127.0.0.1:{port}/player/regul/1/?start={start}&stop={stop}";
@@ -1520,6 +1523,7 @@ fn parse_opts(args: &[String]) -> Opts {
         url: DEFAULT_URL.into(),
         gst_cores: "0".into(),
         perf: None,
+        rounds: 1,
     };
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -1532,6 +1536,7 @@ fn parse_opts(args: &[String]) -> Opts {
             "--bench" => {}
             "--sessions" => o.sessions = v().parse().unwrap(),
             "--seconds" => o.seconds = v().parse().unwrap(),
+            "--rounds" => o.rounds = v().parse::<usize>().unwrap().max(1),
             "--transport" => {
                 o.proto = match v().as_str() {
                     "udp" => Proto::Udp,
@@ -1594,20 +1599,53 @@ fn main() {
     ensure_clip(&o.clip);
     let copies = ((STAGGER_S + o.seconds) as f64 / 60.0).ceil().max(1.0) as usize;
     let root = ensure_load_store(&o.clip, copies);
-    let mut server = None;
-    if o.only.contains("load") {
-        server = Some(phase_load(&o, &root, "warm", STAGGER_S));
-    }
-    if o.only.contains("floor") {
+    // load and floor alternate, `--rounds` times: the VM's speed drifts by
+    // 10-15% from one minute to the next, and alternating pairs let the
+    // drift hit both sides alike.
+    let mut ratios = Vec::new();
+    let (mut server_sum, mut floor_sum) = ((0.0, 0.0), (0.0, 0.0));
+    for round in 0..o.rounds {
+        if o.rounds > 1 {
+            println!("--- round {} of {}", round + 1, o.rounds);
+        }
+        let server = o
+            .only
+            .contains("load")
+            .then(|| phase_load(&o, &root, "warm", STAGGER_S));
+        if !o.only.contains("floor") {
+            continue;
+        }
         let floor = phase_floor(&o);
         if let Some(s) = &server {
+            let ratio = (s.cpu_s / s.gb) / (floor.cpu_s / floor.gb);
             println!(
-                "RATIO server CPU per GB / floor CPU per GB = {:.3} / {:.3} = {:.2}",
+                "RATIO server CPU per GB / floor CPU per GB = {:.3} / {:.3} = {ratio:.2}",
                 s.cpu_s / s.gb,
                 floor.cpu_s / floor.gb,
-                (s.cpu_s / s.gb) / (floor.cpu_s / floor.gb)
             );
+            ratios.push(ratio);
+            server_sum = (server_sum.0 + s.cpu_s, server_sum.1 + s.gb);
+            floor_sum = (floor_sum.0 + floor.cpu_s, floor_sum.1 + floor.gb);
         }
+    }
+    if ratios.len() > 1 {
+        let mut sorted = ratios.clone();
+        sorted.sort_by(f64::total_cmp);
+        let mid = sorted.len() / 2;
+        let median = if sorted.len() % 2 == 0 {
+            (sorted[mid - 1] + sorted[mid]) / 2.0
+        } else {
+            sorted[mid]
+        };
+        let each: Vec<String> = ratios.iter().map(|r| format!("{r:.2}")).collect();
+        println!(
+            "RATIO over {} rounds: {}; median {median:.2}; pooled {:.3} / {:.3} = {:.2}",
+            ratios.len(),
+            each.join(", "),
+            server_sum.0 / server_sum.1,
+            floor_sum.0 / floor_sum.1,
+            (server_sum.0 / server_sum.1) / (floor_sum.0 / floor_sum.1)
+        );
     }
     if o.only.contains("seek") {
         phase_seek();
