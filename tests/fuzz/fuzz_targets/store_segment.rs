@@ -74,7 +74,8 @@ fn walk(seg: &Segment) {
         if let Ok(Some(k)) = seg.keyframe_at_or_before(record.time_us) {
             assert!(k < seg.frames());
         }
-        seg.prefetch(record.offset, 64 * 1024);
+        // Times from the record itself: fresh, renewed and odd clocks alike.
+        let _ = seg.prefetch(record.offset, 64 * 1024, record.time_us);
         let _ = seg.check_payload(i);
         if let Ok(frame) = seg.frame(i) {
             assert_eq!(frame.payload().len(), record.len_bytes as usize);
