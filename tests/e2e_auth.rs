@@ -11,9 +11,21 @@ use std::net::TcpStream;
 use std::time::Duration;
 
 use common::{
-    ServerProcess, TempDir, ffprobe, fixture, import, require_ffprobe, require_gstreamer,
+    Probe, ServerProcess, TempDir, ffprobe, fixture, import, require_ffprobe, require_gstreamer,
     run_with_timeout,
 };
+
+/// alice's password (tests/fixtures/auth_README.txt), URL-encoded.
+const ALICE: &str = "alice:Circle%20Of%20Life";
+
+/// ffprobe over TCP as alice, who may view every camera.
+fn probe_as_alice(server: &ServerProcess, window: &str) -> Probe {
+    ffprobe(
+        &with_user(server, ALICE, window),
+        "tcp",
+        Duration::from_secs(60),
+    )
+}
 
 const T0: i64 = 1_709_215_200;
 
@@ -47,14 +59,10 @@ fn ffprobe_and_gstreamer_get_in_with_the_right_password_only() {
     let server = server(&root);
     let window = format!("regul/1/?start={T0}&stop={}", T0 + 2);
     // alice / "Circle Of Life" (tests/fixtures/auth_README.txt).
-    let p = ffprobe(
-        &with_user(&server, "alice:Circle%20Of%20Life", &window),
-        "tcp",
-        Duration::from_secs(60),
-    );
+    let p = probe_as_alice(&server, &window);
     assert_eq!(p.nb_read_frames, 50, "{}", server.log());
     // GStreamer answers the challenge without qop.
-    let url = with_user(&server, "alice:Circle%20Of%20Life", &window);
+    let url = with_user(&server, ALICE, &window);
     let gst = run_with_timeout(
         std::process::Command::new("gst-launch-1.0").args([
             "-q",
@@ -153,10 +161,9 @@ fn alice_describe(url: &str, nonce: &str, nc: &str) -> String {
     )
 }
 
-#[test]
-fn a_stale_nonce_gets_a_stale_challenge_and_the_fresh_one_works() {
-    let root = store();
-    let server = server_with(&root, &["--nonce-lifetime", "1"]);
+/// A connection to `server` and the 401 challenge to its first, bare
+/// DESCRIBE of camera 1: (url, stream, response).
+fn first_challenge(server: &ServerProcess) -> (String, TcpStream, String) {
     let url = format!("rtsp://{}/player/regul/1/?start={T0}", server.addr);
     let mut s = TcpStream::connect(server.addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
@@ -165,6 +172,14 @@ fn a_stale_nonce_gets_a_stale_challenge_and_the_fresh_one_works() {
         &format!("DESCRIBE {url} RTSP/1.0\r\nCSeq: 1\r\n\r\n"),
     );
     assert!(r.starts_with("RTSP/1.0 401"), "{r}");
+    (url, s, r)
+}
+
+#[test]
+fn a_stale_nonce_gets_a_stale_challenge_and_the_fresh_one_works() {
+    let root = store();
+    let server = server_with(&root, &["--nonce-lifetime", "1"]);
+    let (url, mut s, r) = first_challenge(&server);
     assert!(!r.contains("stale"), "{r}");
     let old = nonce_of(&r);
     // Past the one-second lifetime (nonces carry µs; a margin for a slow,
@@ -210,15 +225,8 @@ fn a_stale_nonce_gets_a_stale_challenge_and_the_fresh_one_works() {
 fn replayed_or_foreign_credentials_are_refused() {
     let root = store();
     let server = server(&root);
-    let url = format!("rtsp://{}/player/regul/1/?start={T0}", server.addr);
-    let mut s = TcpStream::connect(server.addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
     // A challenge, then a correct answer computed here (RFC 2617, qop=auth).
-    let r = exchange(
-        &mut s,
-        &format!("DESCRIBE {url} RTSP/1.0\r\nCSeq: 1\r\n\r\n"),
-    );
-    assert!(r.starts_with("RTSP/1.0 401"), "{r}");
+    let (url, mut s, r) = first_challenge(&server);
     let nonce = nonce_of(&r);
     let authz = |nc: &str| alice_describe(&url, &nonce, nc);
     let ok = exchange(
@@ -276,11 +284,7 @@ fn ffprobe_answers_stale_challenges_mid_stream() {
     let root = store();
     let server = server_with(&root, &["--nonce-lifetime", "1", "--session-timeout", "2"]);
     let window = format!("regul/1/?start={T0}&stop={}", T0 + 4);
-    let p = ffprobe(
-        &with_user(&server, "alice:Circle%20Of%20Life", &window),
-        "tcp",
-        Duration::from_secs(60),
-    );
+    let p = probe_as_alice(&server, &window);
     assert_eq!(p.nb_read_frames, 100, "{}", server.log());
     let log = server.log_with(" 100 frames,");
     // Requests (R) and refusals (F) in order: some keep-alives were stale,
