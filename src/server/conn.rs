@@ -498,18 +498,11 @@ impl Conn {
                     self.consume(used);
                 }
                 (None, None) => return,
-                (None, Some(ParseError::Incomplete)) => {
-                    if self.rbuf.len() == MAX_REQUEST_BYTES {
-                        self.reply_error(
-                            rtsp::Status::RequestEntityTooLarge,
-                            None,
-                            "Request Entity Too Large",
-                        );
-                        self.close = true;
-                    }
+                // Incomplete with a full buffer: it can only be too large.
+                (None, Some(ParseError::Incomplete)) if self.rbuf.len() < MAX_REQUEST_BYTES => {
                     return;
                 }
-                (None, Some(ParseError::TooLarge)) => {
+                (None, Some(ParseError::Incomplete | ParseError::TooLarge)) => {
                     self.reply_error(
                         rtsp::Status::RequestEntityTooLarge,
                         None,
