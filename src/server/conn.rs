@@ -165,7 +165,7 @@ pub(crate) async fn run(shared: Rc<Shared>, stream: Async<TcpStream>, peer: Sock
         });
         let ev = std::future::poll_fn(|cx| {
             use std::task::Poll;
-            if cell.take_poke(cx.waker()) {
+            if cell.poke.take(cx.waker()) {
                 return Poll::Ready(Event::Poke);
             }
             // While closing, input no longer matters.

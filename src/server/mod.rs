@@ -253,7 +253,7 @@ async fn pacer(shared: Rc<Shared>) {
         }
         std::future::poll_fn(|cx| {
             use std::future::Future;
-            if shared.schedule.take_kick(cx.waker()) {
+            if shared.schedule.kick.take(cx.waker()) {
                 return std::task::Poll::Ready(());
             }
             std::pin::Pin::new(&mut timer).poll(cx).map(|_| ())

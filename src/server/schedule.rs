@@ -28,14 +28,43 @@ pub fn align_to_tick(t: i64) -> i64 {
     t.saturating_add(SEND_TICK_US - 1).div_euclid(SEND_TICK_US) * SEND_TICK_US
 }
 
+/// A one-shot request from the pacer to a task (or from a connection to
+/// the pacer): a flag and the waker of the task that looks at it.
+#[derive(Default)]
+pub(crate) struct Signal {
+    raised: Cell<bool>,
+    waker: RefCell<Option<Waker>>,
+}
+
+impl Signal {
+    /// Whether the signal was raised, clearing it; registers `waker` for
+    /// the next one otherwise.
+    pub fn take(&self, waker: &Waker) -> bool {
+        if self.raised.replace(false) {
+            return true;
+        }
+        let mut w = self.waker.borrow_mut();
+        match &*w {
+            Some(old) if old.will_wake(waker) => {}
+            _ => *w = Some(waker.clone()),
+        }
+        false
+    }
+
+    fn raise(&self) {
+        self.raised.set(true);
+        if let Some(w) = &*self.waker.borrow() {
+            w.wake_by_ref();
+        }
+    }
+}
+
 /// A connection as the pacer and its task share it. Neither holds the
 /// borrow across an await.
 pub(crate) struct ConnCell {
     pub conn: RefCell<Conn>,
-    /// Set by the pacer when the task must look (writable wait, close).
-    poked: Cell<bool>,
-    /// The connection task's waker.
-    waker: RefCell<Option<Waker>>,
+    /// Raised by the pacer when the task must look (writable wait, close).
+    pub poke: Signal,
 }
 
 impl ConnCell {
@@ -43,34 +72,8 @@ impl ConnCell {
     pub fn new(conn: Conn) -> ConnCell {
         ConnCell {
             conn: RefCell::new(conn),
-            poked: Cell::new(false),
-            waker: RefCell::new(None),
+            poke: Signal::default(),
         }
-    }
-
-    /// Whether the pacer asked the task to look, clearing the request;
-    /// registers `waker` for the next request otherwise.
-    pub fn take_poke(&self, waker: &Waker) -> bool {
-        if self.poked.replace(false) {
-            return true;
-        }
-        register(&self.waker, waker);
-        false
-    }
-
-    fn poke(&self) {
-        self.poked.set(true);
-        if let Some(w) = &*self.waker.borrow() {
-            w.wake_by_ref();
-        }
-    }
-}
-
-fn register(slot: &RefCell<Option<Waker>>, waker: &Waker) {
-    let mut w = slot.borrow_mut();
-    match &*w {
-        Some(old) if old.will_wake(waker) => {}
-        _ => *w = Some(waker.clone()),
     }
 }
 
@@ -150,9 +153,9 @@ pub(crate) struct Schedule {
     free: RefCell<Vec<u32>>,
     /// The tick the pacer sleeps until (`i64::MIN` while it runs a pass).
     armed_at_us: Cell<i64>,
-    /// The pacer must recompute its timer (an earlier entry arrived).
-    kicked: Cell<bool>,
-    pacer_waker: RefCell<Option<Waker>>,
+    /// Raised when the pacer must recompute its timer (an earlier entry
+    /// arrived); the pacer task takes it.
+    pub kick: Signal,
 }
 
 impl Schedule {
@@ -188,10 +191,7 @@ impl Schedule {
             return;
         };
         if self.due.borrow_mut().set(slot, at_us) && align_to_tick(at_us) < self.armed_at_us.get() {
-            self.kicked.set(true);
-            if let Some(w) = &*self.pacer_waker.borrow() {
-                w.wake_by_ref();
-            }
+            self.kick.raise();
         }
     }
 
@@ -215,22 +215,12 @@ impl Schedule {
                 // Never again within this pass: a step due "now" runs on
                 // the next tick rather than looping here.
                 Step::Wait(at) => self.set(slot, at.map(|t| t.max(now_us + 1))),
-                Step::Task => cell.poke(),
+                Step::Task => cell.poke.raise(),
             }
         }
         let next = self.due.borrow_mut().next_at();
         self.armed_at_us.set(next.map_or(i64::MAX, align_to_tick));
         next
-    }
-
-    /// Whether the pacer must recompute its sleep, clearing the request;
-    /// registers `waker` for the next request otherwise.
-    pub fn take_kick(&self, waker: &Waker) -> bool {
-        if self.kicked.replace(false) {
-            return true;
-        }
-        register(&self.pacer_waker, waker);
-        false
     }
 }
 
