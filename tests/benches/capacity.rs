@@ -122,14 +122,21 @@ fn clk_tck() -> f64 {
         .unwrap_or(100.0)
 }
 
-/// utime + stime of a process, seconds.
-fn cpu_s(pid: u32) -> f64 {
+/// (utime, stime) of a process, seconds.
+fn cpu_split(pid: u32) -> (f64, f64) {
     let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     // Fields after the ")" of comm: state is field 3; utime 14, stime 15.
     let rest = s.rsplit_once(')').map_or("", |(_, r)| r);
     let f: Vec<&str> = rest.split_whitespace().collect();
     let tick = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    (tick(11) + tick(12)) / clk_tck()
+    let hz = clk_tck();
+    (tick(11) / hz, tick(12) / hz)
+}
+
+/// utime + stime of a process, seconds.
+fn cpu_s(pid: u32) -> f64 {
+    let (user, sys) = cpu_split(pid);
+    user + sys
 }
 
 /// Voluntary context switches summed over a process's threads.
@@ -1019,6 +1026,10 @@ fn server_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_ctrtspd"))
 }
 
+/// `--server-arg ARG` (repeatable): extra `ctrtspd serve` arguments for
+/// every phase, for A/B runs of a server option.
+static SERVER_ARGS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+
 fn start_server(root: &Path, port: u16, tag: &str) -> Guard {
     let log = std::fs::File::create(data_dir().join(format!("server-{tag}.log"))).unwrap();
     Guard::spawn(
@@ -1036,6 +1047,7 @@ fn start_server(root: &Path, port: u16, tag: &str) -> Guard {
                 "--max-connections-per-peer",
                 "100000",
             ])
+            .args(SERVER_ARGS.get().into_iter().flatten())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log),
@@ -1049,13 +1061,15 @@ fn measured_run(pid: u32, plan: GenPlan, label: &str) -> (Summary, Measured) {
     let base = status_kb(pid, "VmRSS:");
     let base_anon = status_kb(pid, "RssAnon:");
     let sampler = RssSampler::start(pid);
-    let cpu0 = cpu_s(pid);
+    let (user0, sys0) = cpu_split(pid);
     let gen0 = cpu_s(std::process::id());
     let sw0 = sleeps(pid);
     let majflt0 = majflt(pid);
     let (sessions, seconds) = (plan.sessions, plan.seconds);
     let (stats, wall) = generate(plan);
-    let cpu = cpu_s(pid) - cpu0;
+    let (user1, sys1) = cpu_split(pid);
+    let (user, sys) = (user1 - user0, sys1 - sys0);
+    let cpu = user + sys;
     let gen_cpu = cpu_s(std::process::id()) - gen0;
     let threads = status_kb(pid, "Threads:");
     let sleeps = sleeps(pid).saturating_sub(sw0);
@@ -1070,6 +1084,11 @@ fn measured_run(pid: u32, plan: GenPlan, label: &str) -> (Summary, Measured) {
         seconds,
     };
     m.print(label, base, base_anon, hwm, anon);
+    println!(
+        "[{label}] CPU split: user {:.3} s/GB, system {:.3} s/GB",
+        user / m.gb.max(1e-9),
+        sys / m.gb.max(1e-9)
+    );
     println!(
         "[{label}] sleeps (voluntary context switches, all {threads} threads) {:.0}/s; major page faults {majflt}",
         sleeps as f64 / wall
@@ -1313,7 +1332,16 @@ fn floor_writer(args: &[String]) {
     let port: u16 = args[0].parse().unwrap();
     let n: usize = args[1].parse().unwrap();
     let seconds: i64 = args[2].parse().unwrap();
-    let data: &'static [u8] = Vec::leak(std::fs::read(&args[3]).unwrap());
+    let data: &'static [u8] = if std::env::var_os("FLOOR_MMAP").is_some() {
+        let f = std::fs::File::open(&args[3]).unwrap();
+        let m = unsafe { memmap2::Mmap::map(&f) }.unwrap();
+        if std::env::var_os("FLOOR_HUGE").is_some() {
+            let _ = m.advise(memmap2::Advice::HugePage);
+        }
+        &*Box::leak(Box::new(m))
+    } else {
+        Vec::leak(std::fs::read(&args[3]).unwrap())
+    };
     let udp = args.get(4).is_some_and(|a| a == "udp");
     // UDP: one socket for all, one sendmmsg per frame (as the server).
     let usock = UdpSocket::bind("127.0.0.1:0").unwrap();
@@ -1525,6 +1553,7 @@ fn parse_opts(args: &[String]) -> Opts {
         perf: None,
         rounds: 1,
     };
+    let mut server_args = Vec::new();
     let mut it = args.iter();
     while let Some(a) = it.next() {
         let mut v = || {
@@ -1551,12 +1580,14 @@ fn parse_opts(args: &[String]) -> Opts {
             "--url" => o.url = v(),
             "--gst-cores" => o.gst_cores = v(),
             "--perf" => o.perf = Some(PathBuf::from(v())),
+            "--server-arg" => server_args.push(v()),
             "--nice" => {
                 v();
             }
             other => panic!("unknown option {other}"),
         }
     }
+    let _ = SERVER_ARGS.set(server_args);
     if o.only.is_empty() {
         for p in ["load", "floor", "seek", "ready", "cold"] {
             o.only.insert(p.into());
