@@ -4,10 +4,22 @@
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use nix::sys::time::{TimeSpec, TimeValLike};
+use nix::time::{ClockId, clock_gettime};
+
 /// Both clocks, read together.
 #[derive(Clone, Copy, Debug)]
 pub struct Clock {
+    /// `Instant` of monotonic zero, for the reactor's timers.
     base: Instant,
+    /// CLOCK_MONOTONIC of monotonic zero, ns, for the pacer's timerfd.
+    base_ns: i64,
+}
+
+/// CLOCK_MONOTONIC in ns (the clock `Instant` reads too).
+fn monotonic_ns() -> i64 {
+    // CLOCK_MONOTONIC cannot fail on Linux; a zero only shifts the origin.
+    clock_gettime(ClockId::CLOCK_MONOTONIC).map_or(0, |t| t.num_nanoseconds())
 }
 
 impl Clock {
@@ -15,17 +27,31 @@ impl Clock {
     pub fn new() -> Clock {
         Clock {
             base: Instant::now(),
+            base_ns: monotonic_ns(),
         }
     }
 
     /// Monotonic µs since the clock was made.
     pub fn mono_us(&self) -> i64 {
-        i64::try_from(self.base.elapsed().as_micros()).unwrap_or(i64::MAX)
+        monotonic_ns().saturating_sub(self.base_ns) / 1_000
     }
 
     /// The `Instant` of monotonic time `mono_us`.
     pub fn instant_at(&self, mono_us: i64) -> Instant {
         self.base + Duration::from_micros(mono_us.max(0) as u64)
+    }
+
+    /// Monotonic time `mono_us` as an absolute CLOCK_MONOTONIC time (for a
+    /// timer armed with `TFD_TIMER_ABSTIME`).
+    pub fn monotonic_at(&self, mono_us: i64) -> TimeSpec {
+        let ns = self
+            .base_ns
+            .saturating_add(mono_us.max(0).saturating_mul(1_000));
+        let secs =
+            nix::libc::time_t::try_from(ns / 1_000_000_000).unwrap_or(nix::libc::time_t::MAX);
+        // Below 10^9: fits a 32-bit long.
+        let nanos = nix::libc::c_long::try_from(ns % 1_000_000_000).unwrap_or(0);
+        TimeSpec::new(secs, nanos)
     }
 
     /// Wallclock µs since the Unix epoch (UTC).

@@ -2,7 +2,8 @@
 //! `smol::LocalExecutor`, one task per RTSP connection.
 //!
 //! - [`conn`]: a connection's I/O loop (read requests, pump media, wait);
-//! - [`schedule`]: the one timer of all connections, the send pacer;
+//! - [`schedule`]: when each connection is next due;
+//! - [`pacer`]: the task that steps the due connections, on its timerfd;
 //! - [`handler`]: RTSP methods → session, player and response;
 //! - [`media`]: frames out as `writev` (TCP) / `sendmmsg` (UDP) batches;
 //! - [`udp`]: the shared UDP sockets; [`clock`], [`signals`];
@@ -13,6 +14,7 @@ mod clock;
 mod conn;
 mod handler;
 pub mod media;
+mod pacer;
 mod schedule;
 pub mod signals;
 mod udp;
@@ -241,24 +243,51 @@ fn load_auth(config: &Config) -> Result<Option<crate::auth::Auth>, ServerError> 
     Ok(Some(auth))
 }
 
-/// The pacer task: sleeps until the next connection is due (on the send
-/// tick grid) and steps every due connection in one pass.
-async fn pacer(shared: Rc<Shared>) {
-    let mut timer = smol::Timer::never();
+/// Accepts connections, one task each. The executor is held weakly: the
+/// tasks it runs must not keep it alive.
+async fn accept_loop(
+    ex: std::rc::Weak<LocalExecutor<'static>>,
+    listener: Rc<Async<TcpListener>>,
+    shared: Rc<Shared>,
+) {
     loop {
-        let next = shared.schedule.run_due(shared.clock.mono_us());
-        match next {
-            Some(t) => timer.set_at(shared.clock.instant_at(schedule::align_to_tick(t))),
-            None => timer.set_after(Duration::from_secs(3600)),
-        }
-        std::future::poll_fn(|cx| {
-            use std::future::Future;
-            if shared.schedule.kick.take(cx.waker()) {
-                return std::task::Poll::Ready(());
+        match listener.accept().await {
+            Ok((stream, peer)) => match ex.upgrade() {
+                Some(ex) => ex
+                    .spawn(conn::run(Rc::clone(&shared), stream, peer))
+                    .detach(),
+                None => return,
+            },
+            Err(e) => {
+                // EMFILE and friends: back off instead of spinning.
+                log::warn!("accept: {e}");
+                smol::Timer::after(Duration::from_millis(100)).await;
             }
-            std::pin::Pin::new(&mut timer).poll(cx).map(|_| ())
-        })
-        .await;
+        }
+    }
+}
+
+/// Notes which UDP clients are alive (their RTCP receiver reports).
+async fn rtcp_in(shared: Rc<Shared>) {
+    let Some(udp) = &shared.udp else {
+        return;
+    };
+    let mut buf = [0u8; 1500];
+    loop {
+        match udp.rtcp.recv_from(&mut buf).await {
+            Ok((n, from)) => {
+                let is_rtcp = buf
+                    .get(..n)
+                    .is_some_and(|b| crate::rtp::parse_compound(b).is_ok());
+                if is_rtcp && let Some(t) = shared.udp_heard.borrow_mut().get_mut(&from) {
+                    *t = shared.clock.mono_us();
+                }
+            }
+            Err(e) => {
+                log::debug!("udp rtcp: {e}");
+                smol::Timer::after(Duration::from_millis(10)).await;
+            }
+        }
     }
 }
 
@@ -266,6 +295,7 @@ async fn pacer(shared: Rc<Shared>) {
 pub struct Server {
     shared: Rc<Shared>,
     listener: Async<TcpListener>,
+    tick: pacer::Tick,
     stop_tx: smol::channel::Sender<()>,
 }
 
@@ -317,9 +347,11 @@ impl Server {
             )),
             schedule: schedule::Schedule::default(),
         });
+        let tick = pacer::Tick::new().map_err(|e| ServerError::Io("pacer timerfd", e))?;
         Ok(Server {
             shared,
             listener,
+            tick,
             stop_tx,
         })
     }
@@ -332,60 +364,37 @@ impl Server {
     /// Serves until `stop` completes, then ends every session (RTCP BYE),
     /// waiting at most a second and a half for them to flush.
     pub fn run<F: std::future::Future<Output = ()>>(self, stop: F) {
-        let ex = LocalExecutor::new();
+        // Everything but `stop` runs as its own task: the future given to
+        // `block_on` is polled on every wake-up of the executor (a thousand
+        // times a second under load), and an accept or a recv polled
+        // without cause costs a syscall and an epoll re-arm each time.
+        let ex = Rc::new(LocalExecutor::<'static>::new());
+        let listener = Rc::new(self.listener);
+        let pacer = ex.spawn(pacer::run(Rc::clone(&self.shared), self.tick));
+        let accept = ex.spawn(accept_loop(
+            Rc::downgrade(&ex),
+            Rc::clone(&listener),
+            Rc::clone(&self.shared),
+        ));
+        let rtcp_in = ex.spawn(rtcp_in(Rc::clone(&self.shared)));
         smol::block_on(ex.run(async {
-            ex.spawn(pacer(Rc::clone(&self.shared))).detach();
-            let accept = async {
-                loop {
-                    match self.listener.accept().await {
-                        Ok((stream, peer)) => {
-                            ex.spawn(conn::run(Rc::clone(&self.shared), stream, peer))
-                                .detach();
-                        }
-                        Err(e) => {
-                            // EMFILE and friends: back off instead of spinning.
-                            log::warn!("accept: {e}");
-                            smol::Timer::after(Duration::from_millis(100)).await;
-                        }
-                    }
-                }
-            };
-            let rtcp_in = async {
-                let Some(udp) = &self.shared.udp else {
-                    return std::future::pending().await;
-                };
-                let mut buf = [0u8; 1500];
-                loop {
-                    match udp.rtcp.recv_from(&mut buf).await {
-                        Ok((n, from)) => {
-                            let is_rtcp = buf
-                                .get(..n)
-                                .is_some_and(|b| crate::rtp::parse_compound(b).is_ok());
-                            if is_rtcp
-                                && let Some(t) = self.shared.udp_heard.borrow_mut().get_mut(&from)
-                            {
-                                *t = self.shared.clock.mono_us();
-                            }
-                        }
-                        Err(e) => {
-                            log::debug!("udp rtcp: {e}");
-                            smol::Timer::after(Duration::from_millis(10)).await;
-                        }
-                    }
-                }
-            };
-            smol::future::or(smol::future::or(accept, rtcp_in), stop).await;
+            stop.await;
+            // Connections still pending in the backlog are not taken.
+            drop(accept);
+            drop(rtcp_in);
             self.shared.stopping.set(true);
             self.stop_tx.close();
             let deadline = std::time::Instant::now() + Duration::from_millis(1500);
             while self.shared.connections.get() > 0 && std::time::Instant::now() < deadline {
                 smol::Timer::after(Duration::from_millis(10)).await;
             }
+            drop(pacer);
             log::info!(
                 "stopped ({} connections left)",
                 self.shared.connections.get()
             );
         }));
+        drop(listener);
     }
 
     /// Serves with SIGTERM/SIGINT as the stop and SIGHUP as reload, running
