@@ -10,10 +10,12 @@
 //! A connection's own task is woken only for what the pacer cannot do:
 //! input, a full socket (wait until writable), and closing.
 //!
-//! Entries are `(due, sequence, slot)` in a binary heap; rescheduling
-//! leaves the old entry behind, recognised as stale by its sequence number,
-//! so nothing is searched or removed. The heap and the slot table reach
-//! their working size and are reused: no allocation per frame.
+//! Entries are `(due, sequence, slot)` in a timing wheel of one bucket per
+//! tick (a heap beyond it); rescheduling leaves the old entry behind,
+//! recognised as stale by its sequence number, so nothing is searched or
+//! removed. The buckets, the heap and the slot table reach their working
+//! size and are reused: no allocation per frame. The pacer task itself
+//! (its timer) is in [`super::pacer`].
 
 use std::cell::{Cell, RefCell};
 use std::cmp::Reverse;
