@@ -47,11 +47,7 @@ impl Clock {
         let ns = self
             .base_ns
             .saturating_add(mono_us.max(0).saturating_mul(1_000));
-        let secs =
-            nix::libc::time_t::try_from(ns / 1_000_000_000).unwrap_or(nix::libc::time_t::MAX);
-        // Below 10^9: fits a 32-bit long.
-        let nanos = nix::libc::c_long::try_from(ns % 1_000_000_000).unwrap_or(0);
-        TimeSpec::new(secs, nanos)
+        TimeSpec::from_duration(Duration::from_nanos(u64::try_from(ns).unwrap_or(0)))
     }
 
     /// Wallclock µs since the Unix epoch (UTC).
@@ -66,5 +62,22 @@ impl Clock {
 impl Default for Clock {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn monotonic_times_map_onto_clock_monotonic_to_the_microsecond() {
+        let c = Clock::new();
+        let at = |us| Duration::from(c.monotonic_at(us));
+        assert_eq!(at(1_234_567) - at(1_000), Duration::from_micros(1_233_567));
+        // `mono_us` now is CLOCK_MONOTONIC now, read through the mapping.
+        let now = Duration::from(clock_gettime(ClockId::CLOCK_MONOTONIC).unwrap());
+        let mapped = at(c.mono_us());
+        let diff = now.abs_diff(mapped);
+        assert!(diff < Duration::from_secs(2), "{diff:?}");
     }
 }
