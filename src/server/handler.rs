@@ -30,18 +30,14 @@ const URL_CAPACITY: usize = 512;
 const TRACK: u8 = 0;
 
 /// A session's playback state.
+#[repr(C)]
 pub(crate) struct Play {
-    pub session: Session,
-    /// Window start: npt 0.
-    pub start_us: i64,
-    pub stop_us: Option<i64>,
-    /// Presentation URL, for RTP-Info and the log.
-    pub url: heapless::String<URL_CAPACITY>,
-    pub player: Player,
-    pub packetizer: Packetizer,
+    // Fields of every frame first, the URL last (`repr(C)` keeps the
+    // order): the pacer reads a playing session's state once per frame.
+    pub pacer: Pacer,
     pub rtp: RtpStream,
     pub ts_base: u32,
-    pub pacer: Pacer,
+    pub packetizer: Packetizer,
     pub ended: Option<EndReason>,
     /// The end once reached but not yet signalled: why, and when the BYE
     /// goes (when the last frame's time is over).
@@ -55,7 +51,14 @@ pub(crate) struct Play {
     pub last_sr_mono_us: i64,
     pub bytes_sent: u64,
     pub frames_sent: u64,
+    pub player: Player,
+    pub session: Session,
+    /// Window start: npt 0.
+    pub start_us: i64,
+    pub stop_us: Option<i64>,
     pub started_mono_us: i64,
+    /// Presentation URL, for RTP-Info and the log.
+    pub url: heapless::String<URL_CAPACITY>,
 }
 
 /// An RTCP packet ready for the connection: bytes and length (0 = none).
