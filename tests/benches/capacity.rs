@@ -21,7 +21,10 @@
 //! under `nice -n N` (a shared machine; say so with the figures), `--perf
 //! FILE` to record the server with `perf record -e cpu-clock` during load,
 //! `--rounds N` [1] to alternate load and floor N times and print the
-//! median and pooled ratio.
+//! median and pooled ratio, `--server-arg ARG` (repeatable) appended to
+//! every `ctrtspd serve`. Floor experiments by environment: `FLOOR_MMAP=1`
+//! reads the clip through a mapping, `FLOOR_TOUCH=BYTES` touches that much
+//! scattered per-connection memory per frame (one word per cache line).
 //!
 //! What runs, each process killed at the end (also on panic, and by a
 //! watchdog if a phase overruns):
@@ -1394,6 +1397,15 @@ fn floor_writer(args: &[String]) {
     std::fs::write(data_dir().join(format!("floor-{port}.ready")), b"").unwrap();
     let total_frames = (seconds * FPS) as usize;
     let mut conns: Vec<Option<Conn>> = Vec::new();
+    // FLOOR_TOUCH=BYTES: read and write that much per-connection memory
+    // per frame, scattered like a server's session state, to see what the
+    // cache misses of such state cost the writev path (an experiment, off
+    // by default).
+    let touch: usize = std::env::var("FLOOR_TOUCH")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let mut state = vec![0u64; n * 8192 / 8];
     let mut accepted = 0;
     let mut closed = 0;
     let give_up = Instant::now() + Duration::from_secs(seconds as u64 + 60);
@@ -1435,12 +1447,21 @@ fn floor_writer(args: &[String]) {
             }
         }
         let now = Instant::now();
-        for slot in conns.iter_mut() {
+        for (ci, slot) in conns.iter_mut().enumerate() {
             let Some(c) = slot else { continue };
             while c.k < total_frames
                 && c.start + Duration::from_micros((c.k as i64 * FRAME_US) as u64) <= now
             {
                 let pkts = &frames[(c.first_frame + c.k) % frames.len()];
+                if touch > 0 {
+                    let i = ci % n.max(1);
+                    let base = i * 1024;
+                    // One u64 per cache line, every other line of 8 KiB.
+                    for line in 0..(touch / 64).min(64) {
+                        let w = &mut state[base + line * 16];
+                        *w = w.wrapping_add(c.k as u64);
+                    }
+                }
                 let ts = (c.k as u32).wrapping_mul(3600);
                 // Heads patched per packet: sequence number and timestamp.
                 for (j, p) in pkts.iter().enumerate().take(512) {
