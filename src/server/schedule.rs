@@ -99,8 +99,7 @@ type Entry = (i64, u64, u32);
 /// the cache since the previous tick (the heap showed as most of the
 /// pacer's own time). A bucket push is one append; a tick's bucket is
 /// read in order. Within a tick, entries come out in no particular order.
-#[derive(Default)]
-struct DueQueue {
+struct DueQueue<T> {
     /// Bucket `k % WHEEL_TICKS` holds entries of tick `k` (due in
     /// `((k - 1) * SEND_TICK_US, k * SEND_TICK_US]`), for `k` from
     /// `cursor` to `cursor + WHEEL_TICKS - 1`.
@@ -111,9 +110,41 @@ struct DueQueue {
     cursor: i64,
     /// Entries of ticks from `cursor + WHEEL_TICKS` on.
     overflow: BinaryHeap<Reverse<Entry>>,
-    /// Per slot: sequence of its live entry (0: none) and its due time.
-    live: Vec<(u64, i64)>,
+    /// Per slot: its live entry and what it holds (the connection), in
+    /// one line: the pass reads both for every entry it takes.
+    live: Vec<Slot<T>>,
     next_seq: u64,
+}
+
+/// A slot: the sequence of its live entry (0: none), that entry's due
+/// time, and the item (`None`: free).
+struct Slot<T> {
+    seq: u64,
+    at: i64,
+    item: Option<T>,
+}
+
+impl<T> Default for Slot<T> {
+    fn default() -> Self {
+        Slot {
+            seq: 0,
+            at: 0,
+            item: None,
+        }
+    }
+}
+
+impl<T> Default for DueQueue<T> {
+    fn default() -> Self {
+        DueQueue {
+            wheel: Vec::new(),
+            in_wheel: 0,
+            cursor: 0,
+            overflow: BinaryHeap::new(),
+            live: Vec::new(),
+            next_seq: 0,
+        }
+    }
 }
 
 /// The tick whose bucket holds a time.
@@ -121,23 +152,54 @@ fn tick_of(at_us: i64) -> i64 {
     align_to_tick(at_us) / SEND_TICK_US
 }
 
-impl DueQueue {
+impl<T> DueQueue<T> {
+    /// Puts `item` in slot `slot` (a free one) or in a new slot; returns
+    /// the slot.
+    fn put(&mut self, slot: Option<u32>, item: T) -> u32 {
+        if let Some(s) = slot.and_then(|i| self.live.get_mut(i as usize))
+            && s.item.is_none()
+            && let Some(i) = slot
+        {
+            s.item = Some(item);
+            return i;
+        }
+        self.live.push(Slot {
+            item: Some(item),
+            ..Slot::default()
+        });
+        // Connections are bounded far below u32::MAX by the limits.
+        u32::try_from(self.live.len() - 1).unwrap_or(u32::MAX)
+    }
+
+    /// Takes the item out of `slot` and forgets its entry.
+    fn take_item(&mut self, slot: u32) -> Option<T> {
+        let s = self.live.get_mut(slot as usize)?;
+        s.seq = 0;
+        s.item.take()
+    }
+
+    /// The item in `slot`.
+    fn item(&self, slot: u32) -> Option<&T> {
+        self.live.get(slot as usize)?.item.as_ref()
+    }
+
     /// Asks for `slot` at `at_us`; an earlier live entry is kept (stepping
     /// early is harmless: the step reschedules), which saves a push per
     /// input event. Says whether an entry was added.
     fn set(&mut self, slot: u32, at_us: i64) -> bool {
         let i = slot as usize;
         if self.live.len() <= i {
-            self.live.resize(i + 1, (0, 0));
+            self.live.resize_with(i + 1, Slot::default);
         }
         let Some(live) = self.live.get_mut(i) else {
             return false;
         };
-        if live.0 != 0 && live.1 <= at_us {
+        if live.seq != 0 && live.at <= at_us {
             return false;
         }
         self.next_seq = self.next_seq.wrapping_add(1).max(1);
-        *live = (self.next_seq, at_us);
+        live.seq = self.next_seq;
+        live.at = at_us;
         self.push((at_us, self.next_seq, slot));
         true
     }
@@ -161,13 +223,6 @@ impl DueQueue {
         if let Some(b) = self.wheel.get_mut(tick.rem_euclid(WHEEL_TICKS) as usize) {
             b.push(e);
             self.in_wheel += 1;
-        }
-    }
-
-    /// Forgets `slot`'s entry.
-    fn clear(&mut self, slot: u32) {
-        if let Some(live) = self.live.get_mut(slot as usize) {
-            live.0 = 0;
         }
     }
 
@@ -198,10 +253,10 @@ impl DueQueue {
         let (_, seq, slot) = b.swap_remove(i);
         self.in_wheel -= 1;
         let live = self.live.get_mut(slot as usize)?;
-        if live.0 != seq {
+        if live.seq != seq {
             return None;
         }
-        live.0 = 0;
+        live.seq = 0;
         Some(slot)
     }
 
@@ -243,7 +298,7 @@ impl DueQueue {
                 .get_mut(self.cursor.rem_euclid(WHEEL_TICKS) as usize)?;
             let live = &self.live;
             let before = bucket.len();
-            bucket.retain(|e| live.get(e.2 as usize).is_some_and(|l| l.0 == e.1));
+            bucket.retain(|e| live.get(e.2 as usize).is_some_and(|l| l.seq == e.1));
             self.in_wheel -= before - bucket.len();
             if let Some(at) = bucket.iter().map(|e| e.0).min() {
                 return Some(at);
@@ -251,7 +306,7 @@ impl DueQueue {
             self.advance_cursor();
         }
         while let Some(Reverse((at, seq, slot))) = self.overflow.peek().copied() {
-            if self.live.get(slot as usize).is_some_and(|l| l.0 == seq) {
+            if self.live.get(slot as usize).is_some_and(|l| l.seq == seq) {
                 return Some(at);
             }
             self.overflow.pop();
@@ -263,8 +318,7 @@ impl DueQueue {
 /// The due times of every connection, and the pacer that serves them.
 #[derive(Default)]
 pub(crate) struct Schedule {
-    due: RefCell<DueQueue>,
-    slots: RefCell<Vec<Option<Rc<ConnCell>>>>,
+    due: RefCell<DueQueue<Rc<ConnCell>>>,
     free: RefCell<Vec<u32>>,
     /// The tick the pacer sleeps until (`i64::MIN` while it runs a pass).
     armed_at_us: Cell<i64>,
@@ -276,27 +330,20 @@ pub(crate) struct Schedule {
 impl Schedule {
     /// Gives the connection a slot; `remove` it when the connection ends.
     pub fn insert(&self, cell: Rc<ConnCell>) -> u32 {
-        let mut slots = self.slots.borrow_mut();
-        if let Some(i) = self.free.borrow_mut().pop()
-            && let Some(s) = slots.get_mut(i as usize)
-        {
-            *s = Some(cell);
-            return i;
-        }
-        slots.push(Some(cell));
-        // Connections are bounded far below u32::MAX by the limits.
-        u32::try_from(slots.len() - 1).unwrap_or(u32::MAX)
+        let free = self.free.borrow_mut().pop();
+        self.due.borrow_mut().put(free, cell)
     }
 
     /// Forgets the connection: its entry becomes stale at once and its
     /// memory is freed now, not when the entry comes due.
     pub fn remove(&self, slot: u32) {
-        if let Some(s) = self.slots.borrow_mut().get_mut(slot as usize)
-            && s.take().is_some()
-        {
-            self.due.borrow_mut().clear(slot);
+        // Dropped after the borrow: the connection's drop may not reach
+        // the schedule again while it is borrowed.
+        let cell = self.due.borrow_mut().take_item(slot);
+        if cell.is_some() {
             self.free.borrow_mut().push(slot);
         }
+        drop(cell);
     }
 
     /// Asks for the connection in `slot` to be stepped at `at_us` (or only
@@ -315,10 +362,14 @@ impl Schedule {
     pub fn run_due(&self, now_us: i64) -> Option<i64> {
         self.armed_at_us.set(i64::MIN);
         loop {
-            let Some(slot) = self.due.borrow_mut().pop_due(now_us) else {
-                break;
+            let (slot, cell) = {
+                let mut due = self.due.borrow_mut();
+                let Some(slot) = due.pop_due(now_us) else {
+                    break;
+                };
+                (slot, due.item(slot).cloned())
             };
-            let Some(cell) = self.slots.borrow().get(slot as usize).cloned().flatten() else {
+            let Some(cell) = cell else {
                 continue;
             };
             let step = match cell.conn.try_borrow_mut() {
@@ -355,7 +406,7 @@ mod tests {
 
     #[test]
     fn slots_come_out_in_due_order_once() {
-        let mut q = DueQueue::default();
+        let mut q = DueQueue::<()>::default();
         assert!(q.set(2, 30));
         assert!(q.set(0, 10));
         assert!(q.set(1, 20));
@@ -373,7 +424,7 @@ mod tests {
 
     #[test]
     fn an_earlier_entry_replaces_a_later_one_and_a_later_one_waits() {
-        let mut q = DueQueue::default();
+        let mut q = DueQueue::<()>::default();
         assert!(q.set(0, 50));
         // Later than the live entry: kept as is, no push.
         assert!(!q.set(0, 70));
@@ -388,10 +439,10 @@ mod tests {
 
     #[test]
     fn a_cleared_slot_is_never_served() {
-        let mut q = DueQueue::default();
+        let mut q = DueQueue::<()>::default();
         q.set(3, 10);
         q.set(4, 10);
-        q.clear(3);
+        q.take_item(3);
         assert_eq!(q.pop_due(10), Some(4));
         assert_eq!(q.pop_due(10), None);
         // The slot reused by a new connection starts afresh.
@@ -401,7 +452,7 @@ mod tests {
 
     #[test]
     fn stale_entries_do_not_accumulate_at_the_top() {
-        let mut q = DueQueue::default();
+        let mut q = DueQueue::<()>::default();
         for t in (0..100).rev() {
             q.set(0, t);
         }
@@ -414,7 +465,7 @@ mod tests {
 
     #[test]
     fn far_entries_wait_in_the_heap_and_come_back_in_time() {
-        let mut q = DueQueue::default();
+        let mut q = DueQueue::<()>::default();
         q.set(0, 1_000);
         // Far beyond the wheel (a session timeout).
         q.set(1, 60_000_000);
@@ -434,7 +485,7 @@ mod tests {
     fn matches_a_plain_model_under_random_use() {
         // Against a per-slot "earliest wanted time" model: after each
         // step the same slots are due, and the next due time agrees.
-        let mut q = DueQueue::default();
+        let mut q = DueQueue::<()>::default();
         let mut model: Vec<Option<i64>> = vec![None; 200];
         let mut seed = 0x2545_f491_4f6c_dd1du64;
         let mut rnd = |n: u64| {
@@ -448,7 +499,7 @@ mod tests {
             let slot = rnd(200) as u32;
             match rnd(10) {
                 0 => {
-                    q.clear(slot);
+                    q.take_item(slot);
                     model[slot as usize] = None;
                 }
                 1 => now += rnd(400_000) as i64,
@@ -481,5 +532,20 @@ mod tests {
             assert_eq!(got, want, "due at {now}");
             assert_eq!(q.next_at(), model.iter().flatten().min().copied());
         }
+    }
+
+    #[test]
+    fn a_freed_slot_is_reused_and_its_old_entry_is_never_served() {
+        let mut q = DueQueue::<&str>::default();
+        assert_eq!(q.put(None, "a"), 0);
+        assert_eq!(q.put(None, "b"), 1);
+        q.set(0, 10);
+        assert_eq!(q.take_item(0), Some("a"));
+        // Not free: a new slot.
+        assert_eq!(q.put(Some(1), "c"), 2);
+        // Free: reused, and the entry set for "a" is gone.
+        assert_eq!(q.put(Some(0), "d"), 0);
+        assert_eq!(q.item(0), Some(&"d"));
+        assert_eq!(q.pop_due(1_000), None);
     }
 }
