@@ -1405,7 +1405,7 @@ fn floor_writer(args: &[String]) {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(0);
-    let mut state = vec![0u64; n * 8192 / 8];
+    let mut state = vec![0u64; if touch > 0 { n * 8192 / 8 } else { 0 }];
     let mut accepted = 0;
     let mut closed = 0;
     let give_up = Instant::now() + Duration::from_secs(seconds as u64 + 60);
