@@ -2,7 +2,7 @@
 //! wallclock µs since the Unix epoch (relative windows, logs). The only
 //! place that reads them; everything else gets `now` as an argument.
 
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use nix::sys::time::{TimeSpec, TimeValLike};
 use nix::time::{ClockId, clock_gettime};
@@ -10,8 +10,6 @@ use nix::time::{ClockId, clock_gettime};
 /// Both clocks, read together.
 #[derive(Clone, Copy, Debug)]
 pub struct Clock {
-    /// `Instant` of monotonic zero, for the reactor's timers.
-    base: Instant,
     /// CLOCK_MONOTONIC of monotonic zero, ns, for the pacer's timerfd.
     base_ns: i64,
 }
@@ -26,7 +24,6 @@ impl Clock {
     /// A clock whose monotonic zero is now.
     pub fn new() -> Clock {
         Clock {
-            base: Instant::now(),
             base_ns: monotonic_ns(),
         }
     }
@@ -34,11 +31,6 @@ impl Clock {
     /// Monotonic µs since the clock was made.
     pub fn mono_us(&self) -> i64 {
         monotonic_ns().saturating_sub(self.base_ns) / 1_000
-    }
-
-    /// The `Instant` of monotonic time `mono_us`.
-    pub fn instant_at(&self, mono_us: i64) -> Instant {
-        self.base + Duration::from_micros(mono_us.max(0) as u64)
     }
 
     /// Monotonic time `mono_us` as an absolute CLOCK_MONOTONIC time (for a

@@ -137,7 +137,7 @@ impl<T> Default for Slot<T> {
 impl<T> Default for DueQueue<T> {
     fn default() -> Self {
         DueQueue {
-            wheel: Vec::new(),
+            wheel: (0..WHEEL_TICKS).map(|_| Vec::new()).collect(),
             in_wheel: 0,
             cursor: 0,
             overflow: BinaryHeap::new(),
@@ -152,13 +152,18 @@ fn tick_of(at_us: i64) -> i64 {
     align_to_tick(at_us) / SEND_TICK_US
 }
 
+/// The bucket of a tick.
+fn bucket_of(tick: i64) -> usize {
+    tick.rem_euclid(WHEEL_TICKS) as usize
+}
+
 impl<T> DueQueue<T> {
     /// Puts `item` in slot `slot` (a free one) or in a new slot; returns
     /// the slot.
     fn put(&mut self, slot: Option<u32>, item: T) -> u32 {
-        if let Some(s) = slot.and_then(|i| self.live.get_mut(i as usize))
+        if let Some(i) = slot
+            && let Some(s) = self.live.get_mut(i as usize)
             && s.item.is_none()
-            && let Some(i) = slot
         {
             s.item = Some(item);
             return i;
@@ -207,9 +212,6 @@ impl<T> DueQueue<T> {
     /// Files an entry in its bucket (a past one in the current tick's) or
     /// in the overflow heap.
     fn push(&mut self, e: Entry) {
-        if self.wheel.is_empty() {
-            self.wheel = (0..WHEEL_TICKS).map(|_| Vec::new()).collect();
-        }
         if self.in_wheel == 0 && self.overflow.is_empty() {
             // Nothing filed: start the wheel at this entry (no walk over
             // the empty ticks of an idle spell).
@@ -220,7 +222,7 @@ impl<T> DueQueue<T> {
             self.overflow.push(Reverse(e));
             return;
         }
-        if let Some(b) = self.wheel.get_mut(tick.rem_euclid(WHEEL_TICKS) as usize) {
+        if let Some(b) = self.wheel.get_mut(bucket_of(tick)) {
             b.push(e);
             self.in_wheel += 1;
         }
@@ -247,9 +249,7 @@ impl<T> DueQueue<T> {
 
     /// Takes the entry at `i` of the cursor's bucket; the slot if live.
     fn take(&mut self, i: usize) -> Option<u32> {
-        let b = self
-            .wheel
-            .get_mut(self.cursor.rem_euclid(WHEEL_TICKS) as usize)?;
+        let b = self.wheel.get_mut(bucket_of(self.cursor))?;
         let (_, seq, slot) = b.swap_remove(i);
         self.in_wheel -= 1;
         let live = self.live.get_mut(slot as usize)?;
@@ -268,9 +268,7 @@ impl<T> DueQueue<T> {
                 return None;
             }
             let whole = self.cursor * SEND_TICK_US <= now_us;
-            let bucket = self
-                .wheel
-                .get(self.cursor.rem_euclid(WHEEL_TICKS) as usize)?;
+            let bucket = self.wheel.get(bucket_of(self.cursor))?;
             let found = if whole {
                 bucket.len().checked_sub(1)
             } else {
@@ -293,9 +291,7 @@ impl<T> DueQueue<T> {
     /// Due time of the first live entry (stale ones in the way dropped).
     fn next_at(&mut self) -> Option<i64> {
         while self.in_wheel > 0 {
-            let bucket = self
-                .wheel
-                .get_mut(self.cursor.rem_euclid(WHEEL_TICKS) as usize)?;
+            let bucket = self.wheel.get_mut(bucket_of(self.cursor))?;
             let live = &self.live;
             let before = bucket.len();
             bucket.retain(|e| live.get(e.2 as usize).is_some_and(|l| l.seq == e.1));
