@@ -1,9 +1,10 @@
 //! The recording store: the on-disk segment format ([`layout`]), the writer
 //! a recorder links ([`writer`]), the memory-mapped reader ([`segment`],
 //! [`cursor`]), the catalog of what exists ([`catalog`]) and the offline
-//! consistency check ([`verify`]).
+//! consistency check ([`verify`]); [`crc32c`] is the checksum of the format.
 
 pub mod catalog;
+pub mod crc32c;
 pub mod cursor;
 mod error;
 pub mod import;

@@ -12,8 +12,9 @@ use std::rc::Rc;
 
 use memmap2::{Advice, Mmap};
 
+use super::crc32c;
 use super::error::{StoreError, StoreErrorKind};
-use super::layout::{self, CRC, FrameRecord, IdxHeader, RECORD_LEN, Record};
+use super::layout::{self, FrameRecord, IdxHeader, RECORD_LEN, Record};
 
 /// A read-only map of a whole file.
 ///
@@ -347,7 +348,7 @@ impl Segment {
         let map = Rc::clone(&st.dat);
         if i >= st.durable_frames {
             let bytes = map.get(range.clone()).unwrap_or(&[]);
-            if CRC.checksum(bytes) != record.payload_crc {
+            if crc32c::checksum(bytes) != record.payload_crc {
                 return Err(StoreError::at(
                     &self.dat_path,
                     record.offset,
@@ -361,7 +362,7 @@ impl Segment {
     /// Checks a frame's payload CRC whatever its durability (for `verify`).
     pub fn check_payload(&self, i: usize) -> Result<(), StoreError> {
         let f = self.frame(i)?;
-        if CRC.checksum(f.payload()) != f.record.payload_crc {
+        if crc32c::checksum(f.payload()) != f.record.payload_crc {
             return Err(StoreError::at(
                 &self.dat_path,
                 f.record.offset,

@@ -11,8 +11,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use super::Kind;
+use super::crc32c;
 use super::error::{StoreError, StoreErrorKind};
-use super::layout::{self, CRC, FrameRecord, IdxHeader, ParamSets, Record};
+use super::layout::{self, FrameRecord, IdxHeader, ParamSets, Record};
 use super::paths;
 use crate::codec::Codec;
 
@@ -229,7 +230,7 @@ impl SegmentWriter {
             track: 0,
             offset,
             len_bytes,
-            payload_crc: CRC.checksum(payload),
+            payload_crc: crc32c::checksum(payload),
         });
         self.write_record(&rec)?;
         if self.frames > 0 {

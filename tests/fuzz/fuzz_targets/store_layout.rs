@@ -3,9 +3,8 @@
 //! the fuzzer gets past them to the fields (even = bytes as they come).
 #![no_main]
 
-use ctrtspd::store::layout::{
-    CRC, IDX_FIXED_LEN, IdxHeader, RECORD_LEN, Record, decode_dat_header,
-};
+use ctrtspd::store::crc32c;
+use ctrtspd::store::layout::{IDX_FIXED_LEN, IdxHeader, RECORD_LEN, Record, decode_dat_header};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -39,7 +38,7 @@ fn fix_crc_at(b: &mut [u8], start: usize, end: usize) {
     let Some(covered) = b.get(start..end) else {
         return;
     };
-    let crc = CRC.checksum(covered).to_le_bytes();
+    let crc = crc32c::checksum(covered).to_le_bytes();
     if let Some(at) = b.get_mut(end..end + 4) {
         at.copy_from_slice(&crc);
     }
@@ -53,7 +52,7 @@ fn fix_idx_header_crc(b: &mut [u8]) {
     let Some(block) = b.get(IDX_FIXED_LEN..IDX_FIXED_LEN + params_len) else {
         return;
     };
-    let mut d = CRC.digest();
+    let mut d = crc32c::Digest::new();
     d.update(&b[..60]);
     d.update(block);
     let crc = d.finalize().to_le_bytes();

@@ -16,7 +16,8 @@ use std::sync::OnceLock;
 
 use ctrtspd::codec::LengthPrefixed;
 use ctrtspd::store::Segment;
-use ctrtspd::store::layout::{CRC, IDX_FIXED_LEN, IdxHeader, RECORD_FRAME, RECORD_LEN};
+use ctrtspd::store::crc32c;
+use ctrtspd::store::layout::{IDX_FIXED_LEN, IdxHeader, RECORD_FRAME, RECORD_LEN};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -118,14 +119,14 @@ fn paths() -> (&'static Path, &'static Path) {
 fn fix_crcs(idx: &mut [u8], dat: &mut [u8]) {
     // Payload file header: CRC of its first 28 bytes.
     if dat.len() >= 32 {
-        let crc = CRC.checksum(&dat[..28]).to_le_bytes();
+        let crc = crc32c::checksum(&dat[..28]).to_le_bytes();
         dat[28..32].copy_from_slice(&crc);
     }
     // Index header: CRC of the fixed part's first 60 bytes and the params.
     let Some(len) = idx.get(40..42) else { return };
     let params_len = usize::from(u16::from_le_bytes([len[0], len[1]]));
     if let Some(block) = idx.get(IDX_FIXED_LEN..IDX_FIXED_LEN + params_len) {
-        let mut d = CRC.digest();
+        let mut d = crc32c::Digest::new();
         d.update(&idx[..60]);
         d.update(block);
         let crc = d.finalize().to_le_bytes();
@@ -146,10 +147,10 @@ fn fix_crcs(idx: &mut [u8], dat: &mut [u8]) {
                 .ok()
                 .and_then(|o| dat.get(o..o.checked_add(len)?));
             if let Some(payload) = payload {
-                r[24..28].copy_from_slice(&CRC.checksum(payload).to_le_bytes());
+                r[24..28].copy_from_slice(&crc32c::checksum(payload).to_le_bytes());
             }
         }
-        let crc = CRC.checksum(&r[..28]).to_le_bytes();
+        let crc = crc32c::checksum(&r[..28]).to_le_bytes();
         r[28..32].copy_from_slice(&crc);
     }
 }
