@@ -190,11 +190,6 @@ impl Player {
         }
     }
 
-    /// Payload of the frame peeked and not yet sent, if any.
-    pub fn next_payload(&self) -> Option<&[u8]> {
-        self.peeked.as_ref().map(|(f, _)| f.payload())
-    }
-
     /// The peeked frame was sent: move past it.
     pub fn advance(&mut self) {
         self.peeked = None;

@@ -207,10 +207,6 @@ pub(crate) async fn run(shared: Rc<Shared>, stream: Async<TcpStream>, peer: Sock
 }
 
 impl Conn {
-    /// Bytes from the start of a `Conn` that a frame step touches (the
-    /// fields ahead of the buffers).
-    pub const HOT_BYTES: usize = core::mem::offset_of!(Conn, out);
-
     pub fn new(shared: Rc<Shared>, stream: Async<TcpStream>, peer: SocketAddr) -> Conn {
         let local = stream.get_ref().local_addr().unwrap_or(peer);
         let _ = stream.get_ref().set_nodelay(true);

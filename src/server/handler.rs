@@ -65,10 +65,6 @@ pub(crate) struct Play {
 pub(crate) type RtcpBytes = ([u8; 128], usize);
 
 impl Play {
-    /// Bytes from the start of a `Play` that a frame step touches (all
-    /// but the URL).
-    pub const HOT_BYTES: usize = core::mem::offset_of!(Play, url);
-
     /// Starts sending the frame at `play_us` (called when it is due).
     pub fn start_frame(&mut self, frame: FrameData, play_us: i64) -> FrameSend {
         let segment = std::rc::Rc::clone(self.player.segment());

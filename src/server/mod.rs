@@ -3,7 +3,6 @@
 //!
 //! - [`conn`]: a connection's I/O loop (read requests, pump media, wait);
 //! - [`schedule`]: when each connection is next due;
-//! - [`prefetch`]: cache hints for the connections the pacer steps next;
 //! - [`pacer`]: the task that steps the due connections, on its timerfd;
 //! - [`handler`]: RTSP methods → session, player and response;
 //! - [`media`]: frames out as `writev` (TCP) / `sendmmsg` (UDP) batches;
@@ -16,7 +15,6 @@ mod conn;
 mod handler;
 pub mod media;
 mod pacer;
-mod prefetch;
 mod schedule;
 pub mod signals;
 mod udp;

@@ -24,8 +24,6 @@ use std::rc::Rc;
 use std::task::Waker;
 
 use super::conn::{Conn, SEND_TICK_US, Step};
-use super::handler::Play;
-use super::prefetch;
 
 /// `t` rounded up to the next [`SEND_TICK_US`] boundary.
 pub fn align_to_tick(t: i64) -> i64 {
@@ -64,9 +62,7 @@ impl Signal {
 }
 
 /// A connection as the pacer and its task share it. Neither holds the
-/// borrow across an await. `repr(C)`: the connection's hot fields right
-/// after the `Rc` counts, the rarely used signal after its buffers.
-#[repr(C)]
+/// borrow across an await.
 pub(crate) struct ConnCell {
     pub conn: RefCell<Conn>,
     /// Raised by the pacer when the task must look (writable wait, close).
@@ -79,50 +75,6 @@ impl ConnCell {
         ConnCell {
             conn: RefCell::new(conn),
             poke: Signal::default(),
-        }
-    }
-}
-
-/// Bytes of a `Rc` allocation before its value (the two counts).
-const RC_COUNTS_BYTES: usize = 2 * core::mem::size_of::<usize>();
-
-/// Prefetches of one pacer pass, for the connections it steps next (see
-/// [`super::prefetch`]): each stage reads only lines an earlier stage
-/// asked for, so the pass never waits on a pointer to find the next one.
-trait Warm {
-    /// The `Rc` counts, the `RefCell` flag and the connection's hot fields.
-    fn warm_cell(&self);
-    /// The session's playback state (the box behind `Conn::play`).
-    fn warm_play(&self);
-    /// The first bytes of the frame the session sends next.
-    fn warm_payload(&self);
-}
-
-impl Warm for Rc<ConnCell> {
-    fn warm_cell(&self) {
-        let cell = Rc::as_ptr(self).cast::<u8>();
-        prefetch::lines(
-            cell.wrapping_sub(RC_COUNTS_BYTES),
-            RC_COUNTS_BYTES + 2 * core::mem::size_of::<usize>() + Conn::HOT_BYTES,
-        );
-    }
-
-    fn warm_play(&self) {
-        if let Ok(conn) = self.conn.try_borrow()
-            && let Some(play) = conn.play.as_deref()
-        {
-            prefetch::lines(play, Play::HOT_BYTES);
-        }
-    }
-
-    fn warm_payload(&self) {
-        if let Ok(conn) = self.conn.try_borrow()
-            && let Some(payload) = conn.play.as_deref().and_then(|p| p.player.next_payload())
-        {
-            prefetch::lines(
-                payload.as_ptr(),
-                payload.len().min(2 * prefetch::CACHE_LINE_BYTES),
-            );
         }
     }
 }
@@ -234,15 +186,6 @@ impl<T> DueQueue<T> {
     /// The item in `slot`.
     fn item(&self, slot: u32) -> Option<&T> {
         self.live.get(slot as usize)?.item.as_ref()
-    }
-
-    /// The slot of the entry `n` places after the next one [`Self::pop_due`]
-    /// takes from the cursor's bucket, when the bucket is taken whole:
-    /// stale or not, a hint for prefetching only.
-    fn upcoming_slot(&self, n: usize) -> Option<u32> {
-        let b = self.wheel.get(bucket_of(self.cursor))?;
-        let i = b.len().checked_sub(n + 1)?;
-        b.get(i).map(|e| e.2)
     }
 
     /// Asks for `slot` at `at_us`; an earlier live entry is kept (stepping
@@ -368,31 +311,6 @@ impl<T> DueQueue<T> {
     }
 }
 
-impl DueQueue<Rc<ConnCell>> {
-    /// Prefetches for the connections stepped after the one just taken,
-    /// one stage deeper for each place further on: the payload of the
-    /// next, the playback state of the one after, and so on. A step (its
-    /// `writev`) takes tens of µs, far longer than a line takes to arrive.
-    fn warm_upcoming(&self) {
-        let cell = |n| self.upcoming_slot(n).and_then(|s| self.item(s));
-        if let Some(c) = cell(0) {
-            c.warm_payload();
-        }
-        if let Some(c) = cell(1) {
-            c.warm_play();
-        }
-        if let Some(c) = cell(2) {
-            c.warm_cell();
-        }
-        if let Some(s) = self.upcoming_slot(3) {
-            prefetch::lines(
-                self.live.as_ptr().wrapping_add(s as usize),
-                core::mem::size_of::<Slot<Rc<ConnCell>>>(),
-            );
-        }
-    }
-}
-
 /// The due times of every connection, and the pacer that serves them.
 #[derive(Default)]
 pub(crate) struct Schedule {
@@ -445,7 +363,6 @@ impl Schedule {
                 let Some(slot) = due.pop_due(now_us) else {
                     break;
                 };
-                due.warm_upcoming();
                 (slot, due.item(slot).cloned())
             };
             let Some(cell) = cell else {
