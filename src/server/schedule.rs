@@ -478,6 +478,30 @@ mod tests {
     }
 
     #[test]
+    fn a_tick_not_over_serves_only_what_is_due() {
+        // The pacer looks in the middle of a tick (after a long pass, or a
+        // kick): the entries due by then come out, and only them.
+        let mut q = DueQueue::<()>::default();
+        assert!(q.set(0, 10_900));
+        assert!(q.set(1, 10_200));
+        assert_eq!(q.pop_due(10_100), None);
+        assert_eq!(q.pop_due(10_500), Some(1));
+        assert_eq!(q.pop_due(10_500), None);
+        // Filed late, in the past, while the tick is not over.
+        assert!(q.set(2, 10_300));
+        assert_eq!(q.pop_due(10_600), Some(2));
+        assert_eq!(q.pop_due(10_600), None);
+        assert_eq!(q.pop_due(11_000), Some(0));
+        // Emptied buckets are reused a wheel turn later with a fresh bound.
+        assert!(q.set(0, 11_000 + WHEEL_TICKS * SEND_TICK_US - 100));
+        assert_eq!(q.pop_due(11_000 + WHEEL_TICKS * SEND_TICK_US - 200), None);
+        assert_eq!(
+            q.pop_due(11_000 + WHEEL_TICKS * SEND_TICK_US - 100),
+            Some(0)
+        );
+    }
+
+    #[test]
     fn matches_a_plain_model_under_random_use() {
         // Against a per-slot "earliest wanted time" model: after each
         // step the same slots are due, and the next due time agrees.
