@@ -28,4 +28,6 @@ pub mod rtsp;
 pub mod server;
 pub mod session;
 pub mod store;
+#[cfg(test)]
+mod test_rng;
 pub mod utc;

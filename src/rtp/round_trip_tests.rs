@@ -4,17 +4,7 @@
 use super::depacketizer::split_interleaved;
 use super::*;
 use crate::codec::Codec;
-
-struct XorShift(u64);
-
-impl XorShift {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-}
+use crate::test_rng::XorShift;
 
 /// A NAL of `len_bytes` with a plausible header and pseudo-random body.
 fn nal(codec: Codec, len_bytes: usize, rng: &mut XorShift) -> Vec<u8> {

@@ -2,6 +2,7 @@
 //! thousand pseudo-random mutations of them go through every parser.
 
 use super::*;
+use crate::test_rng::XorShift;
 
 const FIXTURES: [&[u8]; 22] = [
     include_bytes!("../../tests/fixtures/ffmpeg_options.txt"),
@@ -30,21 +31,6 @@ const FIXTURES: [&[u8]; 22] = [
 
 /// Bytes that make parsers take their rarer branches.
 const INTERESTING: &[u8] = b"\r\n\0$:;,-=?/&.% \tTZ0123456789\xff\xc3";
-
-struct XorShift(u64);
-
-impl XorShift {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
 
 /// Runs everything that could see these bytes; results are ignored, only
 /// panics matter.

@@ -507,13 +507,8 @@ mod tests {
         // step the same slots are due, and the next due time agrees.
         let mut q = DueQueue::<()>::default();
         let mut model: Vec<Option<i64>> = vec![None; 200];
-        let mut seed = 0x2545_f491_4f6c_dd1du64;
-        let mut rnd = |n: u64| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed % n
-        };
+        let mut rng = crate::test_rng::XorShift(0x2545_f491_4f6c_dd1d);
+        let mut rnd = |n: u64| rng.next() % n;
         let mut now = 5_000_000i64;
         for _ in 0..20_000 {
             let slot = rnd(200) as u32;

@@ -2,26 +2,11 @@
 //! different code path from the table engine it also checks).
 
 use super::{Digest, Engine, checksum, hw};
+use crate::test_rng::XorShift;
 
 /// The reference: `crc::CRC_32_ISCSI` bit by bit, no table.
 static REFERENCE: crc::Crc<u32, crc::NoTable> =
     crc::Crc::<u32, crc::NoTable>::new(&crc::CRC_32_ISCSI);
-
-/// A small deterministic generator (xorshift64), no dependency.
-struct XorShift(u64);
-
-impl XorShift {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn bytes(&mut self, n: usize) -> Vec<u8> {
-        (0..n).map(|_| self.next() as u8).collect()
-    }
-}
 
 /// The engines this machine can run: the table always, the instruction
 /// when the CPU has it ([`reports_engine`] says which).
