@@ -3,10 +3,12 @@
 #
 #   cross/package.sh BOARD        # BOARD: a directory under board/, e.g. generic-armv7
 #
-# -> target/package/ctrtspd-BOARD-VERSION.tar.gz holding
+# -> TARGET_DIR/package/ctrtspd-BOARD-VERSION.tar.gz holding
 #    usr/bin/ctrtspd, etc/init.d/ctrtspd, etc/default/ctrtspd,
 #    lib/systemd/system/ctrtspd.service, usr/share/doc/ctrtspd/README.md
-# (laid out as on the box: `tar -xzf ... -C /` installs it).
+# (laid out as on the box: `tar -xzf ... -C /` installs it). TARGET_DIR is
+# cargo's: target/, or CARGO_TARGET_DIR when set. The last line printed is
+# `package: tarball PATH`.
 #
 # Plain cargo with the linkers of .cargo/config.toml; the `demo` feature is
 # left out. Fails if the binary has a program interpreter (not static), and
@@ -26,11 +28,18 @@ env_file=board/$board/board.env
 : "${TARGET:?}" "${RUSTFLAGS:?}" "${CTRTSPD_ROOT:?}" "${CTRTSPD_LISTEN:?}"
 export RUSTFLAGS
 
+# Where cargo puts what it builds: CARGO_TARGET_DIR, build.target-dir or
+# target/. Asked of cargo itself rather than guessed.
+target_dir=$(cargo metadata --format-version 1 --no-deps |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
+[ -d "$target_dir" ] || mkdir -p "$target_dir"
+
 version=$(sed -n 's/^version *= *"\(.*\)"/\1/p' Cargo.toml | head -n 1)
 name=ctrtspd-$board-$version
 echo "package: building $name for $TARGET (RUSTFLAGS=$RUSTFLAGS)"
 cargo build --locked --profile firmware --no-default-features --target "$TARGET" --bin ctrtspd
-bin=target/$TARGET/firmware/ctrtspd
+bin=$target_dir/$TARGET/firmware/ctrtspd
+[ -x "$bin" ] || { echo "package: $bin was not built" >&2; exit 1; }
 
 # Static check: no PT_INTERP program header, no dynamic section.
 if readelf -lW "$bin" | grep -q INTERP; then
@@ -45,20 +54,22 @@ if readelf -dW "$bin" | grep -q NEEDED; then
 fi
 file "$bin"
 
-# Smoke run on the board's oldest CPU: it must start and exit by itself
-# (`--help`); an illegal instruction or a missing loader shows up here.
+# Smoke run on the board's oldest CPU: it must start, print its usage and
+# exit 0 by itself (`--help`); an illegal instruction, a missing loader or
+# a missing binary is a failure, as is any other exit status.
 if [ -n "${QEMU:-}" ]; then
     rc=0
     # shellcheck disable=SC2086
-    timeout 20 $QEMU "$bin" --help >/dev/null 2>&1 || rc=$?
-    if [ "$rc" -ge 124 ]; then
-        echo "package: '$QEMU $bin --help' died (exit $rc)" >&2
+    usage=$(timeout 20 $QEMU "$bin" --help 2>&1) || rc=$?
+    if [ "$rc" -ne 0 ] || ! grep -q '^Usage: ' <<<"$usage"; then
+        echo "package: '$QEMU $bin --help' failed (exit $rc):" >&2
+        printf '%s\n' "$usage" | head -n 20 >&2
         exit 1
     fi
-    echo "package: $QEMU $bin --help: exit $rc"
+    echo "package: $QEMU $bin --help: exit 0, usage printed"
 fi
 
-stage=target/package/$name
+stage=$target_dir/package/$name
 rm -rf "$stage"
 install -D -m 0755 "$bin" "$stage$INSTALL_BIN"
 install -D -m 0755 board/common/ctrtspd.init "$stage$INSTALL_INIT"
@@ -74,11 +85,12 @@ install -D -m 0644 "$stage.service" "$stage$INSTALL_UNIT"
 rm -f "$stage.default" "$stage.service"
 install -D -m 0644 board/README.md "$stage/usr/share/doc/ctrtspd/README.md"
 
-tarball=target/package/$name.tar.gz
+tarball=$target_dir/package/$name.tar.gz
 # Reproducible-ish: fixed owner and order, mtime of the last commit.
 mtime=$(git log -1 --format=%ct 2>/dev/null || date +%s)
 tar --sort=name --owner=0 --group=0 --numeric-owner --mtime="@$mtime" \
     -C "$stage" -czf "$tarball" .
 rm -rf "$stage"
-echo "package: $tarball ($(stat -c %s "$bin") bytes stripped binary)"
 tar -tvzf "$tarball"
+echo "package: $(stat -c %s "$bin") bytes stripped binary"
+echo "package: tarball $tarball"
