@@ -19,12 +19,9 @@ use super::media::{FrameSend, Sent};
 use super::schedule::ConnCell;
 use crate::playback::Next;
 use crate::rtp::Packetizer;
-use crate::rtsp::{self, ParseError};
+use crate::rtsp::{self, MAX_REQUEST_BYTES, ParseError};
 use crate::session::{State, Transport};
 
-/// Largest request head + body accepted: the longest real request seen
-/// (a SETUP with Digest credentials) is under 700 bytes.
-pub const MAX_REQUEST_BYTES: usize = 3072;
 /// Send deadlines are rounded up to this grid (µs of the monotonic clock):
 /// up to a tick of lateness buys one wake-up per tick for all sessions
 /// instead of one per frame (the raw floor of the capacity bench uses the
