@@ -539,3 +539,26 @@ fn pipelined_requests_are_all_answered_in_order() {
         server.log()
     );
 }
+
+/// A request URI of 2.9 KB (the request fits the receive buffer) is
+/// answered 414 before any work, and the connection goes on serving. (It
+/// used to be answered 500 "response too large" after opening the store.)
+#[test]
+fn long_request_uri_is_414_and_the_connection_goes_on() {
+    let root = TempDir::new("e2e-proto-uri");
+    import(&root, 1, "regul", T0, "ffmpeg_testsrc_h264_gop25.264");
+    let server = ServerProcess::start(&root, &[]);
+    let url = server.url(&format!("regul/1/?start={T0}&stop={}", T0 + 4));
+    let mut c = Client::connect(&server);
+    let long = format!("{url}&pad={}", "x".repeat(2900 - url.len()));
+    for method in ["DESCRIBE", "OPTIONS", "SETUP"] {
+        let r = c.send(method, &long, &[]);
+        assert_eq!(
+            r.status_line, "RTSP/1.0 414 Request-URI Too Large",
+            "{method}"
+        );
+    }
+    let r = c.send("DESCRIBE", &url, &[]);
+    assert_eq!(r.status_line, "RTSP/1.0 200 OK");
+    assert!(!server.log().contains("response too large"));
+}

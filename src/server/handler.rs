@@ -23,8 +23,15 @@ const PUBLIC: &str =
 /// RTCP CNAME of the server.
 const CNAME: &str = "ctrtspd";
 
-/// Longest SETUP URL kept for RTP-Info and the log.
+/// Longest request URI served (414 beyond): the SETUP URL is kept whole
+/// for RTP-Info and the log, and a DESCRIBE response, which repeats the URL
+/// twice (Content-Base, a=control) beside the parameter sets, then always
+/// fits the response buffer. Player URLs are under 200 bytes.
 const URL_CAPACITY: usize = 512;
+
+/// The buffer a response is written in: as large as the connection's
+/// output queue, which is empty when a request is handled.
+const RESPONSE_BYTES: usize = super::conn::OUT_BYTES;
 
 /// The one track of a recording.
 const TRACK: u8 = 0;
@@ -205,7 +212,23 @@ impl Conn {
         let mut w = ResponseWriter::new(&mut buf);
         w.start(status, Some(reason), cseq);
         if let Ok(n) = w.finish(b"") {
-            let _ = self.queue(&buf[..n]);
+            self.queue_response(&buf[..n]);
+        }
+    }
+
+    /// Queues a whole response. One that does not fit would leave the
+    /// client waiting for an answer that never comes, or worse, pair its
+    /// next request with the wrong one: the connection is closed instead,
+    /// with a log line (requests are only handled with `out` empty, so
+    /// this does not happen with responses under [`RESPONSE_BYTES`]).
+    pub fn queue_response(&mut self, bytes: &[u8]) {
+        if !self.queue(bytes) {
+            log::error!(
+                "{}: closing: a {} byte response does not fit the output queue",
+                self.peer,
+                bytes.len()
+            );
+            self.close = true;
         }
     }
 
@@ -252,6 +275,22 @@ impl Conn {
             );
             return;
         }
+        if req.uri.len() > URL_CAPACITY {
+            // Before any work: no URL we serve is that long, and the
+            // responses that repeat it would not fit.
+            log::info!(
+                "{}: {} URI of {} bytes",
+                self.peer,
+                req.method_name,
+                req.uri.len()
+            );
+            self.reply_error(
+                Status::RequestUriTooLarge,
+                Some(cseq),
+                "Request-URI Too Large",
+            );
+            return;
+        }
         log::debug!("{}: {} {}", self.peer, req.method_name, req.uri);
         if let Err((status, reason)) = self.authorize(req, cseq) {
             if status != Status::Unauthorized {
@@ -282,7 +321,7 @@ impl Conn {
                 w.header("Allow", PUBLIC);
             }
             if let Ok(n) = w.finish(b"") {
-                let _ = self.queue(&buf[..n]);
+                self.queue_response(&buf[..n]);
             }
         }
     }
@@ -330,7 +369,7 @@ impl Conn {
                     w.header("WWW-Authenticate", value);
                 }
                 if let Ok(n) = w.finish(b"") {
-                    let _ = self.queue(&buf[..n]);
+                    self.queue_response(&buf[..n]);
                 }
                 Err((Status::Unauthorized, String::new()))
             }
@@ -338,14 +377,12 @@ impl Conn {
     }
 
     fn respond(&mut self, cseq: u32, headers: impl FnOnce(&mut ResponseWriter<'_>), body: &[u8]) {
-        let mut buf = [0u8; 3072];
+        let mut buf = [0u8; RESPONSE_BYTES];
         let mut w = ResponseWriter::new(&mut buf);
         w.start(Status::Ok, None, Some(cseq));
         headers(&mut w);
         match w.finish(body) {
-            Ok(n) => {
-                let _ = self.queue(&buf[..n]);
-            }
+            Ok(n) => self.queue_response(&buf[..n]),
             Err(_) => self.reply_error(
                 Status::InternalServerError,
                 Some(cseq),
