@@ -562,3 +562,150 @@ fn long_request_uri_is_414_and_the_connection_goes_on() {
     assert_eq!(r.status_line, "RTSP/1.0 200 OK");
     assert!(!server.log().contains("response too large"));
 }
+
+/// DESCRIBE and SETUP (interleaved TCP) of `url` on a fresh connection;
+/// returns the client and the session id.
+fn set_up(server: &ServerProcess, url: &str) -> (Client, String) {
+    let mut c = Client::connect(server);
+    let r = c.send("DESCRIBE", url, &[]);
+    assert_eq!(r.status_line, "RTSP/1.0 200 OK");
+    let r = c.send(
+        "SETUP",
+        url,
+        &[("Transport", "RTP/AVP/TCP;unicast;interleaved=0-1")],
+    );
+    assert_eq!(r.status_line, "RTSP/1.0 200 OK");
+    let sid = r.header("Session").unwrap().split(';').next().unwrap();
+    (c, sid.to_string())
+}
+
+/// Plays until the BYE; the access units sent from packet `from` on, and
+/// how long it took.
+fn play_out(c: &mut Client, from: usize) -> (Vec<Au>, Duration) {
+    let took = c.receive_until_bye(1, Duration::from_secs(20));
+    let mut depay = Depacketizer::new(Codec::H264);
+    let aus = access_units(&mut depay, &c.packets[from..]);
+    assert_eq!(depay.seq_gaps(), 0);
+    (aus, took)
+}
+
+/// A PLAY's range end is honoured, in npt and in clock time, and said in
+/// the reply: the stream ends there with a BYE, having sent exactly the
+/// frames of the range. (The end used to be ignored: `npt=3.000-10.000`.)
+#[test]
+fn play_range_end_is_honoured() {
+    let root = TempDir::new("e2e-proto-end");
+    let path = concat_fixture(&root, "ffmpeg_testsrc_h264_gop25.264", 4);
+    import_file(&root, 1, "regul", T0, 25, &path);
+    let server = ServerProcess::start(&root, &[]);
+    let url = server.url(&format!("regul/1/?start={}&stop={}", T0 + 2, T0 + 12));
+
+    let (mut c, sid) = set_up(&server, &url);
+    let r = c.send("PLAY", &url, &[("Session", &sid), ("Range", "npt=3-5")]);
+    assert_eq!(r.status_line, "RTSP/1.0 200 OK");
+    assert_eq!(r.header("Range"), Some("npt=3.000-5.000"));
+    let rtptime = rtp_info_field(r.header("RTP-Info").unwrap(), "rtptime");
+    let (aus, took) = play_out(&mut c, 0);
+    // npt 3..5 of a window from T0+2: frames T0+5.00 ..= T0+6.96.
+    assert_eq!(aus.len(), 50, "AUs of npt=3-5");
+    assert!(aus[0].is_idr_with_params(), "{:?}", aus[0]);
+    assert_eq!(aus[0].ts_90k, rtptime);
+    assert_steps(&aus, "npt=3-5");
+    assert!(
+        took >= Duration::from_millis(1800) && took < Duration::from_secs(10),
+        "2 s of video took {took:?}"
+    );
+
+    let (mut c, sid) = set_up(&server, &url);
+    let r = c.send(
+        "PLAY",
+        &url,
+        &[
+            ("Session", &sid),
+            ("Range", "clock=20240229T140004Z-20240229T140005.5Z"),
+        ],
+    );
+    assert_eq!(r.status_line, "RTSP/1.0 200 OK");
+    assert_eq!(
+        r.header("Range"),
+        Some("clock=20240229T140004Z-20240229T140005.5Z")
+    );
+    let (aus, _) = play_out(&mut c, 0);
+    // T0+4.00 ..= T0+5.48.
+    assert_eq!(aus.len(), 38, "AUs of the clock range");
+    assert_steps(&aus, "clock range");
+
+    // An end at or before the window's start leaves nothing: 457.
+    let (mut c, sid) = set_up(&server, &url);
+    let r = c.send(
+        "PLAY",
+        &url,
+        &[
+            ("Session", &sid),
+            ("Range", "clock=20240229T140000Z-20240229T140001Z"),
+        ],
+    );
+    assert_eq!(
+        r.status_line,
+        "RTSP/1.0 457 Invalid Range: nothing to play in the window"
+    );
+}
+
+/// After PAUSE, a PLAY with a clock time before the window's start plays
+/// from the window's first frame, never before: the reply says so, and
+/// exactly the window's frames follow until the BYE. (It used to stream
+/// from the time asked, 50 frames before the window, saying `npt=0.000`.)
+#[test]
+fn play_never_leaves_the_url_window() {
+    let root = TempDir::new("e2e-proto-window");
+    let path = concat_fixture(&root, "ffmpeg_testsrc_h264_gop25.264", 2);
+    import_file(&root, 1, "regul", T0, 25, &path);
+    let server = ServerProcess::start(&root, &[]);
+    let url = server.url(&format!("regul/1/?start={}&stop={}", T0 + 2, T0 + 4));
+    let (mut c, sid) = set_up(&server, &url);
+    let r = c.send("PLAY", &url, &[("Session", &sid)]);
+    assert_eq!(r.status_line, "RTSP/1.0 200 OK");
+    c.receive_for(Duration::from_millis(300));
+    let r = c.send("PAUSE", &url, &[("Session", &sid)]);
+    assert_eq!(r.status_line, "RTSP/1.0 200 OK");
+    let r = c.send(
+        "PLAY",
+        &url,
+        &[("Session", &sid), ("Range", "clock=20240229T140000Z-")],
+    );
+    assert_eq!(r.status_line, "RTSP/1.0 200 OK");
+    assert_eq!(
+        r.header("Range"),
+        Some("clock=20240229T140002Z-20240229T140004Z")
+    );
+    let from = r.after_packets;
+    let rtptime = rtp_info_field(r.header("RTP-Info").unwrap(), "rtptime");
+    let (aus, _) = play_out(&mut c, from);
+    assert_eq!(aus.len(), 50, "AUs after the PLAY: the window's, no more");
+    assert!(aus[0].is_idr_with_params(), "{:?}", aus[0]);
+    assert_eq!(aus[0].ts_90k, rtptime);
+    assert_steps(&aus, "after the clamped seek");
+}
+
+/// `npt=now-` on a URL that follows the recording (no stop) starts at the
+/// newest keyframe, the last second of what is recorded, not at the
+/// window's start 60 s back; the reply's npt says where that is.
+#[test]
+fn play_npt_now_starts_at_the_newest_keyframe() {
+    let root = TempDir::new("e2e-proto-now");
+    let path = concat_fixture(&root, "ffmpeg_testsrc_h264_gop25.264", 10);
+    let now_s = common::unix_now_us() / 1_000_000;
+    // 40 s recorded, ending 10 s ago: all inside the default last minute.
+    import_file(&root, 1, "regul", now_s - 50, 25, &path);
+    let server = ServerProcess::start(&root, &["--follow-idle", "1"]);
+    let url = server.url("regul/1");
+    let (mut c, sid) = set_up(&server, &url);
+    let r = c.send("PLAY", &url, &[("Session", &sid), ("Range", "npt=now-")]);
+    assert_eq!(r.status_line, "RTSP/1.0 200 OK");
+    // npt 0 is the first frame of the window, 39 s before the last keyframe.
+    assert_eq!(r.header("Range"), Some("npt=39.000-"));
+    let (aus, _) = play_out(&mut c, 0);
+    assert_eq!(aus.len(), 25, "the last GOP, then the idle end");
+    assert!(aus[0].is_idr_with_params(), "{:?}", aus[0]);
+    assert_steps(&aus, "from the newest keyframe");
+}

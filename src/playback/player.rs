@@ -145,6 +145,39 @@ impl Player {
         Ok(true)
     }
 
+    /// Moves to the newest keyframe recorded by `now_unix_us`, but not
+    /// before `not_before_us` (the window's start): the live edge.
+    pub fn seek_newest(
+        &mut self,
+        cat: &mut Catalog,
+        now_unix_us: i64,
+        not_before_us: i64,
+    ) -> Result<bool, StoreError> {
+        let newest_us = match cat.segment_at_or_before(self.camera, self.kind, now_unix_us)? {
+            // A finished segment: its last frame is before its end. (One
+            // that cannot be opened is left to `seek` to skip or report.)
+            Some(r) => match cat.open_segment(&r).map(|seg| seg.end_us()) {
+                Ok(Some(end)) if end <= now_unix_us => end - 1,
+                _ => now_unix_us,
+            },
+            None => now_unix_us,
+        };
+        self.seek(cat, newest_us.max(not_before_us))
+    }
+
+    /// Stops at `stop_us` from now on (a PLAY's range end). A frame looked
+    /// at but not sent that is at or after the new stop is not sent.
+    pub fn set_stop(&mut self, stop_us: Option<i64>) {
+        self.stop_us = stop_us;
+        if let (Some((f, _)), Some(stop)) = (&self.peeked, stop_us)
+            && f.record.time_us >= stop
+        {
+            // The cursor is past it; the frames after it are later still.
+            self.peeked = None;
+            self.timeline = self.timeline_before_peek;
+        }
+    }
+
     /// The next thing to do. The frame returned stays the answer until
     /// [`Self::advance`] is called.
     pub fn peek(

@@ -177,7 +177,9 @@ impl fmt::Display for Range {
                 }
                 f.write_str("-")?;
                 if let Some(us) = end_us {
-                    write_npt(f, us)?;
+                    // Rounded up, like the start is down: the range
+                    // written covers the one meant.
+                    write_npt(f, us.saturating_add(999) / 1000 * 1000)?;
                 }
                 Ok(())
             }
@@ -227,7 +229,8 @@ fn write_clock(f: &mut fmt::Formatter<'_>, unix_us: i64) -> fmt::Result {
 }
 
 /// The reply `Range: npt=<start>-<end>` for a PLAY, in seconds with
-/// millisecond precision, written with `Display`.
+/// millisecond precision (start rounded down, end up), written with
+/// `Display`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct NptReply {
     /// Start offset.
@@ -363,6 +366,11 @@ mod tests {
             end_us: None,
         };
         assert_eq!(format!("{r}"), "npt=1.234-");
+        let r = NptReply {
+            start_us: 1_234_567,
+            end_us: Some(10_959_001),
+        };
+        assert_eq!(format!("{r}"), "npt=1.234-10.960");
         assert_eq!(format!("{}", npt(None, None)), "npt=now-");
         let clock = Range::Clock {
             start_unix_us: 1_709_222_400_000_000,
