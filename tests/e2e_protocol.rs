@@ -651,6 +651,44 @@ fn play_range_end_is_honoured() {
     );
 }
 
+/// Scale and Speed, not applied yet, are answered with the rate applied
+/// (1.0, RFC 2326 §12.34, §12.35), and the stream is paced at normal
+/// speed; a rate that is not a number is a 400. (Both used to be ignored
+/// in silence.)
+#[test]
+fn scale_and_speed_are_answered_with_the_rate_applied() {
+    let root = TempDir::new("e2e-proto-scale");
+    let path = concat_fixture(&root, "ffmpeg_testsrc_h264_gop25.264", 2);
+    import_file(&root, 1, "regul", T0, 25, &path);
+    let server = ServerProcess::start(&root, &[]);
+    let url = server.url(&format!("regul/1/?start={}&stop={}", T0 + 2, T0 + 4));
+    let (mut c, sid) = set_up(&server, &url);
+    let r = c.send("PLAY", &url, &[("Session", &sid), ("Scale", "fast")]);
+    assert_eq!(
+        r.status_line,
+        "RTSP/1.0 400 Bad Request: Scale is not a number"
+    );
+    let r = c.send(
+        "PLAY",
+        &url,
+        &[("Session", &sid), ("Scale", "2"), ("Speed", "2.0")],
+    );
+    assert_eq!(r.status_line, "RTSP/1.0 200 OK");
+    assert_eq!(r.header("Scale"), Some("1.0"));
+    assert_eq!(r.header("Speed"), Some("1.0"));
+    let (aus, took) = play_out(&mut c, 0);
+    assert_eq!(aus.len(), 50);
+    assert_steps(&aus, "Scale 2 asked, 1 applied");
+    assert!(
+        took >= Duration::from_millis(1800) && took < Duration::from_secs(10),
+        "2 s of video at Scale 1 took {took:?}"
+    );
+    // Without Scale, none in the reply.
+    let (mut c, sid) = set_up(&server, &url);
+    let r = c.send("PLAY", &url, &[("Session", &sid)]);
+    assert_eq!(r.header("Scale"), None);
+}
+
 /// After PAUSE, a PLAY with a clock time before the window's start plays
 /// from the window's first frame, never before: the reply says so, and
 /// exactly the window's frames follow until the BYE. (It used to stream

@@ -724,6 +724,10 @@ impl Conn {
                 return Err((Status::BadRequest, format!("Bad Request: Range: {why}")));
             }
         };
+        // No trick play yet: whatever Scale or Speed is asked, the reply
+        // says what is applied, normal speed (RFC 2326 §12.34, §12.35).
+        let scale = applied_rate(req, "Scale")?;
+        let speed = applied_rate(req, "Speed")?;
         let shared = std::rc::Rc::clone(&self.shared);
         // The RTP-Info seq must name the first packet after a frame still in flight.
         let inflight_end_seq = self
@@ -794,6 +798,12 @@ impl Conn {
             |w| {
                 w.header("Session", sid.as_str());
                 w.header("Range", reply_range);
+                if scale {
+                    w.header("Scale", "1.0");
+                }
+                if speed {
+                    w.header("Speed", "1.0");
+                }
                 w.header(
                     "RTP-Info",
                     format_args!("url={url};seq={seq};rtptime={rtptime}"),
@@ -824,6 +834,19 @@ impl Conn {
         self.respond(cseq, |_| {}, b"");
         self.end_session("teardown");
         Ok(())
+    }
+}
+
+/// Whether the request carries the rate header `name` (`Scale`, `Speed`),
+/// which must then be a number; 400 otherwise. Only 1.0 is applied.
+fn applied_rate(req: &Request<'_>, name: &str) -> Result<bool, (Status, String)> {
+    match req.header(name) {
+        None => Ok(false),
+        Some(v) if v.trim().parse::<f64>().is_ok_and(f64::is_finite) => Ok(true),
+        Some(_) => Err((
+            Status::BadRequest,
+            format!("Bad Request: {name} is not a number"),
+        )),
     }
 }
 
