@@ -779,7 +779,11 @@ impl Conn {
         let (first_us, play_us) = match play.player.peek(&mut cat, now, unix_now) {
             Ok(crate::playback::Next::Frame { frame, play_us }) => (frame.record.time_us, play_us),
             _ => (
-                play.player.next_time_us().unwrap_or(window.origin_us),
+                // Nothing to send yet (the live edge): where it stopped.
+                play.player
+                    .next_time_us()
+                    .or(play.last_sent.filter(|_| !seek).map(|(_, t)| t))
+                    .unwrap_or(window.origin_us),
                 play.player.play_us(),
             ),
         };
