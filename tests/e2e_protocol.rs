@@ -727,7 +727,9 @@ fn play_never_leaves_the_url_window() {
 
 /// `npt=now-` on a URL that follows the recording (no stop) starts at the
 /// newest keyframe, the last second of what is recorded, not at the
-/// window's start 60 s back; the reply's npt says where that is.
+/// window's start 60 s back; the reply's npt says where that is. Caught
+/// up with the recording, PAUSE and PLAY answer the npt where the stream
+/// stopped, not 0.
 #[test]
 fn play_npt_now_starts_at_the_newest_keyframe() {
     let root = TempDir::new("e2e-proto-now");
@@ -735,13 +737,25 @@ fn play_npt_now_starts_at_the_newest_keyframe() {
     let now_s = common::unix_now_us() / 1_000_000;
     // 40 s recorded, ending 10 s ago: all inside the default last minute.
     import_file(&root, 1, "regul", now_s - 50, 25, &path);
-    let server = ServerProcess::start(&root, &["--follow-idle", "1"]);
+    let server = ServerProcess::start(&root, &["--follow-idle", "4"]);
     let url = server.url("regul/1");
     let (mut c, sid) = set_up(&server, &url);
     let r = c.send("PLAY", &url, &[("Session", &sid), ("Range", "npt=now-")]);
     assert_eq!(r.status_line, "RTSP/1.0 200 OK");
     // npt 0 is the first frame of the window, 39 s before the last keyframe.
     assert_eq!(r.header("Range"), Some("npt=39.000-"));
+    // The last GOP arrives in a second; then nothing until the idle end.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while access_units(&mut Depacketizer::new(Codec::H264), &c.packets).len() < 25 {
+        assert!(Instant::now() < deadline, "the last GOP did not arrive");
+        c.receive_for(Duration::from_millis(100));
+    }
+    c.receive_for(Duration::from_millis(300));
+    let r = c.send("PAUSE", &url, &[("Session", &sid)]);
+    assert_eq!(r.status_line, "RTSP/1.0 200 OK");
+    let r = c.send("PLAY", &url, &[("Session", &sid)]);
+    assert_eq!(r.status_line, "RTSP/1.0 200 OK");
+    assert_eq!(r.header("Range"), Some("npt=39.960-"));
     let (aus, _) = play_out(&mut c, 0);
     assert_eq!(aus.len(), 25, "the last GOP, then the idle end");
     assert!(aus[0].is_idr_with_params(), "{:?}", aus[0]);
