@@ -145,6 +145,39 @@ impl Player {
         Ok(true)
     }
 
+    /// Moves to the newest keyframe recorded by `now_unix_us`, but not
+    /// before `not_before_us` (the window's start): the live edge.
+    pub fn seek_newest(
+        &mut self,
+        cat: &mut Catalog,
+        now_unix_us: i64,
+        not_before_us: i64,
+    ) -> Result<bool, StoreError> {
+        let newest_us = match cat.segment_at_or_before(self.camera, self.kind, now_unix_us)? {
+            // A finished segment: its last frame is before its end. (One
+            // that cannot be opened is left to `seek` to skip or report.)
+            Some(r) => match cat.open_segment(&r).map(|seg| seg.end_us()) {
+                Ok(Some(end)) if end <= now_unix_us => end - 1,
+                _ => now_unix_us,
+            },
+            None => now_unix_us,
+        };
+        self.seek(cat, newest_us.max(not_before_us))
+    }
+
+    /// Stops at `stop_us` from now on (a PLAY's range end). A frame looked
+    /// at but not sent that is at or after the new stop is not sent.
+    pub fn set_stop(&mut self, stop_us: Option<i64>) {
+        self.stop_us = stop_us;
+        if let (Some((f, _)), Some(stop)) = (&self.peeked, stop_us)
+            && f.record.time_us >= stop
+        {
+            // The cursor is past it; the frames after it are later still.
+            self.peeked = None;
+            self.timeline = self.timeline_before_peek;
+        }
+    }
+
     /// The next thing to do. The frame returned stays the answer until
     /// [`Self::advance`] is called.
     pub fn peek(
@@ -216,5 +249,96 @@ impl Player {
         let to = at + window;
         let _ = seg.prefetch(from, (to - from) as usize, now_mono_us);
         self.prefetched_to = (seg_key, to);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::Codec;
+    use crate::store::tests::TempDir;
+    use crate::store::{FrameIn, ParamSets, Recorder, RecorderConfig};
+
+    const T0: i64 = 1_709_215_200_000_000;
+    const FRAME_US: i64 = 40_000;
+
+    /// 100 frames at 25 fps from T0, a keyframe every 25, one finished segment.
+    fn store() -> (TempDir, Catalog) {
+        let dir = TempDir::new("player");
+        let mut rec = Recorder::new(&dir.0, 1, Kind::Regul, RecorderConfig::default());
+        let params = ParamSets {
+            vps: vec![],
+            sps: vec![0x67, 0x42, 0xc0, 0x1e],
+            pps: vec![0x68, 0xce, 0x3c, 0x80],
+        };
+        for n in 0..100u8 {
+            let nal = [if n % 25 == 0 { 0x65 } else { 0x41 }, n];
+            let mut payload = (nal.len() as u32).to_le_bytes().to_vec();
+            payload.extend(nal);
+            rec.append(&FrameIn {
+                time_us: T0 + i64::from(n) * FRAME_US,
+                keyframe: n % 25 == 0,
+                codec: Codec::H264,
+                params: &params,
+                payload: &payload,
+            })
+            .unwrap();
+        }
+        rec.finish().unwrap();
+        let cat = Catalog::open(&dir.0).unwrap();
+        (dir, cat)
+    }
+
+    /// Frame times until the end (or nothing more), and why it ended.
+    fn play_out(p: &mut Player, cat: &mut Catalog) -> (Vec<i64>, Option<EndReason>) {
+        let mut times = vec![];
+        loop {
+            match p.peek(cat, 0, T0).unwrap() {
+                Next::Frame { frame, .. } => times.push(frame.record.time_us),
+                Next::End(r) => return (times, Some(r)),
+                Next::PollAt(_) => return (times, None),
+            }
+            p.advance();
+        }
+    }
+
+    #[test]
+    fn a_new_stop_ends_at_it_even_with_a_frame_peeked() {
+        let (_dir, mut cat) = store();
+        let start = T0 + 30 * FRAME_US;
+        let mut p = Player::open(&mut cat, 1, Kind::Regul, start, Some(T0 + 90 * FRAME_US), 0)
+            .unwrap()
+            .unwrap();
+        // The window's first frame is the keyframe before its start.
+        assert_eq!(p.next_time_us(), Some(T0 + 25 * FRAME_US));
+        p.set_stop(Some(T0 + 40 * FRAME_US));
+        let (times, end) = play_out(&mut p, &mut cat);
+        assert_eq!(times.len(), 15, "frames 25..40");
+        assert_eq!(times.last(), Some(&(T0 + 39 * FRAME_US)));
+        assert_eq!(end, Some(EndReason::StopReached));
+        // A stop before the frame already peeked: that frame is not sent.
+        p.set_stop(Some(T0 + 90 * FRAME_US));
+        assert!(p.seek(&mut cat, T0 + 50 * FRAME_US).unwrap());
+        assert!(matches!(p.peek(&mut cat, 0, T0), Ok(Next::Frame { .. })));
+        p.set_stop(Some(T0 + 50 * FRAME_US));
+        let (times, end) = play_out(&mut p, &mut cat);
+        assert_eq!((times, end), (vec![], Some(EndReason::StopReached)));
+    }
+
+    #[test]
+    fn seek_newest_goes_to_the_last_keyframe_within_the_window() {
+        let (_dir, mut cat) = store();
+        let mut p = Player::open(&mut cat, 1, Kind::Regul, T0, None, 0)
+            .unwrap()
+            .unwrap();
+        // Long after the recording ended: its last keyframe.
+        assert!(p.seek_newest(&mut cat, T0 + 3_600_000_000, T0).unwrap());
+        let (times, _) = play_out(&mut p, &mut cat);
+        assert_eq!(times.first(), Some(&(T0 + 75 * FRAME_US)));
+        assert_eq!(times.len(), 25);
+        // During the recording: the keyframe at or before now.
+        assert!(p.seek_newest(&mut cat, T0 + 60 * FRAME_US, T0).unwrap());
+        assert!(matches!(p.peek(&mut cat, 0, T0), Ok(Next::Frame { .. })));
+        assert_eq!(p.next_time_us(), Some(T0 + 50 * FRAME_US));
     }
 }

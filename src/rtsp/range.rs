@@ -132,56 +132,14 @@ fn parse_utc_time(t: &str) -> Result<i64, RangeError> {
     else {
         return Err(BAD);
     };
-    if !(1..=12).contains(&month)
-        || day < 1
-        || day > days_in_month(year, month)
-        || hour > 23
-        || min > 59
-        || sec > 59
-    {
+    if hour > 23 || min > 59 || sec > 59 {
         return Err(BAD);
     }
-    // All fields are bounded above (year < 10000), so none of this overflows.
-    let days = days_from_civil(year as i64, month as u32, day as u32);
+    // All fields are bounded above (year < 10000), so none of this overflows;
+    // the calendar refuses 30 February and month 13.
+    let days = crate::utc::days_from_civil(year as i64, month as u32, day as u32).ok_or(BAD)?;
     let secs = days * 86_400 + (hour * 3600 + min * 60 + sec) as i64;
     Ok(secs * US_PER_S as i64 + frac_us as i64)
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's
-/// `days_from_civil`).
-fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400; // [0, 399]
-    let mp = i64::from((month + 9) % 12); // March = 0
-    let doy = (153 * mp + 2) / 5 + i64::from(day) - 1; // [0, 365]
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy; // [0, 146096]
-    era * 146_097 + doe - 719_468
-}
-
-/// The date of a day count since 1970-01-01 (Hinnant's `civil_from_days`).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
-}
-
-fn days_in_month(year: u64, month: u64) -> u64 {
-    match month {
-        2 if year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400)) => {
-            29
-        }
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
 }
 
 /// Digits after the decimal point as microseconds; empty is 0, digits past
@@ -219,7 +177,9 @@ impl fmt::Display for Range {
                 }
                 f.write_str("-")?;
                 if let Some(us) = end_us {
-                    write_npt(f, us)?;
+                    // Rounded up, like the start is down: the range
+                    // written covers the one meant.
+                    write_npt(f, us.saturating_add(999) / 1000 * 1000)?;
                 }
                 Ok(())
             }
@@ -246,7 +206,7 @@ fn write_npt(f: &mut fmt::Formatter<'_>, us: u64) -> fmt::Result {
 fn write_clock(f: &mut fmt::Formatter<'_>, unix_us: i64) -> fmt::Result {
     let secs = unix_us.div_euclid(US_PER_S as i64);
     let sub_us = unix_us.rem_euclid(US_PER_S as i64);
-    let (year, month, day) = civil_from_days(secs.div_euclid(86_400));
+    let (year, month, day) = crate::utc::civil_from_days(secs.div_euclid(86_400));
     let sod = secs.rem_euclid(86_400);
     write!(
         f,
@@ -269,7 +229,8 @@ fn write_clock(f: &mut fmt::Formatter<'_>, unix_us: i64) -> fmt::Result {
 }
 
 /// The reply `Range: npt=<start>-<end>` for a PLAY, in seconds with
-/// millisecond precision, written with `Display`.
+/// millisecond precision (start rounded down, end up), written with
+/// `Display`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct NptReply {
     /// Start offset.
@@ -394,16 +355,6 @@ mod tests {
     }
 
     #[test]
-    fn civil_round_trip() {
-        for days in (-800_000..3_000_000).step_by(997) {
-            let (y, m, d) = civil_from_days(days);
-            assert_eq!(days_from_civil(y, m, d), days);
-        }
-        assert_eq!(days_from_civil(2024, 2, 29), 19_782);
-        assert_eq!(civil_from_days(19_782), (2024, 2, 29));
-    }
-
-    #[test]
     fn writers() {
         let r = NptReply {
             start_us: 12_000_000,
@@ -415,6 +366,11 @@ mod tests {
             end_us: None,
         };
         assert_eq!(format!("{r}"), "npt=1.234-");
+        let r = NptReply {
+            start_us: 1_234_567,
+            end_us: Some(10_959_001),
+        };
+        assert_eq!(format!("{r}"), "npt=1.234-10.960");
         assert_eq!(format!("{}", npt(None, None)), "npt=now-");
         let clock = Range::Clock {
             start_unix_us: 1_709_222_400_000_000,

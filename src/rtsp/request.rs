@@ -7,13 +7,16 @@ use static_assertions::const_assert;
 /// The most headers kept per request; real clients send under 10.
 pub const MAX_HEADERS: usize = 32;
 
-/// The most bytes a request head (request line + headers + blank line) may
-/// take. A client that sends more without a blank line is broken or hostile.
-pub const MAX_REQUEST_BYTES: usize = 8192;
+/// The most bytes a whole request (leading blank lines, head, body) may
+/// take; also the size of a connection's receive buffer. The longest real
+/// request seen (a SETUP with Digest credentials) is under 700 bytes: a
+/// client that sends more is broken or hostile.
+pub const MAX_REQUEST_BYTES: usize = 3072;
 
 /// The largest body accepted (`Content-Length`): we only ever receive small
 /// `GET_PARAMETER`/`SET_PARAMETER` bodies, never media.
-pub const MAX_BODY_BYTES: usize = 4096;
+pub const MAX_BODY_BYTES: usize = 2048;
+const_assert!(MAX_BODY_BYTES < MAX_REQUEST_BYTES);
 
 // A request lives on the stack of the connection task: keep it near the
 // header array (two `&str` per header) and the error small enough to copy.
@@ -230,6 +233,9 @@ pub fn parse_request(buf: &[u8]) -> Result<(Request<'_>, usize), ParseError> {
 
     let body_start = start + head_len;
     let body_len = content_len.unwrap_or(0);
+    if body_start + body_len > MAX_REQUEST_BYTES {
+        return Err(ParseError::TooLarge);
+    }
     let body = buf
         .get(body_start..body_start + body_len)
         .ok_or(ParseError::Incomplete)?;
@@ -490,7 +496,7 @@ mod tests {
                 invalid(36, "conflicting Content-Length headers"),
             ),
             (
-                b"PLAY x RTSP/1.0\r\nContent-Length: 4097\r\n\r\n",
+                b"PLAY x RTSP/1.0\r\nContent-Length: 2049\r\n\r\n",
                 ParseError::TooLarge,
             ),
         ];
@@ -520,6 +526,16 @@ mod tests {
         );
         let crlfs = [b'\n'; MAX_REQUEST_BYTES + 2];
         assert_eq!(parse_request(&crlfs).map(|_| ()), Err(ParseError::TooLarge));
+        // Head and body together are bounded too: this one could never
+        // fit a connection's receive buffer, so it is refused at once.
+        let head = format!(
+            "SET_PARAMETER * RTSP/1.0\r\nX: {}\r\nContent-Length: {MAX_BODY_BYTES}\r\n\r\n",
+            "y".repeat(MAX_REQUEST_BYTES - MAX_BODY_BYTES)
+        );
+        assert_eq!(
+            parse_request(head.as_bytes()).map(|_| ()),
+            Err(ParseError::TooLarge)
+        );
 
         let mut many = [0u8; 2048];
         let mut n = 0;

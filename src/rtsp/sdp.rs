@@ -21,9 +21,10 @@ pub struct SdpParams<'a> {
     pub session_id: u64,
     /// `o=` unicast address of this server (IPv4 or IPv6 text).
     pub origin_addr: &'a str,
-    /// Length of the window in seconds when it is known: `a=range:npt=0-D`.
-    /// VLC offers a seek bar only then. `None` writes the open `npt=0-`.
-    pub duration_s: Option<f64>,
+    /// Length of the window in µs of npt when it is known:
+    /// `a=range:npt=0-D`, D in seconds rounded up to the millisecond. VLC
+    /// offers a seek bar only then. `None` writes the open `npt=0-`.
+    pub duration_us: Option<u64>,
     /// The media `a=control`: `trackID=0` or an absolute URL (see
     /// [`TrackControl`](super::TrackControl)).
     pub control: &'a str,
@@ -50,9 +51,13 @@ pub fn write_sdp(out: &mut impl Write, p: &SdpParams<'_>) -> fmt::Result {
          a=tool:ctrtspd\r\n",
         p.session_id, p.origin_addr
     )?;
-    match p.duration_s {
-        Some(d) if d.is_finite() && d >= 0.0 => write!(out, "a=range:npt=0-{d:.3}\r\n")?,
-        _ => out.write_str("a=range:npt=0-\r\n")?,
+    match p.duration_us {
+        // Rounded up to the millisecond: the range covers every frame.
+        Some(us) => {
+            let ms = us.saturating_add(999) / 1000;
+            write!(out, "a=range:npt=0-{}.{:03}\r\n", ms / 1000, ms % 1000)?
+        }
+        None => out.write_str("a=range:npt=0-\r\n")?,
     }
     let pt = p.payload_type;
     write!(
@@ -150,7 +155,7 @@ mod tests {
             pps: H264_PPS,
             session_id: 1709215200,
             origin_addr: "192.168.1.10",
-            duration_s: Some(600.0),
+            duration_us: Some(600_000_000),
             control: "trackID=0",
             payload_type: 96,
         };
@@ -181,7 +186,7 @@ mod tests {
             pps: H265_PPS,
             session_id: 7,
             origin_addr: "fe80::1",
-            duration_s: None,
+            duration_us: None,
             control: "rtsp://nvr:8554/player/alarm/3/trackID=0?start=1709218800",
             payload_type: 97,
         };
@@ -204,7 +209,7 @@ mod tests {
     }
 
     #[test]
-    fn short_sps_and_odd_duration() {
+    fn short_sps_and_duration_rounded_up() {
         let p = SdpParams {
             codec: Codec::H264,
             vps: None,
@@ -212,12 +217,13 @@ mod tests {
             pps: &[],
             session_id: 1,
             origin_addr: "10.0.0.1",
-            duration_s: Some(f64::NAN),
+            duration_us: Some(10_959_001),
             control: "trackID=0",
             payload_type: 96,
         };
         let s = sdp(&p);
-        assert!(s.contains("a=range:npt=0-\r\n"), "{s}");
+        // Rounded up: the range covers the last microsecond.
+        assert!(s.contains("a=range:npt=0-10.960\r\n"), "{s}");
         assert!(
             s.contains("a=fmtp:96 packetization-mode=1;sprop-parameter-sets=Z0I=,\r\n"),
             "{s}"
@@ -248,7 +254,7 @@ mod tests {
             pps: H264_PPS,
             session_id: 1,
             origin_addr: "10.0.0.1",
-            duration_s: None,
+            duration_us: None,
             control: "trackID=0",
             payload_type: 96,
         };

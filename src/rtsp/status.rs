@@ -20,6 +20,8 @@ pub enum Status {
     NotAcceptable = 406,
     /// 413 Request Entity Too Large
     RequestEntityTooLarge = 413,
+    /// 414 Request-URI Too Large
+    RequestUriTooLarge = 414,
     /// 451 Parameter Not Understood
     ParameterNotUnderstood = 451,
     /// 453 Not Enough Bandwidth
@@ -61,6 +63,7 @@ impl Status {
             Status::MethodNotAllowed => "Method Not Allowed",
             Status::NotAcceptable => "Not Acceptable",
             Status::RequestEntityTooLarge => "Request Entity Too Large",
+            Status::RequestUriTooLarge => "Request-URI Too Large",
             Status::ParameterNotUnderstood => "Parameter Not Understood",
             Status::NotEnoughBandwidth => "Not Enough Bandwidth",
             Status::SessionNotFound => "Session Not Found",

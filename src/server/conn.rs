@@ -19,12 +19,9 @@ use super::media::{FrameSend, Sent};
 use super::schedule::ConnCell;
 use crate::playback::Next;
 use crate::rtp::Packetizer;
-use crate::rtsp::{self, ParseError};
+use crate::rtsp::{self, MAX_REQUEST_BYTES, ParseError};
 use crate::session::{State, Transport};
 
-/// Largest request head + body accepted: the longest real request seen
-/// (a SETUP with Digest credentials) is under 700 bytes.
-pub const MAX_REQUEST_BYTES: usize = 3072;
 /// Send deadlines are rounded up to this grid (µs of the monotonic clock):
 /// up to a tick of lateness buys one wake-up per tick for all sessions
 /// instead of one per frame (the raw floor of the capacity bench uses the
@@ -63,6 +60,9 @@ pub(crate) struct Conn {
     /// The connection is over (its task ends at its next look).
     pub finished: bool,
     pub close: bool,
+    /// Requests wait in `rbuf` until the responses before them have left
+    /// (pipelining): handled as soon as `out` drains, not on the next read.
+    pub input_held: bool,
     pub play: Option<Box<Play>>,
     pub inflight: Option<Inflight>,
     pub out_sent: usize,
@@ -158,7 +158,12 @@ pub(crate) async fn run(shared: Rc<Shared>, stream: Async<TcpStream>, peer: Sock
             break;
         };
         shared.schedule.set(slot, wait.at_mono_us);
-        let closing = cell.conn.borrow().close;
+        // While closing, or while requests already read wait for their
+        // turn, input no longer matters (and a full `rbuf` must not spin).
+        let hold_input = {
+            let conn = cell.conn.borrow();
+            conn.close || conn.input_held
+        };
         let mut writable = std::pin::pin!(async {
             if wait.tcp_writable {
                 let _ = stream.writable().await;
@@ -173,8 +178,7 @@ pub(crate) async fn run(shared: Rc<Shared>, stream: Async<TcpStream>, peer: Sock
             if cell.poke.take(cx.waker()) {
                 return Poll::Ready(Event::Poke);
             }
-            // While closing, input no longer matters.
-            if !closing && readable.as_mut().poll(cx).is_ready() {
+            if !hold_input && readable.as_mut().poll(cx).is_ready() {
                 readable.set(stream.readable());
                 return Poll::Ready(Event::Readable);
             }
@@ -235,6 +239,7 @@ impl Conn {
             described: None,
             play: None,
             close: false,
+            input_held: false,
             last_input_mono_us: 0,
             partial_since_mono_us: None,
             stop_flush_until: None,
@@ -327,13 +332,7 @@ impl Conn {
     fn on_readable(&mut self) -> bool {
         match self.read() {
             Ok(true) => {
-                self.handle_input();
-                self.partial_since_mono_us =
-                    match (self.rbuf.is_empty(), self.partial_since_mono_us) {
-                        (true, _) => None,
-                        (false, Some(t)) => Some(t),
-                        (false, None) => Some(self.shared.clock.mono_us()),
-                    };
+                self.take_input();
                 true
             }
             Ok(false) => false,
@@ -437,11 +436,34 @@ impl Conn {
         }
     }
 
-    /// Handles every complete request and interleaved packet in `rbuf`.
+    /// Handles what `rbuf` holds, then times what is left: only a request
+    /// the client has not finished sending counts against the request
+    /// timeout, not complete ones waiting for the responses before them.
+    fn take_input(&mut self) {
+        self.handle_input();
+        self.partial_since_mono_us = match (
+            self.rbuf.is_empty() || self.input_held,
+            self.partial_since_mono_us,
+        ) {
+            (true, _) => None,
+            (false, Some(t)) => Some(t),
+            (false, None) => Some(self.shared.clock.mono_us()),
+        };
+    }
+
+    /// Handles every complete request and interleaved packet in `rbuf`, one
+    /// at a time while `out` is empty: every response has the whole of
+    /// `out` (as large as the buffer it is written in), so none is dropped
+    /// for lack of room. What cannot be handled yet is `input_held`.
     fn handle_input(&mut self) {
+        self.input_held = false;
         loop {
-            if self.close || self.out.len() > OUT_BYTES / 2 {
+            if self.close {
+                return;
+            }
+            if !self.out.is_empty() && !self.rbuf.is_empty() {
                 // Let responses drain first; input waits in rbuf.
+                self.input_held = true;
                 return;
             }
             if self.rbuf.is_empty() {
@@ -600,6 +622,11 @@ impl Conn {
                     tcp_writable: true,
                     ..Wait::default()
                 });
+            }
+            if self.input_held && !self.close {
+                // `out` drained: answer the next pipelined request(s).
+                self.take_input();
+                continue;
             }
             if self.close {
                 return Ok(Wait::default());

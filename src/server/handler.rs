@@ -10,10 +10,10 @@ use super::media::{FrameSend, RtpStream, Sent, Unit};
 use crate::playback::{EndReason, Pacer, Player, Rate, pacing};
 use crate::rtp::{self, Packetizer};
 use crate::rtsp::{
-    self, ContentBase, Method, NptReply, Range, Request, ResponseWriter, SdpParams, Status,
-    TrackControl, TransportReply, TransportSpec, UrlError,
+    self, ContentBase, Method, Request, ResponseWriter, SdpParams, Status, TrackControl,
+    TransportReply, TransportSpec, UrlError,
 };
-use crate::session::{Refusal, Session, SessionMethod, State, Transport};
+use crate::session::{Refusal, Seek, Session, SessionMethod, State, Transport, Window};
 use crate::store::{FrameData, Kind};
 
 /// Methods we answer, for `Public:`.
@@ -23,8 +23,15 @@ const PUBLIC: &str =
 /// RTCP CNAME of the server.
 const CNAME: &str = "ctrtspd";
 
-/// Longest SETUP URL kept for RTP-Info and the log.
+/// Longest request URI served (414 beyond): the SETUP URL is kept whole
+/// for RTP-Info and the log, and a DESCRIBE response, which repeats the URL
+/// twice (Content-Base, a=control) beside the parameter sets, then always
+/// fits the response buffer. Player URLs are under 200 bytes.
 const URL_CAPACITY: usize = 512;
+
+/// The buffer a response is written in: as large as the connection's
+/// output queue, which is empty when a request is handled.
+const RESPONSE_BYTES: usize = super::conn::OUT_BYTES;
 
 /// The one track of a recording.
 const TRACK: u8 = 0;
@@ -53,9 +60,12 @@ pub(crate) struct Play {
     pub frames_sent: u64,
     pub player: Player,
     pub session: Session,
-    /// Window start: npt 0.
+    /// The URL's window.
     pub start_us: i64,
     pub stop_us: Option<i64>,
+    /// npt 0: the recorded time of the window's first frame (the keyframe
+    /// at or before `start_us`).
+    pub origin_us: i64,
     pub started_mono_us: i64,
     /// Presentation URL, for RTP-Info and the log.
     pub url: heapless::String<URL_CAPACITY>,
@@ -65,6 +75,15 @@ pub(crate) struct Play {
 pub(crate) type RtcpBytes = ([u8; 128], usize);
 
 impl Play {
+    /// The URL's window and its npt origin.
+    pub fn window(&self) -> Window {
+        Window {
+            start_us: self.start_us,
+            stop_us: self.stop_us,
+            origin_us: self.origin_us,
+        }
+    }
+
     /// Starts sending the frame at `play_us` (called when it is due).
     pub fn start_frame(&mut self, frame: FrameData, play_us: i64) -> FrameSend {
         let segment = std::rc::Rc::clone(self.player.segment());
@@ -205,7 +224,23 @@ impl Conn {
         let mut w = ResponseWriter::new(&mut buf);
         w.start(status, Some(reason), cseq);
         if let Ok(n) = w.finish(b"") {
-            let _ = self.queue(&buf[..n]);
+            self.queue_response(&buf[..n]);
+        }
+    }
+
+    /// Queues a whole response. One that does not fit would leave the
+    /// client waiting for an answer that never comes, or worse, pair its
+    /// next request with the wrong one: the connection is closed instead,
+    /// with a log line (requests are only handled with `out` empty, so
+    /// this does not happen with responses under [`RESPONSE_BYTES`]).
+    pub fn queue_response(&mut self, bytes: &[u8]) {
+        if !self.queue(bytes) {
+            log::error!(
+                "{}: closing: a {} byte response does not fit the output queue",
+                self.peer,
+                bytes.len()
+            );
+            self.close = true;
         }
     }
 
@@ -252,6 +287,22 @@ impl Conn {
             );
             return;
         }
+        if req.uri.len() > URL_CAPACITY {
+            // Before any work: no URL we serve is that long, and the
+            // responses that repeat it would not fit.
+            log::info!(
+                "{}: {} URI of {} bytes",
+                self.peer,
+                req.method_name,
+                req.uri.len()
+            );
+            self.reply_error(
+                Status::RequestUriTooLarge,
+                Some(cseq),
+                "Request-URI Too Large",
+            );
+            return;
+        }
         log::debug!("{}: {} {}", self.peer, req.method_name, req.uri);
         if let Err((status, reason)) = self.authorize(req, cseq) {
             if status != Status::Unauthorized {
@@ -282,7 +333,7 @@ impl Conn {
                 w.header("Allow", PUBLIC);
             }
             if let Ok(n) = w.finish(b"") {
-                let _ = self.queue(&buf[..n]);
+                self.queue_response(&buf[..n]);
             }
         }
     }
@@ -330,7 +381,7 @@ impl Conn {
                     w.header("WWW-Authenticate", value);
                 }
                 if let Ok(n) = w.finish(b"") {
-                    let _ = self.queue(&buf[..n]);
+                    self.queue_response(&buf[..n]);
                 }
                 Err((Status::Unauthorized, String::new()))
             }
@@ -338,14 +389,12 @@ impl Conn {
     }
 
     fn respond(&mut self, cseq: u32, headers: impl FnOnce(&mut ResponseWriter<'_>), body: &[u8]) {
-        let mut buf = [0u8; 3072];
+        let mut buf = [0u8; RESPONSE_BYTES];
         let mut w = ResponseWriter::new(&mut buf);
         w.start(Status::Ok, None, Some(cseq));
         headers(&mut w);
         match w.finish(body) {
-            Ok(n) => {
-                let _ = self.queue(&buf[..n]);
-            }
+            Ok(n) => self.queue_response(&buf[..n]),
             Err(_) => self.reply_error(
                 Status::InternalServerError,
                 Some(cseq),
@@ -425,7 +474,15 @@ impl Conn {
             pps: &h.params.pps,
             session_id: self.shared.random_u64() >> 1,
             origin_addr: &origin,
-            duration_s: stop_us.map(|s| (s - start_us) as f64 / 1e6),
+            // From npt 0, the window's first frame, which may be before
+            // its start: the range must cover every frame sent (GStreamer
+            // drops what is past the end of the announced range).
+            duration_us: Window {
+                start_us,
+                stop_us,
+                origin_us: player.next_time_us().unwrap_or(start_us),
+            }
+            .duration_us(),
             control: &control,
             payload_type: super::media::PAYLOAD_TYPE,
         };
@@ -598,10 +655,12 @@ impl Conn {
         // The control URL the client set up: RTP-Info names it back.
         let mut url_text = heapless::String::new();
         let _ = url_text.push_str(req.uri.get(..req.uri.len().min(URL_CAPACITY)).unwrap_or(""));
+        let origin_us = player.next_time_us().unwrap_or(start_us);
         let play = Play {
             session,
             start_us,
             stop_us,
+            origin_us,
             url: url_text,
             player,
             packetizer,
@@ -665,6 +724,10 @@ impl Conn {
                 return Err((Status::BadRequest, format!("Bad Request: Range: {why}")));
             }
         };
+        // No trick play yet: whatever Scale or Speed is asked, the reply
+        // says what is applied, normal speed (RFC 2326 §12.34, §12.35).
+        let scale = applied_rate(req, "Scale")?;
+        let speed = applied_rate(req, "Speed")?;
         let shared = std::rc::Rc::clone(&self.shared);
         // The RTP-Info seq must name the first packet after a frame still in flight.
         let inflight_end_seq = self
@@ -673,29 +736,19 @@ impl Conn {
             .map(|i| i.send.end_seq(&i.packetizer));
         let play = self.session_of(req)?;
         let was = play.session.state();
-        let target_us = match range {
-            Some(Range::Npt {
-                start_us: Some(off),
-                ..
-            }) => Some(play.start_us.saturating_add(off as i64)),
-            Some(Range::Clock { start_unix_us, .. }) => Some(start_unix_us),
-            _ => None,
-        };
-        // The first PLAY is already positioned at the window's start.
-        let seek = match (was, target_us) {
-            (State::Ready, Some(t)) => t > play.start_us,
-            (_, Some(_)) => true,
-            (_, None) => false,
-        };
-        if seek && let Some(t) = target_us {
-            if play.stop_us.is_some_and(|s| t >= s) {
-                return Err((
-                    Status::InvalidRange,
-                    "Invalid Range: after the end of the window".into(),
-                ));
-            }
+        let window = play.window();
+        let asked = window
+            .resolve(range, was == State::Ready)
+            .map_err(|r| (Status::InvalidRange, r.reason().to_string()))?;
+        let unix_now = shared.clock.unix_us();
+        let seek = asked.seek != Seek::Stay;
+        if seek {
             let mut cat = shared.catalog.borrow_mut();
-            match play.player.seek(&mut cat, t) {
+            let found = match asked.seek {
+                Seek::To(t) => play.player.seek(&mut cat, t),
+                _ => play.player.seek_newest(&mut cat, unix_now, window.start_us),
+            };
+            match found {
                 Ok(true) => {
                     play.ended = None;
                     play.ending = None;
@@ -715,20 +768,22 @@ impl Conn {
                 }
             }
         }
+        if let Some(stop_us) = asked.stop_us {
+            play.player.set_stop(stop_us);
+        }
         play.session
             .apply(SessionMethod::Play, now)
             .map_err(refusal)?;
         // Where the stream resumes: the next frame's place on the timeline.
-        let unix_now = shared.clock.unix_us();
         let mut cat = shared.catalog.borrow_mut();
-        let (npt_us, play_us) = match play.player.peek(&mut cat, now, unix_now) {
-            Ok(crate::playback::Next::Frame { frame, play_us }) => {
-                ((frame.record.time_us - play.start_us).max(0), play_us)
-            }
+        let (first_us, play_us) = match play.player.peek(&mut cat, now, unix_now) {
+            Ok(crate::playback::Next::Frame { frame, play_us }) => (frame.record.time_us, play_us),
             _ => (
+                // Nothing to send yet (the live edge): where it stopped.
                 play.player
                     .next_time_us()
-                    .map_or(0, |t| (t - play.start_us).max(0)),
+                    .or(play.last_sent.filter(|_| !seek).map(|(_, t)| t))
+                    .unwrap_or(window.origin_us),
                 play.player.play_us(),
             ),
         };
@@ -740,19 +795,19 @@ impl Conn {
             // A new position: the next frame's packets start right after.
             play.rtp.next_seq = seq;
         }
-        let end_us = play.stop_us.map(|s| (s - play.start_us).max(0) as u64);
+        let reply_range = window.reply(asked.unit, first_us, play.player.stop_us());
         let (sid, url) = (play.session.id_str(), play.url.clone());
         self.respond(
             cseq,
             |w| {
                 w.header("Session", sid.as_str());
-                w.header(
-                    "Range",
-                    NptReply {
-                        start_us: npt_us as u64,
-                        end_us,
-                    },
-                );
+                w.header("Range", reply_range);
+                if scale {
+                    w.header("Scale", "1.0");
+                }
+                if speed {
+                    w.header("Speed", "1.0");
+                }
                 w.header(
                     "RTP-Info",
                     format_args!("url={url};seq={seq};rtptime={rtptime}"),
@@ -783,6 +838,19 @@ impl Conn {
         self.respond(cseq, |_| {}, b"");
         self.end_session("teardown");
         Ok(())
+    }
+}
+
+/// Whether the request carries the rate header `name` (`Scale`, `Speed`),
+/// which must then be a number; 400 otherwise. Only 1.0 is applied.
+fn applied_rate(req: &Request<'_>, name: &str) -> Result<bool, (Status, String)> {
+    match req.header(name) {
+        None => Ok(false),
+        Some(v) if v.trim().parse::<f64>().is_ok_and(f64::is_finite) => Ok(true),
+        Some(_) => Err((
+            Status::BadRequest,
+            format!("Bad Request: {name} is not a number"),
+        )),
     }
 }
 

@@ -3,6 +3,10 @@
 //! timeout. Pure: every time is an argument (`now_mono_us`); the server
 //! asks [`Session::expired`] and acts.
 
+pub mod play_range;
+
+pub use play_range::{PlayRange, RangeRefusal, Seek, Unit, Window};
+
 /// Seconds of client silence after which a session is dropped; announced
 /// in the `Session:` header.
 pub const DEFAULT_TIMEOUT_S: u32 = 60;
