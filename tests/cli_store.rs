@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{TempDir, fixture, import, run};
+use common::{TempDir, fixture, import, run, truncate};
 
 const T0: i64 = 1_709_215_200;
 
@@ -153,4 +153,77 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
         }
     }
     out
+}
+
+/// `verify` on `root`: (exit code, stdout).
+fn verify(root: &TempDir) -> (Option<i32>, String) {
+    let out = run(&["verify", "--root", root.path_str()]);
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+#[test]
+fn verify_fails_a_segment_that_lost_half_its_payload() {
+    let root = TempDir::new("cli-verify-lost");
+    import(&root, 1, "regul", T0, "ffmpeg_testsrc_h264_gop25.264");
+    import(&root, 1, "regul", T0 + 60, "ffmpeg_testsrc_h264_gop25.264");
+    let day = root.0.join("1/regul/20240229");
+    let older = day.join(format!("{}.dat", T0 * 1_000_000));
+    let newest = day.join(format!("{}.dat", (T0 + 60) * 1_000_000));
+    assert_eq!(verify(&root).0, Some(0));
+    // Half of a finished, older segment's payload gone: an error naming
+    // the payload file and where it now ends.
+    let half = std::fs::metadata(&older).unwrap().len() / 2;
+    truncate(&older, half);
+    let (code, text) = verify(&root);
+    assert_eq!(code, Some(1), "{text}");
+    let line = format!(
+        "ERROR: {}: at byte {half}: payload file ends here",
+        older.display()
+    );
+    assert!(text.contains(&line), "{text}");
+    assert!(text.contains("frames lost"), "{text}");
+    // The newest segment, finished, same damage: also an error.
+    std::fs::remove_file(&older).unwrap();
+    std::fs::remove_file(older.with_extension("idx")).unwrap();
+    let half = std::fs::metadata(&newest).unwrap().len() / 2;
+    truncate(&newest, half);
+    let (code, text) = verify(&root);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("the segment was finished"), "{text}");
+}
+
+#[test]
+fn verify_accepts_a_torn_tail_only_at_the_live_end_of_the_newest_segment() {
+    let root = TempDir::new("cli-verify-torn");
+    import(&root, 1, "regul", T0, "ffmpeg_testsrc_h264_gop25.264");
+    import(&root, 1, "regul", T0 + 60, "ffmpeg_testsrc_h264_gop25.264");
+    let day = root.0.join("1/regul/20240229");
+    // What a crash leaves: no end record, the last record half written,
+    // the last frames' payload not on disk.
+    let crash = |stem: i64| {
+        let idx = day.join(format!("{}.idx", stem * 1_000_000));
+        let dat = idx.with_extension("dat");
+        let idx_len = std::fs::metadata(&idx).unwrap().len();
+        truncate(&idx, idx_len - 32 - 10);
+        let dat_len = std::fs::metadata(&dat).unwrap().len();
+        truncate(&dat, dat_len - 3000);
+        idx
+    };
+    let newest = crash(T0 + 60);
+    let (code, text) = verify(&root);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("warning:"), "{text}");
+    assert!(text.contains("as a crash leaves it"), "{text}");
+    // The same in the older segment: frames lost where no crash tears.
+    crash(T0);
+    let (code, text) = verify(&root);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("not the newest segment"), "{text}");
+    assert!(
+        !text.contains(&format!("ERROR: {}", newest.display())),
+        "{text}"
+    );
 }
