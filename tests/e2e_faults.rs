@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use common::{
     ServerProcess, TempDir, assert_steady_pts, concat_fixture, ffprobe, import_file,
-    require_ffprobe,
+    require_ffprobe, truncate,
 };
 
 const T0: i64 = 1_709_215_200;
@@ -765,16 +765,6 @@ fn a_payload_file_truncated_while_played_ends_the_session_not_the_server() {
     assert!(server.log_with(&why).contains(&why), "{}", server.log());
     // The server still serves, and what is left of the file plays.
     probe_window_is_intact(&server);
-}
-
-/// Truncates `path` in place to `len` bytes, as another program would.
-fn truncate(path: &std::path::Path, len: u64) {
-    std::fs::OpenOptions::new()
-        .write(true)
-        .open(path)
-        .unwrap()
-        .set_len(len)
-        .unwrap();
 }
 
 /// A small xorshift generator: the test's damage is random, its seed

@@ -96,17 +96,7 @@ impl core::ops::Deref for Map {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::tests::TempDir;
-
-    /// Truncates `path` to `len` bytes (another process would do the same).
-    fn truncate(path: &Path, len: u64) {
-        std::fs::OpenOptions::new()
-            .write(true)
-            .open(path)
-            .unwrap()
-            .set_len(len)
-            .unwrap();
-    }
+    use crate::store::tests::{TempDir, truncate};
 
     #[test]
     fn reading_past_a_shrunken_file_reads_zeros_and_flags_the_map() {

@@ -33,6 +33,16 @@ impl Drop for TempDir {
     }
 }
 
+/// Truncates `path` in place to `len` bytes, as another process would.
+pub(crate) fn truncate(path: &Path, len: u64) {
+    OpenOptions::new()
+        .write(true)
+        .open(path)
+        .unwrap()
+        .set_len(len)
+        .unwrap();
+}
+
 const T0: i64 = 1_709_215_200_000_000;
 const FRAME_US: i64 = 40_000;
 
@@ -466,12 +476,7 @@ fn a_file_truncated_under_the_map_is_refused_not_a_sigbus() {
     assert!(!nine.faulted());
     // A foreign tool truncates the payload file to a tenth.
     let dat = idx.with_extension("dat");
-    OpenOptions::new()
-        .write(true)
-        .open(&dat)
-        .unwrap()
-        .set_len(70_000)
-        .unwrap();
+    truncate(&dat, 70_000);
     // The frame handed out before reads zeros where it lost its pages
     // (before the fault module, SIGBUS killed the test process here).
     assert!(nine.payload().iter().all(|&b| b == 0));
@@ -498,12 +503,7 @@ fn an_index_truncated_inside_a_page_is_told_from_a_torn_tail() {
     // Cut inside the first page: the kernel zeroes the rest of the page,
     // no signal. The record CRC fails, the length check names the cause.
     let len = std::fs::metadata(&idx).unwrap().len();
-    OpenOptions::new()
-        .write(true)
-        .open(&idx)
-        .unwrap()
-        .set_len(len / 2)
-        .unwrap();
+    truncate(&idx, len / 2);
     let err = seg.record(15).unwrap_err();
     assert!(matches!(err.kind, StoreErrorKind::Truncated), "{err}");
     assert_eq!(err.path, idx);
