@@ -53,6 +53,9 @@ pub enum StoreErrorKind {
     /// Every slot of the SIGBUS handler's registry is taken: no more
     /// files can be mapped safely until some are released.
     TooManyMaps,
+    /// Another process holds the writer lock of this camera and kind (an
+    /// import or the recorder is writing there).
+    Busy,
 }
 
 /// A store error with the file and, where known, the byte offset.
@@ -147,6 +150,9 @@ impl core::fmt::Display for StoreErrorKind {
             Self::Truncated => {
                 f.write_str("segment file shrank under the map (truncated or replaced in place): no longer read")
             }
+            Self::Busy => f.write_str(
+                "held by another process writing this camera and kind (an import or the recorder); try again when it is done",
+            ),
             Self::TooManyMaps => write!(
                 f,
                 "too many files mapped at once ({}): not mapped",

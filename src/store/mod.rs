@@ -13,6 +13,7 @@ pub mod fault;
 pub mod import;
 mod kind;
 pub mod layout;
+pub mod lock;
 pub mod map;
 pub mod paths;
 pub mod segment;
