@@ -27,7 +27,10 @@
 //!
 //! Why zero pages from the faulting page to the end of the map: a file
 //! shrinks from its end, so every page after a vanished one vanished too;
-//! one signal per map instead of one per page.
+//! one signal per map instead of one per page. If the same map faults
+//! again (the reported address was past the faulting one: qemu-arm does
+//! that), the whole map is zero-filled: it is flagged anyway, nothing read
+//! from it is trusted any more.
 
 use core::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use std::sync::OnceLock;
@@ -251,9 +254,13 @@ extern "C" fn on_sigbus(_signal: libc::c_int, info: *mut libc::siginfo_t, _ctx: 
     // SAFETY: with SA_SIGINFO the kernel passes a valid `siginfo_t`; for
     // SIGBUS `si_addr` is the faulting address.
     let addr = unsafe { info.as_ref().map_or(0, |i| i.si_addr() as usize) };
-    let contained = REGISTRY
-        .find(addr)
-        .is_some_and(|(slot, _start, end)| zero_fill(slot, addr, end));
+    let contained = REGISTRY.find(addr).is_some_and(|(slot, start, end)| {
+        // A second fault in a map already zero-filled from the reported
+        // address means the address was not the faulting one (qemu-arm
+        // reports the page after it): the whole map goes to zeros.
+        let from = if REGISTRY.faulted(slot) { start } else { addr };
+        zero_fill(slot, from, end)
+    });
     if !contained {
         let previous = PREVIOUS.get().copied().unwrap_or_else(|| {
             SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty())
@@ -265,11 +272,11 @@ extern "C" fn on_sigbus(_signal: libc::c_int, info: *mut libc::siginfo_t, _ctx: 
     nix::errno::Errno::set_raw(saved_errno);
 }
 
-/// Maps zero pages over `[page of addr, end)` of registered map `slot`
+/// Maps zero pages over `[page of from, end)` of registered map `slot`
 /// and flags it; false if that failed (the fault is then not contained).
-fn zero_fill(slot: usize, addr: usize, end: usize) -> bool {
+fn zero_fill(slot: usize, from: usize, end: usize) -> bool {
     let page = page_bytes();
-    let from = addr & !(page - 1);
+    let from = from & !(page - 1);
     let Some(len) = end.checked_sub(from).filter(|l| *l > 0) else {
         return false;
     };
