@@ -730,7 +730,8 @@ fn connections_come_and_go_far_beyond_the_limit() {
 }
 
 /// The reproduction: ffprobe plays 15 s of a 60 s recording over
-/// TCP; 2.5 s in, the segment's payload file is truncated to half. Before
+/// TCP (and another over UDP); 2.5 s in, the segments' payload files are
+/// truncated to half. Before
 /// the SIGBUS handler the server died of SIGBUS (exit 135) with every
 /// session; now that session ends with a BYE and a log line naming the
 /// file, and the server goes on.
@@ -739,30 +740,44 @@ fn a_payload_file_truncated_while_played_ends_the_session_not_the_server() {
     require_ffprobe();
     let root = TempDir::new("faults-truncate");
     let clip = concat_fixture(&root, H264, 15);
+    // Camera 1 played over TCP (the case), camera 2 over UDP.
     import_file(&root, 1, "regul", T0, 25, &clip);
+    import_file(&root, 2, "regul", T0, 25, &clip);
     std::fs::remove_file(clip).unwrap();
-    let dat = root
-        .0
-        .join(format!("1/regul/20240229/{}.dat", T0 * 1_000_000));
     let mut server = ServerProcess::start(&root, &[]);
-    let url = server.url(&format!("regul/1/?start={}&stop={}", T0 + 40, T0 + 55));
     let t = Instant::now();
-    let probe = std::thread::spawn(move || ffprobe(&url, "tcp", Duration::from_secs(60)));
+    let probes: Vec<_> = [(1, "tcp"), (2, "udp")]
+        .into_iter()
+        .map(|(cam, transport)| {
+            let url = server.url(&format!("regul/{cam}/?start={}&stop={}", T0 + 40, T0 + 55));
+            std::thread::spawn(move || ffprobe(&url, transport, Duration::from_secs(60)))
+        })
+        .collect();
     std::thread::sleep(Duration::from_millis(2500));
-    let len = std::fs::metadata(&dat).unwrap().len();
-    truncate(&dat, len / 2);
-    let p = probe.join().unwrap();
-    let took = t.elapsed();
-    assert_eq!(server.wait_exit(Duration::ZERO), None, "{}", server.log());
-    // Ended at the damage (a BYE), well before the 15 s of the window.
-    assert!(took < Duration::from_secs(10), "ffprobe ran {took:?}");
-    assert!(
-        (25..200).contains(&p.nb_read_frames),
-        "{} frames",
-        p.nb_read_frames
-    );
-    let why = format!("{}: segment file shrank under the map", dat.display());
-    assert!(server.log_with(&why).contains(&why), "{}", server.log());
+    let dats: Vec<_> = (1..=2)
+        .map(|cam| {
+            root.0
+                .join(format!("{cam}/regul/20240229/{}.dat", T0 * 1_000_000))
+        })
+        .collect();
+    for dat in &dats {
+        let len = std::fs::metadata(dat).unwrap().len();
+        truncate(dat, len / 2);
+    }
+    for (probe, dat) in probes.into_iter().zip(&dats) {
+        let p = probe.join().unwrap();
+        let took = t.elapsed();
+        assert_eq!(server.wait_exit(Duration::ZERO), None, "{}", server.log());
+        // Ended at the damage (a BYE), well before the 15 s of the window.
+        assert!(took < Duration::from_secs(10), "ffprobe ran {took:?}");
+        assert!(
+            (25..200).contains(&p.nb_read_frames),
+            "{} frames",
+            p.nb_read_frames
+        );
+        let why = format!("{}: segment file shrank under the map", dat.display());
+        assert!(server.log_with(&why).contains(&why), "{}", server.log());
+    }
     // The server still serves, and what is left of the file plays.
     probe_window_is_intact(&server);
 }

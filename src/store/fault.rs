@@ -72,6 +72,11 @@ impl Slot {
 
 /// Address ranges of live maps, searchable from a signal handler: a fixed
 /// array of atomics, no lock, no allocation.
+///
+/// A slot being freed by one thread while the handler reads it on another
+/// may be seen with its old range for an instant; harmless: the handler
+/// acts only on the faulting address, which lies in a map the faulting
+/// thread is reading and so keeps alive (and registered).
 pub struct Registry<const N: usize> {
     slots: [Slot; N],
     /// Where the next search for a free slot starts (a hint only).
