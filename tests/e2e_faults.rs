@@ -458,6 +458,9 @@ struct Drained {
     /// Frames seen on channel 0 (RTP timestamps changing), and the last.
     frames: usize,
     last_ts: Option<u32>,
+    /// When it was made (right after PLAY), and when the BYE came.
+    started: Instant,
+    bye_after: Option<Duration>,
 }
 
 impl Drained {
@@ -470,6 +473,8 @@ impl Drained {
             eof: false,
             frames: 0,
             last_ts: None,
+            started: Instant::now(),
+            bye_after: None,
         };
         d.scan();
         d
@@ -504,7 +509,10 @@ impl Drained {
             let Some(frame) = self.buf.get(at..end) else {
                 break;
             };
-            self.bye |= has_bye_on_channel(frame, 1);
+            if !self.bye && has_bye_on_channel(frame, 1) {
+                self.bye = true;
+                self.bye_after = Some(self.started.elapsed());
+            }
             if let (0, Some(ts)) = (frame[1], frame.get(8..12)) {
                 let ts = u32::from_be_bytes(ts.try_into().unwrap());
                 if self.last_ts != Some(ts) {
@@ -808,6 +816,15 @@ impl Rng {
 /// qemu-user, where the test clients and the server are both emulated.
 const DAMAGE_ROUNDS: usize = if cfg!(target_arch = "x86_64") { 12 } else { 4 };
 
+/// How late an undamaged session may end in the truncation test: the
+/// server stays at pace, but an emulated test client (qemu-user) polls its
+/// twenty sockets slowly.
+const PACE_SLACK: Duration = if cfg!(target_arch = "x86_64") {
+    Duration::from_millis(500)
+} else {
+    Duration::from_secs(3)
+};
+
 /// Sessions played at once per round, and how many of them stop reading.
 const DAMAGE_SESSIONS: usize = 20;
 const DAMAGE_STALLED: usize = 2;
@@ -968,6 +985,13 @@ fn segment_files_damaged_at_random_while_20_sessions_play_never_kill_the_server(
                 assert_eq!(
                     d.frames, 50,
                     "round {round} ({what:?}): undamaged camera 4, session {i}"
+                );
+                // At its pace: the 2 s window ends 2 s after PLAY.
+                let took = d.bye_after.unwrap_or_default();
+                assert!(
+                    took >= Duration::from_millis(1900)
+                        && took <= PACE_SLACK + Duration::from_secs(2),
+                    "round {round} ({what:?}): camera 4 session {i} ended after {took:?}"
                 );
             } else {
                 ended_by_damage += usize::from(d.frames < 50);
