@@ -351,6 +351,54 @@ fn verify_reports_corruption_with_file_and_offset() {
 }
 
 #[test]
+fn verify_tells_a_crash_tail_from_lost_frames() {
+    let src = TempDir::new("verify-tail-src");
+    // 60 frames, synced every second: records 26 and 51 carry the flag.
+    let idx = record(&src.0, Kind::Regul, T0, 60, RecorderConfig::default()).remove(0);
+    let severity = |cut_at_frame: usize| {
+        let work = TempDir::new("verify-tail");
+        let (_, dat) = unfinished_copy(&idx, &work.0);
+        let seg = Segment::open(&idx).unwrap();
+        truncate(&dat, seg.record(cut_at_frame).unwrap().offset);
+        let report = verify::verify_root(&work.0, None, None);
+        let tail: Vec<_> = report.problems.iter().filter(|p| p.path == dat).collect();
+        assert_eq!(tail.len(), 1, "{:?}", report.problems);
+        assert_eq!(
+            tail[0].offset,
+            Some(seg.record(cut_at_frame).unwrap().offset)
+        );
+        (tail[0].severe, tail[0].to_string())
+    };
+    // The last frames' payloads missing after the last sync: a crash.
+    let (severe, text) = severity(55);
+    assert!(!severe, "{text}");
+    assert!(text.contains("5 more frames"), "{text}");
+    // Frames lost before a later record says they were durable: damage.
+    let (severe, text) = severity(30);
+    assert!(severe, "{text}");
+    assert!(text.contains("made durable"), "{text}");
+    // Bytes after the end record of a finished segment: damage.
+    let work = TempDir::new("verify-tail-end");
+    let (copy, _) = unfinished_copy(&idx, &work.0);
+    std::fs::copy(&idx, &copy).unwrap();
+    OpenOptions::new()
+        .append(true)
+        .open(&copy)
+        .unwrap()
+        .write_all(&[0xee; 7])
+        .unwrap();
+    let report = verify::verify_root(&work.0, None, None);
+    assert!(!report.is_ok());
+    assert!(
+        report.problems[0]
+            .to_string()
+            .contains("after the end record of a finished segment"),
+        "{:?}",
+        report.problems
+    );
+}
+
+#[test]
 fn bad_files_give_typed_errors_and_the_rest_stays_usable() {
     let dir = TempDir::new("bad");
     let good = record(&dir.0, Kind::Regul, T0, 30, RecorderConfig::default());

@@ -177,6 +177,8 @@ fn check_tail(seg: &Segment, newest: bool, report: &mut Report) {
     let crash_tail = newest && !end && !seg.is_finished() && !durable_lost;
     let why = if crash_tail {
         "ignored (the live end of the newest segment, as a crash leaves it)"
+    } else if frames == 0 && seg.is_finished() {
+        "bytes after the end record of a finished segment"
     } else if end || seg.is_finished() {
         "frames lost: the segment was finished"
     } else if durable_lost {
