@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use common::{
     ServerProcess, TempDir, assert_steady_pts, concat_fixture, ffprobe, import_file,
-    require_ffprobe,
+    require_ffprobe, truncate,
 };
 
 const T0: i64 = 1_709_215_200;
@@ -455,6 +455,12 @@ struct Drained {
     buf: Vec<u8>,
     bye: bool,
     eof: bool,
+    /// Frames seen on channel 0 (RTP timestamps changing), and the last.
+    frames: usize,
+    last_ts: Option<u32>,
+    /// When it was made (right after PLAY), and when the BYE came.
+    started: Instant,
+    bye_after: Option<Duration>,
 }
 
 impl Drained {
@@ -465,6 +471,10 @@ impl Drained {
             buf: c.buf,
             bye: false,
             eof: false,
+            frames: 0,
+            last_ts: None,
+            started: Instant::now(),
+            bye_after: None,
         };
         d.scan();
         d
@@ -499,7 +509,17 @@ impl Drained {
             let Some(frame) = self.buf.get(at..end) else {
                 break;
             };
-            self.bye |= has_bye_on_channel(frame, 1);
+            if !self.bye && has_bye_on_channel(frame, 1) {
+                self.bye = true;
+                self.bye_after = Some(self.started.elapsed());
+            }
+            if let (0, Some(ts)) = (frame[1], frame.get(8..12)) {
+                let ts = u32::from_be_bytes(ts.try_into().unwrap());
+                if self.last_ts != Some(ts) {
+                    self.frames += 1;
+                    self.last_ts = Some(ts);
+                }
+            }
             at = end;
         }
         self.buf.drain(..at);
@@ -715,4 +735,292 @@ fn connections_come_and_go_far_beyond_the_limit() {
         // Let the server see the close before the next connect.
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// The reproduction: ffprobe plays 15 s of a 60 s recording over
+/// TCP (and another over UDP); 2.5 s in, the segments' payload files are
+/// truncated to half. Before
+/// the SIGBUS handler the server died of SIGBUS (exit 135) with every
+/// session; now that session ends with a BYE and a log line naming the
+/// file, and the server goes on.
+#[test]
+fn a_payload_file_truncated_while_played_ends_the_session_not_the_server() {
+    require_ffprobe();
+    let root = TempDir::new("faults-truncate");
+    let clip = concat_fixture(&root, H264, 15);
+    // Camera 1 played over TCP (the case), camera 2 over UDP.
+    import_file(&root, 1, "regul", T0, 25, &clip);
+    import_file(&root, 2, "regul", T0, 25, &clip);
+    std::fs::remove_file(clip).unwrap();
+    let mut server = ServerProcess::start(&root, &[]);
+    let t = Instant::now();
+    let probes: Vec<_> = [(1, "tcp"), (2, "udp")]
+        .into_iter()
+        .map(|(cam, transport)| {
+            let url = server.url(&format!("regul/{cam}/?start={}&stop={}", T0 + 40, T0 + 55));
+            std::thread::spawn(move || ffprobe(&url, transport, Duration::from_secs(60)))
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(2500));
+    let dats: Vec<_> = (1..=2)
+        .map(|cam| {
+            root.0
+                .join(format!("{cam}/regul/20240229/{}.dat", T0 * 1_000_000))
+        })
+        .collect();
+    for dat in &dats {
+        let len = std::fs::metadata(dat).unwrap().len();
+        truncate(dat, len / 2);
+    }
+    for (probe, dat) in probes.into_iter().zip(&dats) {
+        let p = probe.join().unwrap();
+        let took = t.elapsed();
+        assert_eq!(server.wait_exit(Duration::ZERO), None, "{}", server.log());
+        // Ended at the damage (a BYE), well before the 15 s of the window.
+        assert!(took < Duration::from_secs(10), "ffprobe ran {took:?}");
+        assert!(
+            (25..200).contains(&p.nb_read_frames),
+            "{} frames",
+            p.nb_read_frames
+        );
+        let why = format!("{}: segment file shrank under the map", dat.display());
+        assert!(server.log_with(&why).contains(&why), "{}", server.log());
+    }
+    // The server still serves, and what is left of the file plays.
+    probe_window_is_intact(&server);
+}
+
+/// A small xorshift generator: the test's damage is random, its seed
+/// printed (and taken from `FAULT_SEED` to replay a run).
+struct Rng(u64);
+
+impl Rng {
+    fn new() -> Rng {
+        let seed = std::env::var("FAULT_SEED")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| common::unix_now_us() as u64 | 1);
+        eprintln!("FAULT_SEED={seed}");
+        Rng(seed)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n.max(1)
+    }
+}
+
+/// Rounds of the truncation test: ~2.5 s each on the host; fewer under
+/// qemu-user, where the test clients and the server are both emulated.
+const DAMAGE_ROUNDS: usize = if cfg!(target_arch = "x86_64") { 12 } else { 4 };
+
+/// How late an undamaged session may end in the truncation test: the
+/// server stays at pace, but an emulated test client (qemu-user) polls its
+/// twenty sockets slowly.
+const PACE_SLACK: Duration = if cfg!(target_arch = "x86_64") {
+    Duration::from_millis(500)
+} else {
+    Duration::from_secs(3)
+};
+
+/// Sessions played at once per round, and how many of them stop reading.
+const DAMAGE_SESSIONS: usize = 20;
+const DAMAGE_STALLED: usize = 2;
+
+/// The hardening issue's fault test: rounds of 20 concurrent TCP sessions
+/// (two of them not reading, on a server with a 16 KiB send buffer, so a
+/// frame is half-written to their sockets) over four cameras, while the
+/// segment files of three cameras are truncated in place at random offsets
+/// (payload or index), rewritten in place, or deleted. The server must
+/// never die; every session ends with an RTCP BYE on intact interleaved
+/// framing; the sessions of the fourth camera get every frame.
+#[test]
+fn segment_files_damaged_at_random_while_20_sessions_play_never_kill_the_server() {
+    let root = TempDir::new("faults-damage");
+    let clip = concat_fixture(&root, H264, 10);
+    let pristine = root.0.join("pristine");
+    std::fs::create_dir(&pristine).unwrap();
+    let stem = T0 * 1_000_000;
+    for cam in 1..=4 {
+        import_file(&root, cam, "regul", T0, 25, &clip);
+        let day = root.0.join(format!("{cam}/regul/20240229"));
+        for ext in ["idx", "dat"] {
+            std::fs::copy(
+                day.join(format!("{stem}.{ext}")),
+                pristine.join(format!("{cam}.{ext}")),
+            )
+            .unwrap();
+        }
+    }
+    std::fs::remove_file(clip).unwrap();
+    let mut server = ServerProcess::start(&root, &["--send-buffer", "16"]);
+    let mut rng = Rng::new();
+    let mut ended_by_damage = 0;
+    for round in 0..DAMAGE_ROUNDS {
+        // Fresh files (renamed over: maps of the old ones are unaffected).
+        for cam in 1..=3 {
+            let day = root.0.join(format!("{cam}/regul/20240229"));
+            for ext in ["idx", "dat"] {
+                let tmp = day.join(format!("fresh.{ext}"));
+                std::fs::copy(pristine.join(format!("{cam}.{ext}")), &tmp).unwrap();
+                std::fs::rename(&tmp, day.join(format!("{stem}.{ext}"))).unwrap();
+            }
+        }
+        // A 2 s window somewhere in the 40 s, on a keyframe.
+        let from_s = rng.below(38) as i64;
+        let mut clients = Vec::new();
+        for i in 0..DAMAGE_SESSIONS {
+            let cam = 1 + (i % 4) as u32;
+            let stalled = i < DAMAGE_STALLED;
+            let url = server.url(&format!(
+                "regul/{cam}/?start={}&stop={}",
+                T0 + from_s,
+                T0 + from_s + 2
+            ));
+            let mut c = if stalled {
+                Raw::connect_small_window(&server)
+            } else {
+                Raw::connect(&server)
+            };
+            c.play(&url);
+            if stalled {
+                clients.push((cam, None, Some(c)));
+            } else {
+                clients.push((cam, Some(Drained::new(c)), None));
+            }
+        }
+        // Let them play, the stalled ones fill their sockets.
+        let played_ms = 300 + rng.below(900);
+        let until = Instant::now() + Duration::from_millis(played_ms);
+        while Instant::now() < until {
+            for (_, d, _) in &mut clients {
+                if let Some(d) = d {
+                    d.read_some();
+                }
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        // Damage cameras 1-3; camera 1 always where its sessions read.
+        let mut what = Vec::new();
+        for cam in 1..=3u32 {
+            let day = root.0.join(format!("{cam}/regul/20240229"));
+            let (idx, dat) = (
+                day.join(format!("{stem}.idx")),
+                day.join(format!("{stem}.dat")),
+            );
+            let dat_len = std::fs::metadata(&dat).unwrap().len();
+            let idx_len = std::fs::metadata(&idx).unwrap().len();
+            let action = if cam == 1 { 0 } else { rng.below(10) };
+            match action {
+                0 => {
+                    // Inside the window being played, 0.5-1.5 s in.
+                    let at = (dat_len as f64 * (from_s as f64 + 0.5 + played_ms as f64 / 1000.0)
+                        / 40.0) as u64;
+                    truncate(&dat, at.min(dat_len));
+                    what.push(format!("cam {cam}: dat to {at}"));
+                }
+                1..=4 => {
+                    let at = rng.below(dat_len);
+                    truncate(&dat, at);
+                    what.push(format!("cam {cam}: dat to {at}"));
+                }
+                5..=6 => {
+                    let at = rng.below(idx_len);
+                    truncate(&idx, at);
+                    what.push(format!("cam {cam}: idx to {at}"));
+                }
+                7 => {
+                    // Rewritten in place (truncated to 0, then written).
+                    let bytes = std::fs::read(&dat).unwrap();
+                    std::fs::write(&dat, &bytes[..bytes.len() / 3]).unwrap();
+                    what.push(format!("cam {cam}: dat rewritten to a third"));
+                }
+                8 => {
+                    truncate(&dat, 0);
+                    truncate(&idx, 0);
+                    what.push(format!("cam {cam}: both emptied"));
+                }
+                _ => {
+                    std::fs::remove_file(&dat).unwrap();
+                    std::fs::remove_file(&idx).unwrap();
+                    what.push(format!("cam {cam}: deleted"));
+                }
+            }
+        }
+        // The stalled clients read again: their half-sent frame goes on
+        // from maps that may have lost their pages.
+        let mut drained: Vec<(u32, Drained)> = clients
+            .into_iter()
+            .map(|(cam, d, raw)| (cam, d.unwrap_or_else(|| Drained::new(raw.unwrap()))))
+            .collect();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !drained.iter().all(|(_, d)| d.bye || d.eof) {
+            assert!(
+                Instant::now() < deadline,
+                "round {round} ({what:?}): sessions without a BYE after 30 s\n{}",
+                server.log()
+            );
+            let mut any = false;
+            for (_, d) in &mut drained {
+                any |= d.read_some();
+            }
+            if !any {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        }
+        assert_eq!(
+            server.wait_exit(Duration::ZERO),
+            None,
+            "round {round} ({what:?}): the server died\n{}",
+            server.log()
+        );
+        for (i, (cam, d)) in drained.iter().enumerate() {
+            assert!(
+                d.bye,
+                "round {round} ({what:?}): session {i} (camera {cam}) ended without BYE"
+            );
+            if *cam == 4 {
+                assert_eq!(
+                    d.frames, 50,
+                    "round {round} ({what:?}): undamaged camera 4, session {i}"
+                );
+                // At its pace: the 2 s window ends 2 s after PLAY.
+                let took = d.bye_after.unwrap_or_default();
+                assert!(
+                    took >= Duration::from_millis(1900)
+                        && took <= PACE_SLACK + Duration::from_secs(2),
+                    "round {round} ({what:?}): camera 4 session {i} ended after {took:?}"
+                );
+            } else {
+                ended_by_damage += usize::from(d.frames < 50);
+            }
+        }
+        eprintln!("round {round}: window {from_s}+2 s, {what:?}");
+    }
+    let why = "segment file shrank under the map";
+    assert!(
+        server.log_with(why).contains(why) && ended_by_damage > 0,
+        "no session met the damage\n{}",
+        server.log()
+    );
+    // Still serving: a fresh session plays all of an undamaged window.
+    let mut c = Raw::connect(&server);
+    let r = c.request("OPTIONS", &server.url("regul/4/"), &[]);
+    assert!(r.starts_with("RTSP/1.0 200"), "{r}");
+    c.play(&server.url(&format!("regul/4/?start={T0}&stop={}", T0 + 2)));
+    let mut d = Drained::new(c);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !d.bye && !d.eof && Instant::now() < deadline {
+        if !d.read_some() {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+    assert!(
+        d.bye && d.frames == 50,
+        "{} frames, bye {}",
+        d.frames,
+        d.bye
+    );
 }

@@ -75,6 +75,12 @@ pub fn run(a: Args) -> i32 {
     });
     match result {
         Ok(s) => {
+            if s.stale_parts_removed > 0 {
+                eprintln!(
+                    "ctrtspd import: removed {} leftover .part file(s) of an interrupted import",
+                    s.stale_parts_removed
+                );
+            }
             say!(
                 "imported {} {} frames ({} keyframes) into camera {} {} as {} segment(s): {} → {} UTC",
                 s.frames,

@@ -18,6 +18,9 @@ pub enum EndReason {
     StopReached,
     /// Nothing new was recorded for the idle limit.
     NothingNew,
+    /// The recording could not be read (damaged, or its file shrank under
+    /// the map); the log says which file and why.
+    StoreError,
 }
 
 /// What to do next.

@@ -608,6 +608,11 @@ impl Conn {
                 };
                 match sent {
                     (Sent::Done, _) => self.inflight = None,
+                    (Sent::Damaged, _) => {
+                        let why = inf.send.damage();
+                        self.inflight = None;
+                        self.end_on_store_error(&why);
+                    }
                     (Sent::WouldBlock, udp) => {
                         return Ok(Wait {
                             tcp_writable: !udp,
@@ -732,15 +737,24 @@ impl Conn {
                     });
                     play.ending = Some((reason, at));
                 }
-                Err(e) => {
-                    log::error!("session {}: store: {e}", play.session.id_str());
-                    let bye = play.bye(&self.shared);
-                    play.ended = Some(crate::playback::EndReason::NothingNew);
-                    if let Some(b) = bye {
-                        self.queue_rtcp(b);
-                    }
-                }
+                Err(e) => self.end_on_store_error(&e),
             }
+        }
+    }
+
+    /// Ends the stream on a store error (a segment unreadable, or its file
+    /// shrunk under the map): the log says which file and why, the client
+    /// gets an RTCP BYE.
+    fn end_on_store_error(&mut self, e: &crate::store::StoreError) {
+        let Some(play) = self.play.as_deref_mut() else {
+            return;
+        };
+        log::error!("session {}: store: {e}", play.session.id_str());
+        let bye = play.bye(&self.shared);
+        play.ending = None;
+        play.ended = Some(crate::playback::EndReason::StoreError);
+        if let Some(b) = bye {
+            self.queue_rtcp(b);
         }
     }
 

@@ -61,6 +61,12 @@ pub struct FrameSend {
     pub packets_done: usize,
     /// Bytes of packet `packets_done` already sent (TCP only).
     pub partial_bytes: usize,
+    /// Length of packet `packets_done` when part of it is sent (TCP only):
+    /// what the rest must add up to, whatever happens to the frame's bytes.
+    partial_len: usize,
+    /// The frame's payload file shrank under its map: nothing more of it
+    /// is sent but the rest of a packet already begun (TCP), as zeros.
+    damaged: bool,
 }
 
 /// Where the packets go.
@@ -79,6 +85,10 @@ pub enum Sent {
     Done,
     /// The socket is full; wait until writable and call again.
     WouldBlock,
+    /// The frame's payload file shrank under its map: the frame was cut at
+    /// a packet boundary (the byte stream stays framed) and the session
+    /// must end ([`FrameSend::damage`] says why).
+    Damaged,
 }
 
 impl Unit {
@@ -182,7 +192,23 @@ impl FrameSend {
             unit,
             packets_done: 0,
             partial_bytes: 0,
+            partial_len: 0,
+            damaged: false,
         }
+    }
+
+    /// Why a send answered [`Sent::Damaged`], for the log.
+    pub fn damage(&self) -> crate::store::StoreError {
+        crate::store::StoreError::file(
+            self.unit.segment.dat_path(),
+            crate::store::StoreErrorKind::Truncated,
+        )
+    }
+
+    /// A damaged frame over TCP: completes the packet begun with zeros, so
+    /// the interleaved framing holds for what follows (the RTCP BYE).
+    fn finish_damaged_tcp(&mut self, fd: BorrowedFd<'_>) -> std::io::Result<Sent> {
+        complete_with_zeros(fd, &mut self.partial_bytes, self.partial_len)
     }
 
     /// Writes as much of the frame as the TCP socket takes, one `writev`
@@ -194,6 +220,9 @@ impl FrameSend {
         channel: u8,
         rtp: &mut RtpStream,
     ) -> std::io::Result<Sent> {
+        if self.damaged {
+            return self.finish_damaged_tcp(fd);
+        }
         let mut batch = Batch::new();
         loop {
             let filled = batch.fill(
@@ -202,6 +231,10 @@ impl FrameSend {
                 packetizer,
                 Dest::Tcp(channel),
             );
+            // Filling read the payload's NAL headers: checked after.
+            if vanished(&self.unit.frame, &mut self.damaged, false) {
+                return complete_with_zeros(fd, &mut self.partial_bytes, self.partial_len);
+            }
             if filled == Filled::Nothing {
                 self.finish(rtp);
                 return Ok(Sent::Done);
@@ -218,6 +251,11 @@ impl FrameSend {
                 Ok(w) => w,
                 Err(nix::errno::Errno::EAGAIN) => return Ok(Sent::WouldBlock),
                 Err(nix::errno::Errno::EINTR) => continue,
+                Err(nix::errno::Errno::EFAULT)
+                    if vanished(&self.unit.frame, &mut self.damaged, true) =>
+                {
+                    return complete_with_zeros(fd, &mut self.partial_bytes, self.partial_len);
+                }
                 Err(e) => return Err(e.into()),
             };
             // Account whole packets, keep the remainder as partial.
@@ -226,6 +264,7 @@ impl FrameSend {
             for (h, p) in batch.packets() {
                 let len = h.len_bytes() + p.len();
                 if left < len {
+                    self.partial_len = len;
                     break;
                 }
                 left -= len;
@@ -263,6 +302,10 @@ impl FrameSend {
         let mut batch = Batch::new();
         loop {
             let filled = batch.fill(&self.unit, self.packets_done, packetizer, Dest::Udp(to));
+            // Datagrams go whole or not at all: nothing to complete.
+            if vanished(&self.unit.frame, &mut self.damaged, false) {
+                return Ok(Sent::Damaged);
+            }
             if filled == Filled::Nothing {
                 self.finish(rtp);
                 return Ok(Sent::Done);
@@ -293,6 +336,11 @@ impl FrameSend {
                 Err(nix::errno::Errno::EINTR) => continue,
                 // The client's port is closed (ICMP): the datagram is lost, as on any network.
                 Err(nix::errno::Errno::ECONNREFUSED) => 1,
+                Err(nix::errno::Errno::EFAULT)
+                    if vanished(&self.unit.frame, &mut self.damaged, true) =>
+                {
+                    return Ok(Sent::Damaged);
+                }
                 Err(e) => return Err(e.into()),
             };
             for (h, p) in batch.packets().take(sent) {
@@ -321,4 +369,35 @@ impl FrameSend {
     fn finish(&self, rtp: &mut RtpStream) {
         rtp.next_seq = self.unit.first_seq.wrapping_add(self.packets_done as u16);
     }
+}
+
+/// True (and `damaged` set) if the frame's bytes vanished under its map.
+/// With `touch` (after a system call failed with EFAULT: the kernel met a
+/// vanished page, which raises no signal) the payload is touched here first,
+/// so the page faults where the fault is contained ([`crate::store::fault`]).
+fn vanished(frame: &FrameData, damaged: &mut bool, touch: bool) -> bool {
+    *damaged |= frame.faulted() || (touch && frame.touch_payload());
+    *damaged
+}
+
+/// Completes a packet begun on a TCP connection with zeros up to its
+/// length, so the interleaved framing holds for what follows (the RTCP
+/// BYE); then [`Sent::Damaged`].
+fn complete_with_zeros(
+    fd: BorrowedFd<'_>,
+    partial_bytes: &mut usize,
+    partial_len: usize,
+) -> std::io::Result<Sent> {
+    static ZEROS: [u8; 2048] = [0; 2048];
+    while *partial_bytes > 0 && *partial_bytes < partial_len {
+        let left = (partial_len - *partial_bytes).min(ZEROS.len());
+        match nix::unistd::write(fd, ZEROS.get(..left).unwrap_or(&[])) {
+            Ok(n) => *partial_bytes += n,
+            Err(nix::errno::Errno::EAGAIN) => return Ok(Sent::WouldBlock),
+            Err(nix::errno::Errno::EINTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    *partial_bytes = 0;
+    Ok(Sent::Damaged)
 }

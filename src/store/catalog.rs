@@ -255,9 +255,14 @@ impl Catalog {
     }
 
     /// Opens a segment, sharing the map with every other user of it.
-    /// Mappings are released when the last user drops them.
+    /// Mappings are released when the last user drops them. A segment
+    /// found shrunk under its map, or whose path now names another file
+    /// (replaced), is mapped anew for new users (one `stat`).
     pub fn open_segment(&mut self, r: &SegmentRef) -> Result<Rc<Segment>, StoreError> {
-        if let Some(seg) = self.open.get(&r.idx_path).and_then(Weak::upgrade) {
+        if let Some(seg) = self.open.get(&r.idx_path).and_then(Weak::upgrade)
+            && !seg.is_shrunk()
+            && seg.is_current()
+        {
             return Ok(seg);
         }
         self.open.retain(|_, w| w.strong_count() > 0);

@@ -111,7 +111,9 @@ impl Cursor {
     }
 
     /// The next step. Frames with a bad record or payload CRC end the
-    /// segment (a torn tail); a later segment, if any, takes over.
+    /// segment (a torn tail); a later segment, if any, takes over. A
+    /// segment whose file shrank under its map is an error
+    /// ([`StoreError::is_shrunk`]): what was being read is gone.
     pub fn next(&mut self, cat: &mut Catalog) -> Result<Step, StoreError> {
         loop {
             if self.next >= self.seg.frames() && !self.seg.is_finished() {
@@ -132,6 +134,9 @@ impl Cursor {
                         self.next += 1;
                         return Ok(Step::Frame(f));
                     }
+                    // The file shrank under its map (truncated by someone):
+                    // the reader's data is damaged, not a torn tail to skip.
+                    Err(e) if e.is_shrunk() => return Err(e),
                     Err(e) => {
                         // Torn or corrupt: nothing after it in this segment is trusted.
                         self.skipped.push(e);

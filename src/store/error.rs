@@ -47,8 +47,15 @@ pub enum StoreErrorKind {
     },
     /// A frame's NAL units are malformed.
     BadFrame(&'static str),
-    /// A mapped file became shorter than its map (truncated by someone).
+    /// A mapped file became shorter than its map (truncated, or replaced
+    /// in place, by someone else): the segment is no longer read.
     Truncated,
+    /// Every slot of the SIGBUS handler's registry is taken: no more
+    /// files can be mapped safely until some are released.
+    TooManyMaps,
+    /// Another process holds the writer lock of this camera and kind (an
+    /// import or the recorder is writing there).
+    Busy,
 }
 
 /// A store error with the file and, where known, the byte offset.
@@ -89,6 +96,12 @@ impl StoreError {
     /// A format error in `path` at `offset`.
     pub fn layout(path: &Path, offset: u64, e: LayoutError) -> Self {
         Self::at(path, offset, StoreErrorKind::Layout(e))
+    }
+
+    /// True when the file shrank under its map: the damage of a reader's
+    /// segment, not a torn tail to skip.
+    pub fn is_shrunk(&self) -> bool {
+        matches!(self.kind, StoreErrorKind::Truncated)
     }
 
     /// True when the file is simply gone (deleted by retention).
@@ -134,7 +147,17 @@ impl core::fmt::Display for StoreErrorKind {
                 )
             }
             Self::BadFrame(why) => write!(f, "malformed frame: {why}"),
-            Self::Truncated => f.write_str("file truncated while mapped: no longer read"),
+            Self::Truncated => {
+                f.write_str("segment file shrank under the map (truncated or replaced in place): no longer read")
+            }
+            Self::Busy => f.write_str(
+                "held by another process writing this camera and kind (an import or the recorder); try again when it is done",
+            ),
+            Self::TooManyMaps => write!(
+                f,
+                "too many files mapped at once ({}): not mapped",
+                super::fault::MAX_MAPS
+            ),
         }
     }
 }

@@ -5,11 +5,14 @@
 //! The whole input is parsed before anything is written, so an input that
 //! cannot be used leaves the store as it was; segments are written under
 //! `.part` names and renamed when whole, and removed if a later write fails.
+//! An import holds the camera/kind's [`WriterLock`] while it writes, and
+//! removes the `.part` files a killed import left there.
 
 use std::path::Path;
 
 use super::error::{StoreError, StoreErrorKind};
 use super::layout::ParamSets;
+use super::lock::WriterLock;
 use super::writer::{FrameIn, Recorder, RecorderConfig};
 use super::{Catalog, Kind};
 use crate::codec::{self, AccessUnits, Codec, CodecError};
@@ -58,6 +61,8 @@ pub struct ImportSummary {
     pub start_us: i64,
     /// End of the last frame.
     pub end_us: i64,
+    /// `.part` files of an earlier, interrupted import that were removed.
+    pub stale_parts_removed: usize,
 }
 
 /// Where a stream goes and how it is stamped.
@@ -102,6 +107,11 @@ pub fn import_annexb(
         return Err(ImportError::Empty);
     }
     let end_us = frame_time_us(t, total);
+    // One writer per camera and kind; holding the lock, `.part` files left
+    // there are an interrupted (killed) import's: removed, so that this one
+    // can write the same segments.
+    let lock = WriterLock::acquire(t.root, t.camera, t.kind).map_err(ImportError::Store)?;
+    let stale_parts_removed = lock.remove_stale_parts().map_err(ImportError::Store)?.len();
     let mut cat = Catalog::open(t.root).map_err(ImportError::Store)?;
     if let Some(r) = cat
         .segments_overlapping(t.camera, t.kind, t.start_us, end_us)
@@ -159,6 +169,7 @@ pub fn import_annexb(
         return Err(e);
     }
     let segments = rec.finish().map_err(ImportError::Store)?.len();
+    drop(lock);
     let _ = progress(total, total);
     Ok(ImportSummary {
         codec,
@@ -167,6 +178,7 @@ pub fn import_annexb(
         segments,
         start_us: t.start_us,
         end_us,
+        stale_parts_removed,
     })
 }
 

@@ -2,14 +2,19 @@
 //! a recorder links ([`writer`]), the memory-mapped reader ([`segment`],
 //! [`cursor`]), the catalog of what exists ([`catalog`]) and the offline
 //! consistency check ([`verify`]); [`crc32c`] is the checksum of the format.
+//! Every file is read through a [`map::Map`], whose faults are contained by
+//! [`fault`] when another process shrinks the file under it.
 
 pub mod catalog;
 pub mod crc32c;
 pub mod cursor;
 mod error;
+pub mod fault;
 pub mod import;
 mod kind;
 pub mod layout;
+pub mod lock;
+pub mod map;
 pub mod paths;
 pub mod segment;
 pub mod summary;

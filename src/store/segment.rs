@@ -3,33 +3,29 @@
 //! A [`Segment`] is shared (`Rc`) by every session playing it. It follows a
 //! segment that is still being written ([`Segment::refresh`]) by remapping
 //! the grown files; frames already handed out keep their old map alive
-//! (`Rc<Mmap>`), so a remap never pulls bytes from under a sender.
+//! (`Rc<Map>`), so a remap never pulls bytes from under a sender.
 
 use std::cell::RefCell;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
-use memmap2::{Advice, Mmap};
-
 use super::crc32c;
 use super::error::{StoreError, StoreErrorKind};
 use super::layout::{self, FrameRecord, IdxHeader, RECORD_LEN, Record};
+use super::map::Map;
 
 /// A read-only map of a whole file.
 ///
-/// Invariant: the file is only ever appended to while mapped (the store's
-/// format is append-only and the writer never rewrites bytes it wrote), so
-/// the mapped bytes do not change under us. Retention deletes files with
-/// `unlink`, which keeps the inode and the map alive. What remains: a
-/// process that *truncates* a mapped file makes access past the new end
-/// raise SIGBUS; the store never does that, and `verify` reports files whose
-/// length disagrees with their index.
-fn map_file(file: &File, path: &Path) -> Result<Rc<Mmap>, StoreError> {
-    // SAFETY: see the invariant above: the mapping is read-only and the
-    // bytes it covers are never rewritten or truncated by the store.
-    let map = unsafe { Mmap::map(file) }.map_err(|e| StoreError::io(path, "mmap", e))?;
-    Ok(Rc::new(map))
+/// The store's files are append-only (the writer never rewrites bytes it
+/// wrote), so the mapped bytes do not change under us; retention deletes
+/// with `unlink`, which keeps the inode and the map alive. Another process
+/// may still truncate a mapped file: [`Map`] contains the SIGBUS that
+/// reading past the new end raises (see [`super::map`] for what that
+/// leaves uncovered), and the segment is then refused
+/// ([`StoreErrorKind::Truncated`]).
+fn map_file(file: &File, path: &Path) -> Result<Rc<Map>, StoreError> {
+    Ok(Rc::new(Map::new(file, path)?))
 }
 
 /// A frame ready to send: its record and its bytes in a shared map.
@@ -37,7 +33,7 @@ fn map_file(file: &File, path: &Path) -> Result<Rc<Mmap>, StoreError> {
 pub struct FrameData {
     /// The frame's index record.
     pub record: FrameRecord,
-    map: Rc<Mmap>,
+    map: Rc<Map>,
     range: core::ops::Range<usize>,
 }
 
@@ -47,12 +43,25 @@ impl FrameData {
         // The range was checked against this map's length when made.
         self.map.get(self.range.clone()).unwrap_or(&[])
     }
+
+    /// True once the payload file shrank under this frame's map: what
+    /// [`Self::payload`] returns is (partly) zeros, not the recording.
+    pub fn faulted(&self) -> bool {
+        self.map.faulted()
+    }
+
+    /// Touches every page of the payload (see [`Map::touch`]); true if the
+    /// file shrank under it. For a sender whose system call failed with
+    /// EFAULT: a vanished page then faults where the fault is contained.
+    pub fn touch_payload(&self) -> bool {
+        self.map.touch(self.payload())
+    }
 }
 
 #[derive(Debug)]
 struct State {
-    idx: Rc<Mmap>,
-    dat: Rc<Mmap>,
+    idx: Rc<Map>,
+    dat: Rc<Map>,
     /// Valid frame records (a contiguous prefix of the index).
     frames: usize,
     /// Frames before this index were made durable before later records
@@ -71,9 +80,9 @@ pub struct Segment {
     idx_file: File,
     dat_file: File,
     state: RefCell<State>,
-    /// When the files' lengths were last checked against the maps, and
-    /// whether they were found shorter (see [`Segment::check_not_truncated`]).
-    length_check: core::cell::Cell<(Option<std::time::Instant>, bool)>,
+    /// Set once a file was found shorter than its map: the segment is
+    /// refused from then on.
+    shrunk: core::cell::Cell<bool>,
     /// When each [`PREFETCH_CHUNK_BYTES`] chunk of the payload file was last
     /// advised (monotonic µs; `i64::MIN`: never). Chunks past the array
     /// are advised every time.
@@ -87,9 +96,6 @@ const PREFETCH_CHUNKS: usize = 128;
 /// A chunk advised this long ago is advised again (its pages may have been
 /// evicted since).
 pub const PREFETCH_REFRESH_US: i64 = 10_000_000;
-
-/// How often a mapped segment's files are checked for having shrunk.
-const LENGTH_CHECK_INTERVAL: std::time::Duration = std::time::Duration::from_millis(50);
 
 impl Segment {
     /// Opens and maps a segment by the path of its index file.
@@ -115,7 +121,7 @@ impl Segment {
             header,
             idx_file,
             dat_file,
-            length_check: core::cell::Cell::new((None, false)),
+            shrunk: core::cell::Cell::new(false),
             prefetched_at: core::array::from_fn(|_| core::cell::Cell::new(i64::MIN)),
             state: RefCell::new(State {
                 idx,
@@ -128,6 +134,7 @@ impl Segment {
         if !seg.trust_finished() {
             seg.scan_forward();
         }
+        seg.check_intact()?;
         Ok(seg)
     }
 
@@ -158,7 +165,7 @@ impl Segment {
         }
     }
 
-    fn record_count(&self, idx: &Mmap) -> usize {
+    fn record_count(&self, idx: &[u8]) -> usize {
         idx.len().saturating_sub(self.header.header_len_bytes) / RECORD_LEN
     }
 
@@ -205,7 +212,8 @@ impl Segment {
     /// recorded). Returns the number of valid frames now. Cheap when nothing
     /// changed: two `fstat`s.
     pub fn refresh(&self) -> Result<usize, StoreError> {
-        self.check_not_truncated()?;
+        self.check_intact()?;
+        self.check_length()?;
         {
             let mut st = self.state.borrow_mut();
             if st.end_us.is_some() {
@@ -229,6 +237,7 @@ impl Segment {
             }
         }
         self.scan_forward();
+        self.check_intact()?;
         Ok(self.frames())
     }
 
@@ -267,37 +276,78 @@ impl Segment {
         self.state.borrow().dat.len()
     }
 
-    /// Refuses to touch the maps of a file that shrank under them: reading
-    /// a page past the new end of a mapped file raises SIGBUS, which would
-    /// kill every session. The store itself never truncates (retention
-    /// unlinks, which keeps the inode); this catches a foreign tool or a
-    /// damaged file system. The lengths are checked at most every 50 ms per
-    /// segment (shared by all its sessions); what remains is a truncation
-    /// within that window, between check and read.
-    fn check_not_truncated(&self) -> Result<(), StoreError> {
-        let (checked_at, truncated) = self.length_check.get();
-        let now = std::time::Instant::now();
-        if !truncated && checked_at.is_some_and(|t| now.duration_since(t) < LENGTH_CHECK_INTERVAL) {
-            return Ok(());
+    /// True once a file of the segment was found shorter than its map.
+    pub fn is_shrunk(&self) -> bool {
+        self.check_intact().is_err()
+    }
+
+    /// True if `idx_path` still names the index file this segment mapped
+    /// (or names nothing: deleted by retention, the map plays on). False
+    /// once it was replaced by another file.
+    pub fn is_current(&self) -> bool {
+        use std::os::unix::fs::MetadataExt;
+        match (std::fs::metadata(&self.idx_path), self.idx_file.metadata()) {
+            (Ok(now), Ok(mapped)) => now.dev() == mapped.dev() && now.ino() == mapped.ino(),
+            _ => true,
         }
+    }
+
+    fn shrunk_error(&self, path: &Path) -> StoreError {
+        self.shrunk.set(true);
+        StoreError::file(path, StoreErrorKind::Truncated)
+    }
+
+    /// Refuses the segment once one of its maps lost pages (the file
+    /// shrank and the SIGBUS handler put zeros there, see
+    /// [`super::fault`]). Two atomic loads: called after every read.
+    fn check_intact(&self) -> Result<(), StoreError> {
+        let st = self.state.borrow();
+        if st.idx.faulted() {
+            return Err(self.shrunk_error(&self.idx_path));
+        }
+        if st.dat.faulted() || self.shrunk.get() {
+            return Err(self.shrunk_error(&self.dat_path));
+        }
+        Ok(())
+    }
+
+    /// Compares the files' lengths with the maps (two `fstat`s): a file
+    /// truncated inside a page reads zeros there without any fault, so a
+    /// record or payload that fails its check is looked at this way before
+    /// it is taken for a torn tail.
+    fn check_length(&self) -> Result<(), StoreError> {
         let st = self.state.borrow();
         let short = |file: &File, mapped: usize| {
             file.metadata()
                 .map(|m| m.len() < mapped as u64)
                 .unwrap_or(true)
         };
-        let truncated =
-            truncated || short(&self.idx_file, st.idx.len()) || short(&self.dat_file, st.dat.len());
-        self.length_check.set((Some(now), truncated));
-        if truncated {
-            return Err(StoreError::file(&self.dat_path, StoreErrorKind::Truncated));
+        if short(&self.idx_file, st.idx.len()) {
+            return Err(self.shrunk_error(&self.idx_path));
+        }
+        if short(&self.dat_file, st.dat.len()) {
+            return Err(self.shrunk_error(&self.dat_path));
         }
         Ok(())
     }
 
+    /// `e`, unless the reason for it is a file that shrank under its map.
+    fn shrunk_or(&self, e: StoreError) -> StoreError {
+        match self.check_intact().and_then(|()| self.check_length()) {
+            Err(shrunk) => shrunk,
+            Ok(()) => e,
+        }
+    }
+
     /// The index record of frame `i`, checked (record CRC, payload range).
     pub fn record(&self, i: usize) -> Result<FrameRecord, StoreError> {
-        self.check_not_truncated()?;
+        self.check_intact()?;
+        let r = self.read_record(i);
+        self.check_intact()?;
+        r.map_err(|e| self.shrunk_or(e))
+    }
+
+    fn read_record(&self, i: usize) -> Result<FrameRecord, StoreError> {
         let st = self.state.borrow();
         let at = self.record_offset(i);
         if i >= st.frames {
@@ -348,12 +398,18 @@ impl Segment {
         let map = Rc::clone(&st.dat);
         if i >= st.durable_frames {
             let bytes = map.get(range.clone()).unwrap_or(&[]);
-            if crc32c::checksum(bytes) != record.payload_crc {
-                return Err(StoreError::at(
+            let crc = crc32c::checksum(bytes);
+            drop(st);
+            self.check_intact()?;
+            if map.faulted() {
+                return Err(self.shrunk_error(&self.dat_path));
+            }
+            if crc != record.payload_crc {
+                return Err(self.shrunk_or(StoreError::at(
                     &self.dat_path,
                     record.offset,
                     StoreErrorKind::PayloadCrc,
-                ));
+                )));
             }
         }
         Ok(FrameData { record, map, range })
@@ -362,12 +418,16 @@ impl Segment {
     /// Checks a frame's payload CRC whatever its durability (for `verify`).
     pub fn check_payload(&self, i: usize) -> Result<(), StoreError> {
         let f = self.frame(i)?;
-        if crc32c::checksum(f.payload()) != f.record.payload_crc {
-            return Err(StoreError::at(
+        let crc = crc32c::checksum(f.payload());
+        if f.faulted() {
+            return Err(self.shrunk_error(&self.dat_path));
+        }
+        if crc != f.record.payload_crc {
+            return Err(self.shrunk_or(StoreError::at(
                 &self.dat_path,
                 f.record.offset,
                 StoreErrorKind::PayloadCrc,
-            ));
+            )));
         }
         Ok(())
     }
@@ -416,7 +476,7 @@ impl Segment {
     /// cache for the same pages (madvise was 1.7% of the server's CPU).
     /// Returns how many chunks were advised.
     pub fn prefetch(&self, start: u64, len_bytes: usize, now_mono_us: i64) -> usize {
-        if self.check_not_truncated().is_err() {
+        if self.check_intact().is_err() {
             return 0;
         }
         let st = self.state.borrow();
@@ -438,10 +498,7 @@ impl Segment {
                 t != i64::MIN && now_mono_us.saturating_sub(t) < PREFETCH_REFRESH_US
             });
             if !fresh {
-                // Advice only: failure changes nothing but speed.
-                let _ = st
-                    .dat
-                    .advise_range(Advice::WillNeed, chunk_start, chunk_end - chunk_start);
+                st.dat.will_need(chunk_start, chunk_end - chunk_start);
                 if let Some(c) = stamp {
                     c.set(now_mono_us);
                 }

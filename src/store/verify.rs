@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use super::catalog::Catalog;
-use super::layout::RECORD_LEN;
+use super::layout::{RECORD_LEN, Record};
 use super::segment::Segment;
 use super::{Kind, paths};
 
@@ -69,8 +69,9 @@ impl Report {
     }
 }
 
-/// Checks one segment and adds to `report`.
-pub fn verify_segment(idx_path: &Path, report: &mut Report) {
+/// Checks one segment and adds to `report`; `newest`: the last segment of
+/// its camera and kind (the only one where a crash may leave a torn tail).
+pub fn verify_segment(idx_path: &Path, newest: bool, report: &mut Report) {
     report.segments += 1;
     let seg = match Segment::open(idx_path) {
         Ok(s) => s,
@@ -116,29 +117,101 @@ pub fn verify_segment(idx_path: &Path, report: &mut Report) {
         report.frames += 1;
         report.bytes += u64::from(rec.len_bytes);
     }
-    let idx_len = std::fs::metadata(idx_path).map(|m| m.len()).unwrap_or(0);
-    let records_bytes = idx_len.saturating_sub(seg.header().header_len_bytes as u64);
-    let whole_records = records_bytes / RECORD_LEN as u64;
-    let expected = seg.frames() as u64 + u64::from(seg.is_finished());
-    if whole_records > expected || !records_bytes.is_multiple_of(RECORD_LEN as u64) {
-        let at = seg.header().header_len_bytes as u64 + expected * RECORD_LEN as u64;
-        report.problems.push(Problem {
-            path: idx_path.to_path_buf(),
-            offset: Some(at),
-            what: format!(
-                "torn tail: {} bytes after the last valid record are ignored",
-                idx_len.saturating_sub(at)
-            ),
-            severe: seg.is_finished(),
-        });
-    } else if !seg.is_finished() {
-        report.problems.push(Problem {
-            path: idx_path.to_path_buf(),
-            offset: None,
-            what: "segment not finished (still being recorded, or its recorder stopped)".into(),
-            severe: false,
-        });
+    check_tail(&seg, newest, report);
+}
+
+/// What the index holds after its valid prefix (the frames served, then
+/// the end record if the segment is finished).
+///
+/// A crash (or power cut) leaves a torn tail only at the live end of the
+/// newest segment of a camera and kind: a record half written, or records
+/// whose payloads had not reached the disk yet. That is a warning. Anywhere
+/// else (an older segment, a finished one, frames that had been made
+/// durable) frames were lost after the fact, e.g. a payload file truncated
+/// by someone: an error naming the file and the offset where data is
+/// missing.
+fn check_tail(seg: &Segment, newest: bool, report: &mut Report) {
+    let idx_path = seg.idx_path();
+    let idx = match std::fs::read(idx_path) {
+        Ok(b) => b,
+        Err(e) => {
+            report
+                .problems
+                .push(Problem::from_error(&super::StoreError::io(
+                    idx_path, "read", e,
+                )));
+            return;
+        }
+    };
+    let at = seg.header().header_len_bytes
+        + (seg.frames() + usize::from(seg.is_finished())) * RECORD_LEN;
+    let rest = idx.get(at..).unwrap_or(&[]);
+    if rest.is_empty() {
+        if !seg.is_finished() {
+            report.problems.push(Problem {
+                path: idx_path.to_path_buf(),
+                offset: None,
+                what: "segment not finished (still being recorded, or its recorder stopped)".into(),
+                severe: false,
+            });
+        }
+        return;
     }
+    let (mut frames, mut unreadable, mut end, mut durable_lost) = (0usize, 0usize, false, false);
+    let mut first_frame = None;
+    for chunk in rest.chunks(RECORD_LEN) {
+        match Record::decode(chunk) {
+            Ok(Record::Frame(f)) => {
+                // A synced flag says the frames before it were durable.
+                durable_lost |= f.synced && frames + unreadable > 0;
+                first_frame.get_or_insert(f);
+                frames += 1;
+            }
+            Ok(Record::End { synced, .. }) => {
+                durable_lost |= synced && frames + unreadable > 0;
+                end = true;
+            }
+            Err(_) => unreadable += 1,
+        }
+    }
+    let crash_tail = newest && !end && !seg.is_finished() && !durable_lost;
+    let why = if crash_tail {
+        "ignored (the live end of the newest segment, as a crash leaves it)"
+    } else if frames == 0 && seg.is_finished() {
+        "bytes after the end record of a finished segment"
+    } else if end || seg.is_finished() {
+        "frames lost: the segment was finished"
+    } else if durable_lost {
+        "frames lost: they had been made durable"
+    } else {
+        "frames lost: not the newest segment of its camera and kind (a crash only tears that one)"
+    };
+    let dat_len = std::fs::metadata(seg.dat_path()).map_or(0, |m| m.len());
+    let payload_missing = first_frame
+        .and_then(|f| f.payload_range())
+        .is_some_and(|r| r.end as u64 > dat_len);
+    report.problems.push(if payload_missing {
+        Problem {
+            path: seg.dat_path().to_path_buf(),
+            offset: Some(dat_len),
+            what: format!(
+                "payload file ends here, before the payloads of {frames} more frames in the index (records from byte {at} of {}): {why}",
+                idx_path.display()
+            ),
+            severe: !crash_tail,
+        }
+    } else {
+        Problem {
+            path: idx_path.to_path_buf(),
+            offset: Some(at as u64),
+            what: format!(
+                "torn tail: {} bytes after the last valid record ({frames} frame records, {unreadable} unreadable{}): {why}",
+                rest.len(),
+                if end { ", an end record" } else { "" }
+            ),
+            severe: !crash_tail,
+        }
+    });
 }
 
 fn problem(idx_path: &Path, i: usize, seg: &Segment, what: &str, severe: bool) -> Problem {
@@ -177,8 +250,8 @@ pub fn verify_root(root: &Path, camera: Option<u32>, kind: Option<Kind>) -> Repo
         {
             match cat.all_segments(cam, k) {
                 Ok(segs) => {
-                    for s in segs {
-                        verify_segment(&s.idx_path, &mut report);
+                    for (i, s) in segs.iter().enumerate() {
+                        verify_segment(&s.idx_path, i + 1 == segs.len(), &mut report);
                     }
                 }
                 Err(e) => report.problems.push(Problem::from_error(&e)),

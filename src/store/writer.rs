@@ -337,7 +337,10 @@ fn sync_dir(file: &Path) -> Result<(), StoreError> {
 }
 
 /// Records one camera's stream of one kind: rotates segments on keyframes,
-/// syncs periodically, keeps parameter sets per segment.
+/// syncs periodically, keeps parameter sets per segment. Its owner holds
+/// the camera/kind's [`super::lock::WriterLock`] meanwhile (`import` does;
+/// so must the recorder process), so that no other writer mistakes its
+/// `.part` files for leftovers.
 pub struct Recorder {
     stream_dir: PathBuf,
     camera: u32,

@@ -87,6 +87,17 @@ impl Drop for TempDir {
     }
 }
 
+/// Truncates `path` in place to `len` bytes, as another program would
+/// (the maps of readers then lose the pages past `len`).
+pub fn truncate(path: &Path, len: u64) {
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(path)
+        .unwrap()
+        .set_len(len)
+        .unwrap();
+}
+
 /// Imports a fixture into `root` for `camera`/`kind` from `start` (Unix s),
 /// at the default 25 fps.
 pub fn import(root: &TempDir, camera: u32, kind: &str, start: i64, fixture_name: &str) {
