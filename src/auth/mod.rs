@@ -35,9 +35,9 @@
 
 mod basic;
 mod ct;
+mod hash;
 mod header;
 mod hex;
-mod md5;
 mod nonce;
 mod replay;
 mod users;
@@ -45,15 +45,16 @@ mod users;
 #[cfg(test)]
 mod tests;
 
+pub use hash::{hmac_md5, md5};
 pub use header::{Credentials, DigestParams, MalformedHeader, Value, parse_authorization};
 pub use hex::Hex;
-pub use md5::{Md5, hmac_md5, md5};
 pub use nonce::{NONCE_LEN_BYTES, NonceError};
 pub use replay::REPLAY_SLOTS;
 pub use users::{CameraAccess, Entry, Users, UsersError};
 
 use core::fmt;
 use ct::ct_eq;
+use hash::{Md5, feed, finish};
 use hex::{from_hex, to_hex};
 use nonce::NonceText;
 use replay::ReplayTable;
@@ -231,40 +232,38 @@ impl fmt::Display for ChallengeValue<'_> {
 /// The RFC 2617 §3.2.2.1 request-digest for `params` (whose required
 /// fields the caller has checked), given HA1.
 fn request_digest(ha1: &[u8; 16], method: &str, params: &DigestParams<'_>) -> [u8; 16] {
-    let mut ha2 = Md5::new();
-    ha2.update(method.as_bytes()).update(b":");
+    let mut ha2 = Md5::default();
+    feed(&mut ha2, method.as_bytes());
+    feed(&mut ha2, b":");
     if let Some(uri) = &params.uri {
         uri.hash_into(&mut ha2);
     }
-    let ha2_hex: [u8; 32] = to_hex(&ha2.finish());
+    let ha2_hex: [u8; 32] = to_hex(&finish(ha2));
     let ha1_hex: [u8; 32] = to_hex(ha1);
-    let mut h = Md5::new();
-    h.update(&ha1_hex).update(b":");
+    let mut h = Md5::default();
+    feed(&mut h, &ha1_hex);
+    feed(&mut h, b":");
     if let Some(nonce) = &params.nonce {
         nonce.hash_into(&mut h);
     }
-    h.update(b":");
+    feed(&mut h, b":");
     if let (Some(qop), Some(nc), Some(cnonce)) = (&params.qop, &params.nc, &params.cnonce) {
-        nc.hash_into(&mut h);
-        h.update(b":");
-        cnonce.hash_into(&mut h);
-        h.update(b":");
-        qop.hash_into(&mut h);
-        h.update(b":");
+        for field in [nc, cnonce, qop] {
+            field.hash_into(&mut h);
+            feed(&mut h, b":");
+        }
     }
-    h.update(&ha2_hex);
-    h.finish()
+    feed(&mut h, &ha2_hex);
+    finish(h)
 }
 
 /// HA1 = MD5(`user:realm:password`), as htdigest stores it.
 pub fn ha1(user: &[u8], realm: &str, password: &[u8]) -> [u8; 16] {
-    let mut h = Md5::new();
-    h.update(user)
-        .update(b":")
-        .update(realm.as_bytes())
-        .update(b":")
-        .update(password);
-    h.finish()
+    let mut h = Md5::default();
+    for part in [user, b":", realm.as_bytes(), b":", password] {
+        feed(&mut h, part);
+    }
+    finish(h)
 }
 
 impl Auth {

@@ -4,8 +4,8 @@
 //! at startup), the time says whether it is still fresh.
 
 use super::ct::ct_eq;
+use super::hash::hmac_md5;
 use super::hex::{from_hex, to_hex};
-use super::md5::hmac_md5;
 
 /// Length of a nonce: 16 hex digits of time, 32 of MAC.
 pub const NONCE_LEN_BYTES: usize = 48;

@@ -14,8 +14,8 @@
 //! skipped; trailing blanks and a `\r` are ignored. Entries of every realm
 //! are kept; [`Users::find`] looks up the server's.
 
+use super::hash::MD5_LEN_BYTES;
 use super::hex::from_hex;
-use super::md5::MD5_LEN_BYTES;
 use std::string::String;
 use std::vec::Vec;
 
