@@ -2,7 +2,8 @@
 //! ffprobe and GStreamer with `rtsp://user:pass@...` get in; a wrong
 //! password, an unknown user, a forbidden camera, a replayed request
 //! (nonce count not increasing) and a nonce from another server run fail;
-//! a nonce past its lifetime gets a `stale=true` challenge.
+//! a nonce past its lifetime gets a `stale=true` challenge. Issue 12: another
+//! user's flood of nonces does not make a captured request replayable.
 
 mod common;
 
@@ -120,17 +121,132 @@ fn ffprobe_and_gstreamer_get_in_with_the_right_password_only() {
     );
 }
 
-/// Sends one request and returns the response head.
+/// Sends one request and returns the response head, its body read too
+/// (so that the next response starts afresh).
 fn exchange(s: &mut TcpStream, req: &str) -> String {
     s.write_all(req.as_bytes()).unwrap();
     let mut buf = Vec::new();
-    let mut chunk = [0u8; 4096];
-    while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
-        let n = s.read(&mut chunk).unwrap();
+    let mut byte = [0u8; 1];
+    while !buf.ends_with(b"\r\n\r\n") {
+        let n = s.read(&mut byte).unwrap();
         assert!(n > 0, "closed");
-        buf.extend_from_slice(&chunk[..n]);
+        buf.push(byte[0]);
     }
-    String::from_utf8_lossy(&buf).into_owned()
+    let head = String::from_utf8_lossy(&buf).into_owned();
+    let body_len: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("Content-Length: "))
+        .map_or(0, |v| v.trim().parse().unwrap());
+    let mut body = vec![0u8; body_len];
+    s.read_exact(&mut body).unwrap();
+    head
+}
+
+/// The Digest answer (RFC 2617) of `user`/`password` to `nonce` for
+/// `method` on `url`: with qop=auth when `nc` is given (ffmpeg's way),
+/// without (GStreamer's) otherwise.
+fn digest(
+    user: &str,
+    password: &str,
+    method: &str,
+    url: &str,
+    nonce: &str,
+    nc: Option<u32>,
+) -> String {
+    let md5 = |s: String| ctrtspd::auth::Hex(&ctrtspd::auth::md5(s.as_bytes())).to_string();
+    let ha1 = md5(format!("{user}:ctrtspd:{password}"));
+    let ha2 = md5(format!("{method}:{url}"));
+    let head =
+        format!("Digest username=\"{user}\", realm=\"ctrtspd\", nonce=\"{nonce}\", uri=\"{url}\"");
+    match nc {
+        Some(nc) => format!(
+            "{head}, response=\"{}\", qop=auth, nc={nc:08x}, cnonce=\"0a4f113b\"",
+            md5(format!("{ha1}:{nonce}:{nc:08x}:0a4f113b:auth:{ha2}"))
+        ),
+        None => format!(
+            "{head}, response=\"{}\"",
+            md5(format!("{ha1}:{nonce}:{ha2}"))
+        ),
+    }
+}
+
+/// A request with `user`'s credentials (`None`: none) and extra headers.
+fn request(method: &str, url: &str, cseq: u32, authz: Option<&str>, headers: &str) -> String {
+    let authz = authz.map_or(String::new(), |a| format!("Authorization: {a}\r\n"));
+    format!("{method} {url} RTSP/1.0\r\nCSeq: {cseq}\r\n{authz}{headers}\r\n")
+}
+
+/// A new connection to `server`, with a read timeout.
+fn connect(server: &ServerProcess) -> TcpStream {
+    let s = TcpStream::connect(server.addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    s
+}
+
+/// A new connection whose bare DESCRIBE of `url` got a 401: the stream
+/// and the challenge's nonce.
+fn challenged(server: &ServerProcess, url: &str) -> (TcpStream, String) {
+    let mut s = connect(server);
+    let r = exchange(&mut s, &request("DESCRIBE", url, 1, None, ""));
+    assert!(r.starts_with("RTSP/1.0 401"), "{r}");
+    (s, nonce_of(&r))
+}
+
+/// The slot of the old 64-entry replay table a nonce fell in: the first 8
+/// bytes of its MAC, modulo 64.
+fn old_replay_slot(nonce: &str) -> u64 {
+    u64::from_str_radix(&nonce[16..32], 16).unwrap() % 64
+}
+
+/// Issue 12, as found: bob (cameras 1-4 and 7) asks for challenges until
+/// one lands in the replay slot of alice's nonce, answers it once, then
+/// replays alice's captured SETUP of camera 9. Refused: a (nonce, nc) once
+/// seen stays refused for the nonce's whole life, whatever others do.
+#[test]
+fn another_users_flood_does_not_make_a_captured_setup_replayable() {
+    let root = store();
+    let server = server(&root);
+    let cam9 = format!("rtsp://{}/player/regul/9/?start={T0}", server.addr);
+    let (mut alice, nonce) = challenged(&server, &cam9);
+    let a = |method: &str, nc| digest("alice", "Circle Of Life", method, &cam9, &nonce, Some(nc));
+    let r = exchange(
+        &mut alice,
+        &request("DESCRIBE", &cam9, 2, Some(&a("DESCRIBE", 1)), ""),
+    );
+    assert!(r.starts_with("RTSP/1.0 200"), "{r}");
+    let captured = request(
+        "SETUP",
+        &cam9,
+        3,
+        Some(&a("SETUP", 2)),
+        "Transport: RTP/AVP/TCP;unicast;interleaved=0-1\r\n",
+    );
+    let r = exchange(&mut alice, &captured);
+    assert!(r.starts_with("RTSP/1.0 200"), "{r}");
+
+    let cam1 = format!("rtsp://{}/player/regul/1/?start={T0}", server.addr);
+    let mut bob = connect(&server);
+    let mut landed = false;
+    for cseq in 1..3000 {
+        let r = exchange(&mut bob, &request("DESCRIBE", &cam1, cseq, None, ""));
+        let n = nonce_of(&r);
+        if old_replay_slot(&n) == old_replay_slot(&nonce) {
+            let b = digest("bob", "bob-pass", "DESCRIBE", &cam1, &n, Some(1));
+            let r = exchange(&mut bob, &request("DESCRIBE", &cam1, cseq, Some(&b), ""));
+            assert!(r.starts_with("RTSP/1.0 200"), "{r}");
+            landed = true;
+            break;
+        }
+    }
+    assert!(landed, "no nonce in alice's slot in 3000 challenges");
+    let mut replay = connect(&server);
+    let r = exchange(&mut replay, &captured);
+    assert!(r.starts_with("RTSP/1.0 401"), "replay accepted: {r}");
+    let log = server.log_with("replayed nonce count");
+    assert!(
+        log.contains("authentication failed: replayed nonce count"),
+        "{log}"
+    );
 }
 
 /// The nonce of a 401's Digest challenge.

@@ -130,9 +130,19 @@ impl Users {
     /// The entry for `name` (given as a predicate, so a header's escaped
     /// value can be compared without copying it) in `realm`.
     pub fn find(&self, realm: &str, name: impl Fn(&[u8]) -> bool) -> Option<&Entry> {
+        self.find_indexed(realm, name).map(|(_, e)| e)
+    }
+
+    /// [`Users::find`], with the entry's index in the file's order.
+    pub fn find_indexed(
+        &self,
+        realm: &str,
+        name: impl Fn(&[u8]) -> bool,
+    ) -> Option<(usize, &Entry)> {
         self.entries
             .iter()
-            .find(|e| e.realm == realm && name(e.name.as_bytes()))
+            .enumerate()
+            .find(|(_, e)| e.realm == realm && name(e.name.as_bytes()))
     }
 
     /// Number of entries in `realm`, for the startup log ("N users").

@@ -299,7 +299,8 @@ impl Conn {
         let Some(auth) = auth.as_ref() else {
             return Ok(());
         };
-        let now = shared.clock.unix_us();
+        // Monotonic: a nonce's life must not move with the wall clock.
+        let now = shared.clock.mono_us();
         match auth.check(req.method_name, req.uri, req.header("Authorization"), now) {
             Ok(user) => {
                 if let Ok(url) = rtsp::parse_player_url(req.uri)
@@ -317,6 +318,13 @@ impl Conn {
                     ));
                 }
                 Ok(())
+            }
+            Err(denied) if denied.is_overload() => {
+                log::warn!("{}: user refused: {denied}", self.peer);
+                Err((
+                    Status::ServiceUnavailable,
+                    "Service Unavailable: too many live nonces, retry later".into(),
+                ))
             }
             Err(denied) => {
                 if !matches!(denied, crate::auth::Denied::NoCredentials) {
