@@ -3,7 +3,8 @@
 //! password, an unknown user, a forbidden camera, a replayed request
 //! (nonce count not increasing) and a nonce from another server run fail;
 //! a nonce past its lifetime gets a `stale=true` challenge. Issue 12: another
-//! user's flood of nonces does not make a captured request replayable.
+//! user's flood of nonces does not make a captured request replayable, and
+//! a session answers only to the user who set it up.
 
 mod common;
 
@@ -176,6 +177,15 @@ fn request(method: &str, url: &str, cseq: u32, authz: Option<&str>, headers: &st
     format!("{method} {url} RTSP/1.0\r\nCSeq: {cseq}\r\n{authz}{headers}\r\n")
 }
 
+/// The session id of a SETUP reply.
+fn session_of(response: &str) -> String {
+    let line = response
+        .lines()
+        .find_map(|l| l.strip_prefix("Session: "))
+        .unwrap_or_else(|| panic!("no Session: {response}"));
+    line.split(';').next().unwrap().to_string()
+}
+
 /// A new connection to `server`, with a read timeout.
 fn connect(server: &ServerProcess) -> TcpStream {
     let s = TcpStream::connect(server.addr).unwrap();
@@ -247,6 +257,70 @@ fn another_users_flood_does_not_make_a_captured_setup_replayable() {
         log.contains("authentication failed: replayed nonce count"),
         "{log}"
     );
+}
+
+/// Issue 12: a session answers only to the user who set it up. bob replays
+/// alice's qop-less SETUP of camera 9 (GStreamer's answers have no nonce
+/// count: they are replayable while the nonce lives) and so holds a
+/// session of hers; his own credentials on it, with a URL of a camera he
+/// may view, get 454 for every method; no credentials get 401; alice's
+/// still work.
+#[test]
+fn a_session_answers_only_to_the_user_who_set_it_up() {
+    let root = store();
+    let server = server(&root);
+    let cam9 = format!("rtsp://{}/player/regul/9/?start={T0}", server.addr);
+    let cam1 = format!("rtsp://{}/player/regul/1/?start={T0}", server.addr);
+    let (mut alice, nonce) = challenged(&server, &cam9);
+    let tcp = "Transport: RTP/AVP/TCP;unicast;interleaved=0-1\r\n";
+    let setup = |cseq| {
+        let a = digest("alice", "Circle Of Life", "SETUP", &cam9, &nonce, None);
+        request("SETUP", &cam9, cseq, Some(&a), tcp)
+    };
+    let r = exchange(&mut alice, &setup(2));
+    assert!(r.starts_with("RTSP/1.0 200"), "{r}");
+
+    let mut bob = connect(&server);
+    let r = exchange(&mut bob, &setup(1));
+    assert!(
+        r.starts_with("RTSP/1.0 200"),
+        "qop-less replay within the nonce's life: {r}"
+    );
+    let sid = session_of(&r);
+    let session = format!("Session: {sid}\r\n");
+    let bob_nonce = nonce_of(&exchange(
+        &mut bob,
+        &request("DESCRIBE", &cam1, 2, None, ""),
+    ));
+    let mut cseq = 3;
+    for method in ["PLAY", "GET_PARAMETER", "PAUSE", "SETUP", "TEARDOWN"] {
+        let b = digest("bob", "bob-pass", method, &cam1, &bob_nonce, Some(cseq));
+        let headers = if method == "SETUP" {
+            format!("{session}{tcp}")
+        } else {
+            session.clone()
+        };
+        let r = exchange(&mut bob, &request(method, &cam1, cseq, Some(&b), &headers));
+        assert!(
+            r.starts_with("RTSP/1.0 454"),
+            "bob's {method} on alice's session: {r}"
+        );
+        cseq += 1;
+    }
+    let r = exchange(&mut bob, &request("PLAY", &cam1, cseq, None, &session));
+    assert!(r.starts_with("RTSP/1.0 401"), "{r}");
+    let log = server.log_with("TEARDOWN on session");
+    assert!(
+        log.contains(&format!("PLAY on session {sid} of another user refused")),
+        "{log}"
+    );
+    // The session is still alice's.
+    let a = digest("alice", "Circle Of Life", "PLAY", &cam9, &nonce, None);
+    let r = exchange(
+        &mut bob,
+        &request("PLAY", &cam9, cseq + 1, Some(&a), &session),
+    );
+    assert!(r.starts_with("RTSP/1.0 200"), "{r}");
 }
 
 /// The nonce of a 401's Digest challenge.

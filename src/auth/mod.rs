@@ -88,10 +88,21 @@ pub struct User<'a> {
     entry: &'a Entry,
 }
 
+/// Who a user is, to tie a session to the user who set it up: fixed size,
+/// and the same across a reload of the users file (it derives from the
+/// name only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UserId([u8; 16]);
+
 impl<'a> User<'a> {
     /// The user name, for the log.
     pub fn name(&self) -> &'a str {
         &self.entry.name
+    }
+
+    /// The user's identity (see [`UserId`]).
+    pub fn id(&self) -> UserId {
+        UserId(md5(self.entry.name.as_bytes()))
     }
 
     /// Whether this user may replay `camera` (403 otherwise).

@@ -546,3 +546,20 @@ fn nonces_are_unique_even_within_a_microsecond() {
         assert!(a.check("PLAY", uri, Some(&req), T0_US).is_ok(), "{n}");
     }
 }
+
+/// A session's owner is compared by `UserId`: the same user across a
+/// reload of the users file (new `Auth`, new secret), another user never.
+#[test]
+fn user_ids_survive_a_reload_and_tell_users_apart() {
+    let uri = "rtsp://h/player/regul/1/";
+    let id_of = |a: &Auth, user: &str, password: &str| {
+        let nonce = a.challenge(T0_US, false).nonce().to_string();
+        let req = client(user, password, "PLAY", uri, &nonce, None);
+        a.check("PLAY", uri, Some(&req), T0_US).unwrap().id()
+    };
+    let (before, after) = (auth(false), auth(true));
+    let alice = id_of(&before, "alice", "Circle Of Life");
+    assert_eq!(alice, id_of(&after, "alice", "Circle Of Life"));
+    assert_ne!(alice, id_of(&after, "bob", "bob-pass"));
+    assert_ne!(alice, id_of(&after, "Mufasa", "Circle Of Life"));
+}
