@@ -3,8 +3,9 @@
 //! password, an unknown user, a forbidden camera, a replayed request
 //! (nonce count not increasing) and a nonce from another server run fail;
 //! a nonce past its lifetime gets a `stale=true` challenge. Issue 12: another
-//! user's flood of nonces does not make a captured request replayable, and
-//! a session answers only to the user who set it up.
+//! user's flood of nonces does not make a captured request replayable, a
+//! session answers only to the user who set it up, and RTP is never sent to
+//! a client's privileged port.
 
 mod common;
 
@@ -321,6 +322,47 @@ fn a_session_answers_only_to_the_user_who_set_it_up() {
         &request("PLAY", &cam9, cseq + 1, Some(&a), &session),
     );
     assert!(r.starts_with("RTSP/1.0 200"), "{r}");
+}
+
+/// RTP is never aimed at a client's privileged port (< 1024: DNS, NTP,
+/// ... of the client's host): such an offer is not one we serve (461),
+/// and the next alternative of the header is taken.
+#[test]
+fn rtp_to_a_privileged_client_port_is_refused() {
+    let root = store();
+    let server = server(&root);
+    let cam1 = format!("rtsp://{}/player/regul/1/?start={T0}", server.addr);
+    let (mut s, nonce) = challenged(&server, &cam1);
+    for (cseq, (transport, want)) in (2..).zip([
+        ("RTP/AVP;unicast;client_port=53-54", "461"),
+        ("RTP/AVP/UDP;unicast;client_port=1022", "461"),
+        ("RTP/AVP;unicast;client_port=1023-1024", "461"),
+        (
+            "RTP/AVP;unicast;client_port=123-124,RTP/AVP/TCP;unicast;interleaved=0-1",
+            "200",
+        ),
+    ]) {
+        let a = digest(
+            "alice",
+            "Circle Of Life",
+            "SETUP",
+            &cam1,
+            &nonce,
+            Some(cseq),
+        );
+        let headers = format!("Transport: {transport}\r\n");
+        let r = exchange(&mut s, &request("SETUP", &cam1, cseq, Some(&a), &headers));
+        assert!(
+            r.starts_with(&format!("RTSP/1.0 {want}")),
+            "{transport}: {r}"
+        );
+        if want == "200" {
+            assert!(
+                r.contains("Transport: RTP/AVP/TCP;unicast;interleaved=0-1"),
+                "{r}"
+            );
+        }
+    }
 }
 
 /// The nonce of a 401's Digest challenge.
