@@ -260,6 +260,54 @@ fn another_users_flood_does_not_make_a_captured_setup_replayable() {
     );
 }
 
+/// What bounds the replay memory: a user who answers more fresh nonces
+/// than his share (`NONCES_PER_USER` live at once) gets 503 for the next
+/// new one, not another challenge; his nonces already in use still work,
+/// and another user gets in as before.
+#[test]
+fn a_user_beyond_his_share_of_nonces_gets_503_and_others_do_not() {
+    let root = store();
+    let server = server(&root);
+    let cam1 = format!("rtsp://{}/player/regul/1/?start={T0}", server.addr);
+    let mut bob = connect(&server);
+    let bob_says = |method: &str, nonce: &str, nc| {
+        let b = digest("bob", "bob-pass", method, &cam1, nonce, Some(nc));
+        request(method, &cam1, nc, Some(&b), "")
+    };
+    let mut first = String::new();
+    for i in 0..ctrtspd::auth::NONCES_PER_USER {
+        let r = exchange(&mut bob, &request("DESCRIBE", &cam1, 1, None, ""));
+        let n = nonce_of(&r);
+        let r = exchange(&mut bob, &bob_says("DESCRIBE", &n, 1));
+        assert!(r.starts_with("RTSP/1.0 200"), "nonce {i}: {r}");
+        if i == 0 {
+            first = n;
+        }
+    }
+    let n = nonce_of(&exchange(
+        &mut bob,
+        &request("DESCRIBE", &cam1, 1, None, ""),
+    ));
+    let r = exchange(&mut bob, &bob_says("DESCRIBE", &n, 1));
+    assert!(r.starts_with("RTSP/1.0 503"), "{r}");
+    assert!(!r.contains("WWW-Authenticate"), "{r}");
+    let r = exchange(&mut bob, &bob_says("DESCRIBE", &first, 2));
+    assert!(r.starts_with("RTSP/1.0 200"), "{r}");
+    let (mut alice, nonce) = challenged(&server, &cam1);
+    let a = digest(
+        "alice",
+        "Circle Of Life",
+        "DESCRIBE",
+        &cam1,
+        &nonce,
+        Some(1),
+    );
+    let r = exchange(&mut alice, &request("DESCRIBE", &cam1, 2, Some(&a), ""));
+    assert!(r.starts_with("RTSP/1.0 200"), "{r}");
+    let log = server.log_with("too many live nonces");
+    assert!(log.contains("user refused: too many live nonces"), "{log}");
+}
+
 /// Issue 12: a session answers only to the user who set it up. bob replays
 /// alice's qop-less SETUP of camera 9 (GStreamer's answers have no nonce
 /// count: they are replayable while the nonce lives) and so holds a
