@@ -2,7 +2,10 @@
 //! ffprobe and GStreamer with `rtsp://user:pass@...` get in; a wrong
 //! password, an unknown user, a forbidden camera, a replayed request
 //! (nonce count not increasing) and a nonce from another server run fail;
-//! a nonce past its lifetime gets a `stale=true` challenge.
+//! a nonce past its lifetime gets a `stale=true` challenge. Issue 12: another
+//! user's flood of nonces does not make a captured request replayable, a
+//! session answers only to the user who set it up, and RTP is never sent to
+//! a client's privileged port.
 
 mod common;
 
@@ -120,17 +123,294 @@ fn ffprobe_and_gstreamer_get_in_with_the_right_password_only() {
     );
 }
 
-/// Sends one request and returns the response head.
+/// Sends one request and returns the response head, its body read too
+/// (so that the next response starts afresh).
 fn exchange(s: &mut TcpStream, req: &str) -> String {
     s.write_all(req.as_bytes()).unwrap();
     let mut buf = Vec::new();
-    let mut chunk = [0u8; 4096];
-    while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
-        let n = s.read(&mut chunk).unwrap();
+    let mut byte = [0u8; 1];
+    while !buf.ends_with(b"\r\n\r\n") {
+        let n = s.read(&mut byte).unwrap();
         assert!(n > 0, "closed");
-        buf.extend_from_slice(&chunk[..n]);
+        buf.push(byte[0]);
     }
-    String::from_utf8_lossy(&buf).into_owned()
+    let head = String::from_utf8_lossy(&buf).into_owned();
+    let body_len: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("Content-Length: "))
+        .map_or(0, |v| v.trim().parse().unwrap());
+    let mut body = vec![0u8; body_len];
+    s.read_exact(&mut body).unwrap();
+    head
+}
+
+/// The Digest answer (RFC 2617) of `user`/`password` to `nonce` for
+/// `method` on `url`: with qop=auth when `nc` is given (ffmpeg's way),
+/// without (GStreamer's) otherwise.
+fn digest(
+    user: &str,
+    password: &str,
+    method: &str,
+    url: &str,
+    nonce: &str,
+    nc: Option<u32>,
+) -> String {
+    let md5 = |s: String| ctrtspd::auth::Hex(&ctrtspd::auth::md5(s.as_bytes())).to_string();
+    let ha1 = md5(format!("{user}:ctrtspd:{password}"));
+    let ha2 = md5(format!("{method}:{url}"));
+    let head =
+        format!("Digest username=\"{user}\", realm=\"ctrtspd\", nonce=\"{nonce}\", uri=\"{url}\"");
+    match nc {
+        Some(nc) => format!(
+            "{head}, response=\"{}\", qop=auth, nc={nc:08x}, cnonce=\"0a4f113b\"",
+            md5(format!("{ha1}:{nonce}:{nc:08x}:0a4f113b:auth:{ha2}"))
+        ),
+        None => format!(
+            "{head}, response=\"{}\"",
+            md5(format!("{ha1}:{nonce}:{ha2}"))
+        ),
+    }
+}
+
+/// A request with `user`'s credentials (`None`: none) and extra headers.
+fn request(method: &str, url: &str, cseq: u32, authz: Option<&str>, headers: &str) -> String {
+    let authz = authz.map_or(String::new(), |a| format!("Authorization: {a}\r\n"));
+    format!("{method} {url} RTSP/1.0\r\nCSeq: {cseq}\r\n{authz}{headers}\r\n")
+}
+
+/// The session id of a SETUP reply.
+fn session_of(response: &str) -> String {
+    let line = response
+        .lines()
+        .find_map(|l| l.strip_prefix("Session: "))
+        .unwrap_or_else(|| panic!("no Session: {response}"));
+    line.split(';').next().unwrap().to_string()
+}
+
+/// A new connection to `server`, with a read timeout.
+fn connect(server: &ServerProcess) -> TcpStream {
+    let s = TcpStream::connect(server.addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    s
+}
+
+/// A new connection whose bare DESCRIBE of `url` got a 401: the stream
+/// and the challenge's nonce.
+fn challenged(server: &ServerProcess, url: &str) -> (TcpStream, String) {
+    let mut s = connect(server);
+    let r = exchange(&mut s, &request("DESCRIBE", url, 1, None, ""));
+    assert!(r.starts_with("RTSP/1.0 401"), "{r}");
+    (s, nonce_of(&r))
+}
+
+/// The slot of the old 64-entry replay table a nonce fell in: the first 8
+/// bytes of its MAC, modulo 64.
+fn old_replay_slot(nonce: &str) -> u64 {
+    u64::from_str_radix(&nonce[16..32], 16).unwrap() % 64
+}
+
+/// Issue 12, as found: bob (cameras 1-4 and 7) asks for challenges until
+/// one lands in the replay slot of alice's nonce, answers it once, then
+/// replays alice's captured SETUP of camera 9. Refused: a (nonce, nc) once
+/// seen stays refused for the nonce's whole life, whatever others do.
+#[test]
+fn another_users_flood_does_not_make_a_captured_setup_replayable() {
+    let root = store();
+    let server = server(&root);
+    let cam9 = format!("rtsp://{}/player/regul/9/?start={T0}", server.addr);
+    let (mut alice, nonce) = challenged(&server, &cam9);
+    let a = |method: &str, nc| digest("alice", "Circle Of Life", method, &cam9, &nonce, Some(nc));
+    let r = exchange(
+        &mut alice,
+        &request("DESCRIBE", &cam9, 2, Some(&a("DESCRIBE", 1)), ""),
+    );
+    assert!(r.starts_with("RTSP/1.0 200"), "{r}");
+    let captured = request(
+        "SETUP",
+        &cam9,
+        3,
+        Some(&a("SETUP", 2)),
+        "Transport: RTP/AVP/TCP;unicast;interleaved=0-1\r\n",
+    );
+    let r = exchange(&mut alice, &captured);
+    assert!(r.starts_with("RTSP/1.0 200"), "{r}");
+
+    let cam1 = format!("rtsp://{}/player/regul/1/?start={T0}", server.addr);
+    let mut bob = connect(&server);
+    let mut landed = false;
+    for cseq in 1..3000 {
+        let r = exchange(&mut bob, &request("DESCRIBE", &cam1, cseq, None, ""));
+        let n = nonce_of(&r);
+        if old_replay_slot(&n) == old_replay_slot(&nonce) {
+            let b = digest("bob", "bob-pass", "DESCRIBE", &cam1, &n, Some(1));
+            let r = exchange(&mut bob, &request("DESCRIBE", &cam1, cseq, Some(&b), ""));
+            assert!(r.starts_with("RTSP/1.0 200"), "{r}");
+            landed = true;
+            break;
+        }
+    }
+    assert!(landed, "no nonce in alice's slot in 3000 challenges");
+    let mut replay = connect(&server);
+    let r = exchange(&mut replay, &captured);
+    assert!(r.starts_with("RTSP/1.0 401"), "replay accepted: {r}");
+    let log = server.log_with("replayed nonce count");
+    assert!(
+        log.contains("authentication failed: replayed nonce count"),
+        "{log}"
+    );
+}
+
+/// What bounds the replay memory: a user who answers more fresh nonces
+/// than his share (`NONCES_PER_USER` live at once) gets 503 for the next
+/// new one, not another challenge; his nonces already in use still work,
+/// and another user gets in as before.
+#[test]
+fn a_user_beyond_his_share_of_nonces_gets_503_and_others_do_not() {
+    let root = store();
+    let server = server(&root);
+    let cam1 = format!("rtsp://{}/player/regul/1/?start={T0}", server.addr);
+    let mut bob = connect(&server);
+    let bob_says = |method: &str, nonce: &str, nc| {
+        let b = digest("bob", "bob-pass", method, &cam1, nonce, Some(nc));
+        request(method, &cam1, nc, Some(&b), "")
+    };
+    let mut first = String::new();
+    for i in 0..ctrtspd::auth::NONCES_PER_USER {
+        let r = exchange(&mut bob, &request("DESCRIBE", &cam1, 1, None, ""));
+        let n = nonce_of(&r);
+        let r = exchange(&mut bob, &bob_says("DESCRIBE", &n, 1));
+        assert!(r.starts_with("RTSP/1.0 200"), "nonce {i}: {r}");
+        if i == 0 {
+            first = n;
+        }
+    }
+    let n = nonce_of(&exchange(
+        &mut bob,
+        &request("DESCRIBE", &cam1, 1, None, ""),
+    ));
+    let r = exchange(&mut bob, &bob_says("DESCRIBE", &n, 1));
+    assert!(r.starts_with("RTSP/1.0 503"), "{r}");
+    assert!(!r.contains("WWW-Authenticate"), "{r}");
+    let r = exchange(&mut bob, &bob_says("DESCRIBE", &first, 2));
+    assert!(r.starts_with("RTSP/1.0 200"), "{r}");
+    let (mut alice, nonce) = challenged(&server, &cam1);
+    let a = digest(
+        "alice",
+        "Circle Of Life",
+        "DESCRIBE",
+        &cam1,
+        &nonce,
+        Some(1),
+    );
+    let r = exchange(&mut alice, &request("DESCRIBE", &cam1, 2, Some(&a), ""));
+    assert!(r.starts_with("RTSP/1.0 200"), "{r}");
+    let log = server.log_with("too many live nonces");
+    assert!(log.contains("user refused: too many live nonces"), "{log}");
+}
+
+/// Issue 12: a session answers only to the user who set it up. bob replays
+/// alice's qop-less SETUP of camera 9 (GStreamer's answers have no nonce
+/// count: they are replayable while the nonce lives) and so holds a
+/// session of hers; his own credentials on it, with a URL of a camera he
+/// may view, get 454 for every method; no credentials get 401; alice's
+/// still work.
+#[test]
+fn a_session_answers_only_to_the_user_who_set_it_up() {
+    let root = store();
+    let server = server(&root);
+    let cam9 = format!("rtsp://{}/player/regul/9/?start={T0}", server.addr);
+    let cam1 = format!("rtsp://{}/player/regul/1/?start={T0}", server.addr);
+    let (mut alice, nonce) = challenged(&server, &cam9);
+    let tcp = "Transport: RTP/AVP/TCP;unicast;interleaved=0-1\r\n";
+    let setup = |cseq| {
+        let a = digest("alice", "Circle Of Life", "SETUP", &cam9, &nonce, None);
+        request("SETUP", &cam9, cseq, Some(&a), tcp)
+    };
+    let r = exchange(&mut alice, &setup(2));
+    assert!(r.starts_with("RTSP/1.0 200"), "{r}");
+
+    let mut bob = connect(&server);
+    let r = exchange(&mut bob, &setup(1));
+    assert!(
+        r.starts_with("RTSP/1.0 200"),
+        "qop-less replay within the nonce's life: {r}"
+    );
+    let sid = session_of(&r);
+    let session = format!("Session: {sid}\r\n");
+    let bob_nonce = nonce_of(&exchange(
+        &mut bob,
+        &request("DESCRIBE", &cam1, 2, None, ""),
+    ));
+    let mut cseq = 3;
+    for method in ["PLAY", "GET_PARAMETER", "PAUSE", "SETUP", "TEARDOWN"] {
+        let b = digest("bob", "bob-pass", method, &cam1, &bob_nonce, Some(cseq));
+        let headers = if method == "SETUP" {
+            format!("{session}{tcp}")
+        } else {
+            session.clone()
+        };
+        let r = exchange(&mut bob, &request(method, &cam1, cseq, Some(&b), &headers));
+        assert!(
+            r.starts_with("RTSP/1.0 454"),
+            "bob's {method} on alice's session: {r}"
+        );
+        cseq += 1;
+    }
+    let r = exchange(&mut bob, &request("PLAY", &cam1, cseq, None, &session));
+    assert!(r.starts_with("RTSP/1.0 401"), "{r}");
+    let log = server.log_with("TEARDOWN on session");
+    assert!(
+        log.contains(&format!("PLAY on session {sid} of another user refused")),
+        "{log}"
+    );
+    // The session is still alice's.
+    let a = digest("alice", "Circle Of Life", "PLAY", &cam9, &nonce, None);
+    let r = exchange(
+        &mut bob,
+        &request("PLAY", &cam9, cseq + 1, Some(&a), &session),
+    );
+    assert!(r.starts_with("RTSP/1.0 200"), "{r}");
+}
+
+/// RTP is never aimed at a client's privileged port (< 1024: DNS, NTP,
+/// ... of the client's host): such an offer is not one we serve (461),
+/// and the next alternative of the header is taken.
+#[test]
+fn rtp_to_a_privileged_client_port_is_refused() {
+    let root = store();
+    let server = server(&root);
+    let cam1 = format!("rtsp://{}/player/regul/1/?start={T0}", server.addr);
+    let (mut s, nonce) = challenged(&server, &cam1);
+    for (cseq, (transport, want)) in (2..).zip([
+        ("RTP/AVP;unicast;client_port=53-54", "461"),
+        ("RTP/AVP/UDP;unicast;client_port=1022", "461"),
+        ("RTP/AVP;unicast;client_port=1023-1024", "461"),
+        (
+            "RTP/AVP;unicast;client_port=123-124,RTP/AVP/TCP;unicast;interleaved=0-1",
+            "200",
+        ),
+    ]) {
+        let a = digest(
+            "alice",
+            "Circle Of Life",
+            "SETUP",
+            &cam1,
+            &nonce,
+            Some(cseq),
+        );
+        let headers = format!("Transport: {transport}\r\n");
+        let r = exchange(&mut s, &request("SETUP", &cam1, cseq, Some(&a), &headers));
+        assert!(
+            r.starts_with(&format!("RTSP/1.0 {want}")),
+            "{transport}: {r}"
+        );
+        if want == "200" {
+            assert!(
+                r.contains("Transport: RTP/AVP/TCP;unicast;interleaved=0-1"),
+                "{r}"
+            );
+        }
+    }
 }
 
 /// The nonce of a 401's Digest challenge.

@@ -631,14 +631,15 @@ fn silent_sessions_time_out_and_half_closed_ones_end() {
     let root = store();
     let server = ServerProcess::start(&root, &["--session-timeout", "2"]);
     let url = server.url(&format!("regul/1/?start={T0}"));
-    // UDP to ports nobody listens on, and no keep-alive: gone after ~2 s.
+    // UDP to ports nobody listens on (unprivileged, below the ephemeral
+    // range), and no keep-alive: gone after ~2 s.
     let mut silent = Raw::connect(&server);
     let r = silent.request("DESCRIBE", &url, &[]);
     assert!(r.starts_with("RTSP/1.0 200"), "{r}");
     let r = silent.request(
         "SETUP",
         &url,
-        &[("Transport", "RTP/AVP;unicast;client_port=9-10")],
+        &[("Transport", "RTP/AVP;unicast;client_port=1029-1030")],
     );
     assert!(r.starts_with("RTSP/1.0 200"), "{r}");
     assert!(r.contains("timeout=2"), "{r}");

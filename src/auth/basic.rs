@@ -1,50 +1,37 @@
-//! Base64 decoding (RFC 4648 §4, padded) for Basic credentials; the crate's
-//! `rtsp::base64` only encodes (SDP sprop-parameter-sets).
+//! Base64 decoding (RFC 4648 §4, padded, canonical) of Basic credentials,
+//! with the `base64` crate's standard engine, into a fixed buffer.
 
 use super::header::BASIC_MAX_LEN_BYTES;
+use base64::engine::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use base64::{DecodeError, DecodeSliceError};
 use heapless::Vec;
-
-fn sextet(c: u8) -> Option<u32> {
-    Some(u32::from(match c {
-        b'A'..=b'Z' => c - b'A',
-        b'a'..=b'z' => c - b'a' + 26,
-        b'0'..=b'9' => c - b'0' + 52,
-        b'+' => 62,
-        b'/' => 63,
-        _ => return None,
-    }))
-}
 
 /// Decodes padded base64; the error is the offset of the first bad byte
 /// and why.
 pub fn decode_base64(text: &[u8]) -> Result<Vec<u8, BASIC_MAX_LEN_BYTES>, (usize, &'static str)> {
-    if !text.len().is_multiple_of(4) {
-        return Err((text.len(), "base64 length is not a multiple of 4"));
+    // The engine wants room for its estimate (3 bytes per 4, padding
+    // included): refuse longer text before decoding.
+    if text.len() > BASIC_MAX_LEN_BYTES / 3 * 4 {
+        return Err((0, "Basic credentials too long"));
     }
-    let mut out = Vec::new();
-    let quads = text.len() / 4;
-    for (q, quad) in text.chunks_exact(4).enumerate() {
-        let last = q + 1 == quads;
-        let pad = quad.iter().rev().take_while(|&&c| c == b'=').count();
-        if pad > 2 || (pad > 0 && !last) {
-            return Err((q * 4, "misplaced base64 padding"));
+    let mut buf = [0u8; BASIC_MAX_LEN_BYTES];
+    let n = STANDARD.decode_slice(text, &mut buf).map_err(|e| match e {
+        DecodeSliceError::OutputSliceTooSmall => (0, "Basic credentials too long"),
+        DecodeSliceError::DecodeError(DecodeError::InvalidByte(at, _)) => {
+            (at, "not a base64 character")
         }
-        let mut acc = 0u32;
-        for (i, &c) in quad.iter().enumerate() {
-            let v = if i >= 4 - pad {
-                0
-            } else {
-                sextet(c).ok_or((q * 4 + i, "not a base64 character"))?
-            };
-            acc = (acc << 6) | v;
+        DecodeSliceError::DecodeError(DecodeError::InvalidLength(_)) => {
+            (text.len(), "base64 length is not a multiple of 4")
         }
-        let bytes = acc.to_be_bytes();
-        for b in bytes.get(1..4 - pad).unwrap_or(&[]) {
-            out.push(*b)
-                .map_err(|_| (q * 4, "Basic credentials too long"))?;
+        DecodeSliceError::DecodeError(DecodeError::InvalidLastSymbol { offset, .. }) => {
+            (offset, "base64 with stray bits in its last symbol")
         }
-    }
-    Ok(out)
+        DecodeSliceError::DecodeError(DecodeError::InvalidPadding) => {
+            (text.len(), "misplaced base64 padding")
+        }
+    })?;
+    Vec::from_slice(buf.get(..n).unwrap_or(&[])).map_err(|_| (0, "Basic credentials too long"))
 }
 
 #[cfg(test)]
@@ -71,5 +58,18 @@ mod tests {
         assert!(decode_base64(b"Zg==Zg==").is_err());
         assert!(decode_base64(b"Z===").is_err());
         assert!(decode_base64(&[b'A'; 400]).is_err());
+        assert!(decode_base64(b"Zh==").is_err(), "non-canonical");
+        // The longest accepted credential, and one byte more.
+        let enc = |n| {
+            let mut out = vec![0u8; 400];
+            let len = STANDARD.encode_slice(vec![b'x'; n], &mut out).unwrap();
+            out.truncate(len);
+            out
+        };
+        assert_eq!(
+            decode_base64(&enc(BASIC_MAX_LEN_BYTES)).unwrap().len(),
+            BASIC_MAX_LEN_BYTES
+        );
+        assert!(decode_base64(&enc(BASIC_MAX_LEN_BYTES + 1)).is_err());
     }
 }

@@ -2,7 +2,7 @@
 //! §2 Basic). Pure and total: any byte string gives `Ok` or a
 //! [`MalformedHeader`] with the byte offset, never a panic.
 
-use super::md5::Md5;
+use super::hash::{Md5, feed};
 use heapless::Vec;
 
 /// Why an `Authorization` value could not be parsed, and where.
@@ -59,7 +59,7 @@ impl<'a> Value<'a> {
     /// Feeds the unescaped value to a hasher.
     pub fn hash_into(&self, md5: &mut Md5) {
         for piece in self.pieces() {
-            md5.update(piece);
+            feed(md5, piece);
         }
     }
 

@@ -1,16 +1,19 @@
 //! RTSP authentication (RFC 2617 Digest with MD5, optional Basic), sans-I/O:
 //! the server's handler passes the request's method, URI, `Authorization`
 //! value and `now`; this module reads no clock, no socket and no file (the
-//! users file arrives as bytes).
+//! users file arrives as bytes). `now` is µs of a clock that never goes
+//! back (the server's monotonic clock): a nonce's life, and so its replay
+//! protection, must not move with the wall clock.
 //!
 //! ```text
 //! let auth = Auth::new(Users::parse(&bytes)?, "ctrtspd", secret, false, 60_000_000);
-//! match auth.check(method, uri, req.header("Authorization"), now_unix_us) {
+//! match auth.check(method, uri, req.header("Authorization"), now_us) {
 //!     Ok(user) if user.may_view(camera) => { /* serve */ }
 //!     Ok(_) => { /* 403 */ }
+//!     Err(denied) if denied.is_overload() => { /* 503 */ }
 //!     Err(denied) => {
 //!         // log `denied` with the peer; answer 401 with a fresh challenge
-//!         for v in auth.challenge(now_unix_us, denied.is_stale()).values() {
+//!         for v in auth.challenge(now_us, denied.is_stale()).values() {
 //!             w.header("WWW-Authenticate", v);
 //!         }
 //!     }
@@ -24,9 +27,10 @@
 //! qop, no algorithm). Both put the absolute request URI, exactly as on the
 //! request line, in `uri=`, so that is compared byte for byte, no
 //! normalisation. Both prefer Digest when Basic is offered too. So we offer
-//! `qop="auth"` (ffmpeg then gets `nc` replay protection) and accept
-//! responses without qop (GStreamer), which stay replayable until their
-//! nonce goes stale: keep the nonce lifetime short (about a minute).
+//! `qop="auth"` (ffmpeg then gets `nc` replay protection, see `replay`)
+//! and accept responses without qop (GStreamer), which stay replayable
+//! until their nonce goes stale: keep the nonce lifetime short (about a
+//! minute).
 //!
 //! No RFC 7616 SHA-256: offered `algorithm=SHA-256` alone, ffmpeg 5.1 gives
 //! up ("authorization failed") and GStreamer 1.22 answers with an MD5
@@ -35,9 +39,9 @@
 
 mod basic;
 mod ct;
+mod hash;
 mod header;
 mod hex;
-mod md5;
 mod nonce;
 mod replay;
 mod users;
@@ -45,18 +49,20 @@ mod users;
 #[cfg(test)]
 mod tests;
 
+pub use hash::{hmac_md5, md5};
 pub use header::{Credentials, DigestParams, MalformedHeader, Value, parse_authorization};
 pub use hex::Hex;
-pub use md5::{Md5, hmac_md5, md5};
 pub use nonce::{NONCE_LEN_BYTES, NonceError};
-pub use replay::REPLAY_SLOTS;
+pub use replay::{NONCES_PER_USER, REPLAY_SLOTS};
 pub use users::{CameraAccess, Entry, Users, UsersError};
 
+use core::cell::Cell;
 use core::fmt;
 use ct::ct_eq;
+use hash::{Md5, feed, finish};
 use hex::{from_hex, to_hex};
 use nonce::NonceText;
-use replay::ReplayTable;
+use replay::{ReplayError, ReplayTable};
 use std::string::String;
 
 /// Realm used when none is configured.
@@ -70,6 +76,9 @@ pub struct Auth {
     secret: [u8; 16],
     allow_basic: bool,
     nonce_lifetime_us: i64,
+    /// Issue time of the last nonce: each nonce gets a later one, so that
+    /// no two clients share a nonce and its `nc` count.
+    last_issued_us: Cell<i64>,
     replay: ReplayTable,
 }
 
@@ -79,10 +88,21 @@ pub struct User<'a> {
     entry: &'a Entry,
 }
 
+/// Who a user is, to tie a session to the user who set it up: fixed size,
+/// and the same across a reload of the users file (it derives from the
+/// name only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UserId([u8; 16]);
+
 impl<'a> User<'a> {
     /// The user name, for the log.
     pub fn name(&self) -> &'a str {
         &self.entry.name
+    }
+
+    /// The user's identity (see [`UserId`]).
+    pub fn id(&self) -> UserId {
+        UserId(md5(self.entry.name.as_bytes()))
     }
 
     /// Whether this user may replay `camera` (403 otherwise).
@@ -120,6 +140,10 @@ pub enum Denied {
     StaleNonce,
     /// `nc` not above one already accepted for this nonce: a replay.
     ReplayedNonceCount,
+    /// Right password with a nonce not used before, but this user (or all
+    /// users together) already has as many live nonces as are remembered:
+    /// answer 503 (see `replay`), do not challenge again.
+    TooManyNonces,
     /// Basic credentials while Basic is disabled.
     BasicDisabled,
 }
@@ -129,6 +153,12 @@ impl Denied {
     /// retries with the new nonce without asking its user again.
     pub fn is_stale(&self) -> bool {
         matches!(self, Denied::StaleNonce)
+    }
+
+    /// Whether to answer 503 rather than 401: the credentials are right but
+    /// the server cannot remember one more nonce until older ones expire.
+    pub fn is_overload(&self) -> bool {
+        matches!(self, Denied::TooManyNonces)
     }
 }
 
@@ -151,6 +181,7 @@ impl fmt::Display for Denied {
             Denied::BadResponse => f.write_str("wrong password"),
             Denied::StaleNonce => f.write_str("stale nonce"),
             Denied::ReplayedNonceCount => f.write_str("replayed nonce count"),
+            Denied::TooManyNonces => f.write_str("too many live nonces, none forgotten"),
             Denied::BasicDisabled => f.write_str("Basic authentication disabled"),
         }
     }
@@ -231,47 +262,46 @@ impl fmt::Display for ChallengeValue<'_> {
 /// The RFC 2617 §3.2.2.1 request-digest for `params` (whose required
 /// fields the caller has checked), given HA1.
 fn request_digest(ha1: &[u8; 16], method: &str, params: &DigestParams<'_>) -> [u8; 16] {
-    let mut ha2 = Md5::new();
-    ha2.update(method.as_bytes()).update(b":");
+    let mut ha2 = Md5::default();
+    feed(&mut ha2, method.as_bytes());
+    feed(&mut ha2, b":");
     if let Some(uri) = &params.uri {
         uri.hash_into(&mut ha2);
     }
-    let ha2_hex: [u8; 32] = to_hex(&ha2.finish());
+    let ha2_hex: [u8; 32] = to_hex(&finish(ha2));
     let ha1_hex: [u8; 32] = to_hex(ha1);
-    let mut h = Md5::new();
-    h.update(&ha1_hex).update(b":");
+    let mut h = Md5::default();
+    feed(&mut h, &ha1_hex);
+    feed(&mut h, b":");
     if let Some(nonce) = &params.nonce {
         nonce.hash_into(&mut h);
     }
-    h.update(b":");
+    feed(&mut h, b":");
     if let (Some(qop), Some(nc), Some(cnonce)) = (&params.qop, &params.nc, &params.cnonce) {
-        nc.hash_into(&mut h);
-        h.update(b":");
-        cnonce.hash_into(&mut h);
-        h.update(b":");
-        qop.hash_into(&mut h);
-        h.update(b":");
+        for field in [nc, cnonce, qop] {
+            field.hash_into(&mut h);
+            feed(&mut h, b":");
+        }
     }
-    h.update(&ha2_hex);
-    h.finish()
+    feed(&mut h, &ha2_hex);
+    finish(h)
 }
 
 /// HA1 = MD5(`user:realm:password`), as htdigest stores it.
 pub fn ha1(user: &[u8], realm: &str, password: &[u8]) -> [u8; 16] {
-    let mut h = Md5::new();
-    h.update(user)
-        .update(b":")
-        .update(realm.as_bytes())
-        .update(b":")
-        .update(password);
-    h.finish()
+    let mut h = Md5::default();
+    for part in [user, b":", realm.as_bytes(), b":", password] {
+        feed(&mut h, part);
+    }
+    finish(h)
 }
 
 impl Auth {
     /// `server_secret` must be fresh random bytes per server start (it
     /// binds nonces to this instance); tests pass a fixed one.
     /// `nonce_lifetime_us` bounds how long a nonce, and thus a replayed
-    /// qop-less response, is accepted.
+    /// qop-less response, is accepted, and how long a nonce's replay slot
+    /// is kept.
     pub fn new(
         users: Users,
         realm: &str,
@@ -285,6 +315,7 @@ impl Auth {
             secret: server_secret,
             allow_basic,
             nonce_lifetime_us,
+            last_issued_us: Cell::new(i64::MIN),
             replay: ReplayTable::default(),
         }
     }
@@ -299,12 +330,14 @@ impl Auth {
         self.users.count_in_realm(&self.realm)
     }
 
-    /// A challenge with a nonce issued at `now_unix_us`; `stale` after
-    /// [`Denied::StaleNonce`].
-    pub fn challenge(&self, now_unix_us: i64, stale: bool) -> Challenge<'_> {
+    /// A challenge with a nonce issued at `now_us` (or a µs later than the
+    /// last one, if that is later); `stale` after [`Denied::StaleNonce`].
+    pub fn challenge(&self, now_us: i64, stale: bool) -> Challenge<'_> {
+        let issued_us = now_us.max(self.last_issued_us.get().saturating_add(1));
+        self.last_issued_us.set(issued_us);
         Challenge {
             realm: &self.realm,
-            nonce: nonce::issue(&self.secret, now_unix_us),
+            nonce: nonce::issue(&self.secret, issued_us),
             stale,
             basic: self.allow_basic,
         }
@@ -317,12 +350,12 @@ impl Auth {
         method: &str,
         uri: &str,
         authorization: Option<&str>,
-        now_unix_us: i64,
+        now_us: i64,
     ) -> Result<User<'_>, Denied> {
         let value = authorization.ok_or(Denied::NoCredentials)?;
         match parse_authorization(value).map_err(Denied::Malformed)? {
             Credentials::Basic(decoded) => self.check_basic(&decoded),
-            Credentials::Digest(p) => self.check_digest(method, uri, &p, now_unix_us),
+            Credentials::Digest(p) => self.check_digest(method, uri, &p, now_us),
         }
     }
 
@@ -354,7 +387,7 @@ impl Auth {
         method: &str,
         uri: &str,
         p: &DigestParams<'_>,
-        now_unix_us: i64,
+        now_us: i64,
     ) -> Result<User<'_>, Denied> {
         let username = p.username.ok_or(Denied::MissingField("username"))?;
         let realm = p.realm.ok_or(Denied::MissingField("realm"))?;
@@ -384,19 +417,15 @@ impl Auth {
             return Err(Denied::UriMismatch);
         }
         // Our nonces are plain hex, so the raw bytes are the value.
-        let stale = match nonce::verify(
-            &self.secret,
-            nonce.raw(),
-            now_unix_us,
-            self.nonce_lifetime_us,
-        ) {
-            Ok(_) => false,
-            Err(NonceError::Stale) => true,
-            Err(NonceError::Malformed | NonceError::Forged) => return Err(Denied::ForgedNonce),
-        };
-        let entry = self
+        let (issued_us, stale) =
+            match nonce::verify(&self.secret, nonce.raw(), now_us, self.nonce_lifetime_us) {
+                Ok(issued_us) => (issued_us, false),
+                Err(NonceError::Stale) => (0, true),
+                Err(NonceError::Malformed | NonceError::Forged) => return Err(Denied::ForgedNonce),
+            };
+        let (index, entry) = self
             .users
-            .find(&self.realm, |n| username.eq_bytes(n))
+            .find_indexed(&self.realm, |n| username.eq_bytes(n))
             .ok_or(Denied::UnknownUser)?;
         let sent = from_hex::<16>(response.raw()).ok_or(Denied::BadResponse)?;
         if !ct_eq(&sent, &request_digest(&entry.ha1, method, p)) {
@@ -408,12 +437,14 @@ impl Auth {
             return Err(Denied::StaleNonce);
         }
         if let Some(nc) = nc {
-            let key = from_hex::<8>(nonce.raw().get(16..32).unwrap_or(&[]))
-                .map(u64::from_be_bytes)
-                .unwrap_or(0);
-            if !self.replay.accept(key, nc) {
-                return Err(Denied::ReplayedNonceCount);
-            }
+            // Fewer than u32::MAX users: the users file would be gigabytes.
+            let user = u32::try_from(index).unwrap_or(u32::MAX - 1);
+            self.replay
+                .accept(issued_us, user, nc, now_us, self.nonce_lifetime_us)
+                .map_err(|e| match e {
+                    ReplayError::Replayed => Denied::ReplayedNonceCount,
+                    ReplayError::UserFull | ReplayError::TableFull => Denied::TooManyNonces,
+                })?;
         }
         Ok(User { entry })
     }

@@ -4,8 +4,8 @@
 //! at startup), the time says whether it is still fresh.
 
 use super::ct::ct_eq;
+use super::hash::hmac_md5;
 use super::hex::{from_hex, to_hex};
-use super::md5::hmac_md5;
 
 /// Length of a nonce: 16 hex digits of time, 32 of MAC.
 pub const NONCE_LEN_BYTES: usize = 48;
@@ -30,10 +30,10 @@ fn mac(secret: &[u8; 16], issued_time_us: i64) -> [u8; 16] {
     hmac_md5(secret, &[&issued_time_us.to_be_bytes()])
 }
 
-/// The nonce for a challenge sent at `now_unix_us`.
-pub fn issue(secret: &[u8; 16], now_unix_us: i64) -> NonceText {
-    let time_hex: [u8; 16] = to_hex(&now_unix_us.to_be_bytes());
-    let mac_hex: [u8; 32] = to_hex(&mac(secret, now_unix_us));
+/// The nonce for a challenge issued at `issued_us`.
+pub fn issue(secret: &[u8; 16], issued_us: i64) -> NonceText {
+    let time_hex: [u8; 16] = to_hex(&issued_us.to_be_bytes());
+    let mac_hex: [u8; 32] = to_hex(&mac(secret, issued_us));
     let mut out = [0u8; NONCE_LEN_BYTES];
     let (t, m) = out.split_at_mut(16);
     t.copy_from_slice(&time_hex);
@@ -43,13 +43,14 @@ pub fn issue(secret: &[u8; 16], now_unix_us: i64) -> NonceText {
 
 /// Checks a nonce sent back by a client; `Ok` carries its issue time.
 ///
-/// A nonce from the future (our wall clock stepped back after issuing it)
-/// is accepted while `|now - issued| <= lifetime`: its MAC proves we made
-/// it, and refusing would lock every client out until the clock catches up.
+/// Times are µs of the server's monotonic clock, so a nonce never comes
+/// from the future (`Auth` may issue one a few µs ahead of `now` to keep
+/// issue times unique); one that does is accepted while `|now - issued| <=
+/// lifetime`, the window the replay table keeps its slot for.
 pub fn verify(
     secret: &[u8; 16],
     nonce: &[u8],
-    now_unix_us: i64,
+    now_us: i64,
     lifetime_us: i64,
 ) -> Result<i64, NonceError> {
     let time = nonce.get(..16).ok_or(NonceError::Malformed)?;
@@ -59,7 +60,7 @@ pub fn verify(
     if !ct_eq(&tag, &mac(secret, issued_time_us)) {
         return Err(NonceError::Forged);
     }
-    let age_us = now_unix_us.saturating_sub(issued_time_us);
+    let age_us = now_us.saturating_sub(issued_time_us);
     if age_us.saturating_abs() > lifetime_us {
         return Err(NonceError::Stale);
     }

@@ -478,3 +478,88 @@ fn mutated_headers_never_panic() {
     // most are refused.
     assert!(accepted < 20_000, "accepted {accepted}");
 }
+
+/// Issue 12: bob, who may view cameras 1-4 and 7, asks for challenges and
+/// answers each once, hoping to push alice's nonce out of the replay table
+/// (the old table had 64 slots chosen by the nonce's MAC), then replays
+/// alice's captured PLAY. It must be refused for the whole life of her
+/// nonce, however many nonces bob uses.
+#[test]
+fn another_users_nonces_never_make_a_captured_request_replayable() {
+    let a = auth(false);
+    let uri = "rtsp://h/player/regul/9/";
+    let nonce = a.challenge(T0_US, false).nonce().to_string();
+    let captured = client("alice", "Circle Of Life", "PLAY", uri, &nonce, Some(1));
+    assert!(a.check("PLAY", uri, Some(&captured), T0_US).is_ok());
+    let bob_uri = "rtsp://h/player/regul/1/";
+    let (mut accepted, mut overloaded) = (0, 0);
+    for i in 0..3 * REPLAY_SLOTS as i64 {
+        let now = T0_US + 1 + i;
+        let n = a.challenge(now, false).nonce().to_string();
+        let req = client("bob", "bob-pass", "DESCRIBE", bob_uri, &n, Some(1));
+        match a.check("DESCRIBE", bob_uri, Some(&req), now) {
+            Ok(_) => accepted += 1,
+            Err(Denied::TooManyNonces) => overloaded += 1,
+            Err(e) => panic!("bob: {e}"),
+        }
+    }
+    // bob is held to his share; nothing of alice's was forgotten.
+    assert_eq!(
+        (accepted, overloaded),
+        (NONCES_PER_USER, 3 * REPLAY_SLOTS - NONCES_PER_USER)
+    );
+    for now in [T0_US + 10_000, T0_US + LIFETIME_US] {
+        assert_eq!(
+            a.check("PLAY", uri, Some(&captured), now).unwrap_err(),
+            Denied::ReplayedNonceCount
+        );
+    }
+    // Past the nonce's life it is stale, whatever the table holds.
+    assert_eq!(
+        a.check("PLAY", uri, Some(&captured), T0_US + LIFETIME_US + 1)
+            .unwrap_err(),
+        Denied::StaleNonce
+    );
+    // bob's flood does not lock alice out: her next nonce works.
+    let now = T0_US + 20_000;
+    let fresh = a.challenge(now, false).nonce().to_string();
+    let next = client("alice", "Circle Of Life", "PLAY", uri, &fresh, Some(1));
+    assert_eq!(
+        a.check("PLAY", uri, Some(&next), now).unwrap().name(),
+        "alice"
+    );
+    assert!(Denied::TooManyNonces.is_overload() && !Denied::StaleNonce.is_overload());
+}
+
+/// Challenges issued in the same µs still get distinct nonces, so two
+/// clients never share one nonce's `nc` count.
+#[test]
+fn nonces_are_unique_even_within_a_microsecond() {
+    let a = auth(false);
+    let n1 = a.challenge(T0_US, false).nonce().to_string();
+    let n2 = a.challenge(T0_US, false).nonce().to_string();
+    let n3 = a.challenge(T0_US - 5, false).nonce().to_string();
+    assert!(n1 != n2 && n2 != n3 && n1 != n3);
+    let uri = "rtsp://h/player/regul/1/";
+    for n in [&n1, &n2, &n3] {
+        let req = client("alice", "Circle Of Life", "PLAY", uri, n, Some(1));
+        assert!(a.check("PLAY", uri, Some(&req), T0_US).is_ok(), "{n}");
+    }
+}
+
+/// A session's owner is compared by `UserId`: the same user across a
+/// reload of the users file (new `Auth`, new secret), another user never.
+#[test]
+fn user_ids_survive_a_reload_and_tell_users_apart() {
+    let uri = "rtsp://h/player/regul/1/";
+    let id_of = |a: &Auth, user: &str, password: &str| {
+        let nonce = a.challenge(T0_US, false).nonce().to_string();
+        let req = client(user, password, "PLAY", uri, &nonce, None);
+        a.check("PLAY", uri, Some(&req), T0_US).unwrap().id()
+    };
+    let (before, after) = (auth(false), auth(true));
+    let alice = id_of(&before, "alice", "Circle Of Life");
+    assert_eq!(alice, id_of(&after, "alice", "Circle Of Life"));
+    assert_ne!(alice, id_of(&after, "bob", "bob-pass"));
+    assert_ne!(alice, id_of(&after, "Mufasa", "Circle Of Life"));
+}

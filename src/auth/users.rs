@@ -14,8 +14,8 @@
 //! skipped; trailing blanks and a `\r` are ignored. Entries of every realm
 //! are kept; [`Users::find`] looks up the server's.
 
+use super::hash::MD5_LEN_BYTES;
 use super::hex::from_hex;
-use super::md5::MD5_LEN_BYTES;
 use std::string::String;
 use std::vec::Vec;
 
@@ -130,9 +130,19 @@ impl Users {
     /// The entry for `name` (given as a predicate, so a header's escaped
     /// value can be compared without copying it) in `realm`.
     pub fn find(&self, realm: &str, name: impl Fn(&[u8]) -> bool) -> Option<&Entry> {
+        self.find_indexed(realm, name).map(|(_, e)| e)
+    }
+
+    /// [`Users::find`], with the entry's index in the file's order.
+    pub fn find_indexed(
+        &self,
+        realm: &str,
+        name: impl Fn(&[u8]) -> bool,
+    ) -> Option<(usize, &Entry)> {
         self.entries
             .iter()
-            .find(|e| e.realm == realm && name(e.name.as_bytes()))
+            .enumerate()
+            .find(|(_, e)| e.realm == realm && name(e.name.as_bytes()))
     }
 
     /// Number of entries in `realm`, for the startup log ("N users").

@@ -70,6 +70,14 @@ pub fn run(a: Args) -> i32 {
         eprintln!("ctrtspd serve: {e}");
         return EXIT_USAGE;
     }
+    // The nonce secret, session ids and SSRCs come from the operating
+    // system's random source (the latter through std's RandomState, which
+    // panics without it): refuse to start, with the reason, rather than
+    // run on guessable values or stop on a panic later.
+    if let Err(e) = getrandom::fill(&mut [0u8; 16]) {
+        log::error!("{}", crate::server::ServerError::Random(e));
+        return EXIT_FAILURE;
+    }
     // Before any other thread exists, so that every thread inherits the mask.
     let signals = match Signals::install() {
         Ok(s) => s,

@@ -4,7 +4,6 @@
 //! Nothing here reads a socket or a clock, or allocates: the server feeds
 //! bytes and `now`, and owns every buffer.
 
-mod base64;
 mod interleaved;
 mod range;
 mod request;
@@ -17,7 +16,6 @@ mod url;
 #[cfg(test)]
 mod fuzz;
 
-pub use base64::{Base64, encode_base64, encoded_len_bytes};
 pub use interleaved::{Interleaved, parse_interleaved};
 pub use range::{NptReply, Range, RangeError, parse_range};
 pub use request::{

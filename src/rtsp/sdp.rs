@@ -3,8 +3,14 @@
 
 use core::fmt::{self, Write};
 
-use super::base64::Base64;
 use crate::codec::Codec;
+use base64::display::Base64Display;
+use base64::engine::{GeneralPurpose, general_purpose::STANDARD};
+
+/// Parameter sets as base64 (RFC 4648 §4, padded), for `write!`.
+fn b64(bytes: &[u8]) -> Base64Display<'_, 'static, GeneralPurpose> {
+    Base64Display::new(bytes, &STANDARD)
+}
 
 /// What goes into the SDP of one recording.
 #[derive(Clone, Copy, Debug)]
@@ -78,23 +84,13 @@ pub fn write_sdp(out: &mut impl Write, p: &SdpParams<'_>) -> fmt::Result {
                     ";profile-level-id={profile:02X}{constraints:02X}{level:02X}"
                 )?;
             }
-            write!(
-                out,
-                ";sprop-parameter-sets={},{}",
-                Base64(p.sps),
-                Base64(p.pps)
-            )?;
+            write!(out, ";sprop-parameter-sets={},{}", b64(p.sps), b64(p.pps))?;
         }
         Codec::H265 => {
             if let Some(vps) = p.vps {
-                write!(out, "sprop-vps={};", Base64(vps))?;
+                write!(out, "sprop-vps={};", b64(vps))?;
             }
-            write!(
-                out,
-                "sprop-sps={};sprop-pps={}",
-                Base64(p.sps),
-                Base64(p.pps)
-            )?;
+            write!(out, "sprop-sps={};sprop-pps={}", b64(p.sps), b64(p.pps))?;
         }
     }
     write!(out, "\r\na=control:{}\r\n", p.control)
@@ -263,5 +259,24 @@ mod tests {
         let mut big: heapless::String<512> = heapless::String::new();
         write_sdp(&mut big, &p).unwrap();
         assert_eq!(big.as_str(), sdp(&p));
+    }
+
+    #[test]
+    fn base64_rfc4648_vectors_and_high_bytes() {
+        let vectors: [(&[u8], &str); 9] = [
+            (b"", ""),
+            (b"f", "Zg=="),
+            (b"fo", "Zm8="),
+            (b"foo", "Zm9v"),
+            (b"foob", "Zm9vYg=="),
+            (b"fooba", "Zm9vYmE="),
+            (b"foobar", "Zm9vYmFy"),
+            (&[0xff, 0xfe, 0xfd, 0xfc], "//79/A=="),
+            // The PPS of the capture stream, as GStreamer would write it.
+            (&[0x68, 0xeb, 0xe3, 0xcb, 0x22, 0xc0], "aOvjyyLA"),
+        ];
+        for (input, want) in vectors {
+            assert_eq!(b64(input).to_string(), want);
+        }
     }
 }

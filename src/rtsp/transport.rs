@@ -33,6 +33,10 @@ pub enum TransportError {
     Invalid(&'static str),
 }
 
+/// Lowest client port RTP/RTCP is sent to: below it are the ports of
+/// system services (only root may bind them).
+pub const FIRST_UNPRIVILEGED_PORT: u16 = 1024;
+
 /// Picks the first alternative (comma-separated) that we serve.
 ///
 /// Accepted: `RTP/AVP/TCP;unicast;interleaved=a[-b]` and
@@ -44,6 +48,10 @@ pub enum TransportError {
 /// - `client_port` omitted on UDP: `Invalid` (there is nowhere to send).
 /// - neither `unicast` nor `multicast`: taken as unicast (the RFC default
 ///   is multicast, but no player we know means that, and we never multicast).
+/// - a `client_port` below [`FIRST_UNPRIVILEGED_PORT`]: not served (so 461
+///   if no other alternative is). Players take ports from the ephemeral
+///   range; a privileged port is a system service of the client's host
+///   (DNS 53, NTP 123, ...) that a request must not make us flood.
 pub fn parse_transport(value: &str) -> Result<TransportSpec, TransportError> {
     for alternative in value.split(',') {
         if let Some(spec) = parse_alternative(alternative.trim())? {
@@ -104,6 +112,9 @@ fn parse_alternative(alt: &str) -> Result<Option<TransportSpec>, TransportError>
         let b = u16::try_from(b).map_err(|_| TransportError::Invalid("bad client_port"))?;
         if a == 0 || b == 0 {
             return Err(TransportError::Invalid("bad client_port"));
+        }
+        if a < FIRST_UNPRIVILEGED_PORT || b < FIRST_UNPRIVILEGED_PORT {
+            return Ok(None);
         }
         Ok(Some(TransportSpec::Udp {
             client_rtp_port: a,
@@ -214,6 +225,45 @@ mod tests {
                 client_rtp_port: 9040,
                 client_rtcp_port: 9041
             })
+        );
+    }
+
+    /// Issue 12: RTP to a client's privileged port (its DNS, NTP, ...) is
+    /// not served, whichever of the two ports is privileged; the next
+    /// alternative is taken, else 461.
+    #[test]
+    fn privileged_client_ports_are_not_served() {
+        for offer in [
+            "RTP/AVP;unicast;client_port=53-54",
+            "RTP/AVP/UDP;unicast;client_port=1022",
+            "RTP/AVP;unicast;client_port=1023-1024",
+            "RTP/AVP;unicast;client_port=5000-123",
+            "RTP/AVP;unicast;client_port=1",
+        ] {
+            assert_eq!(
+                parse_transport(offer),
+                Err(TransportError::Unsupported),
+                "{offer}"
+            );
+        }
+        assert_eq!(
+            parse_transport("RTP/AVP;unicast;client_port=1024-1025"),
+            Ok(TransportSpec::Udp {
+                client_rtp_port: 1024,
+                client_rtcp_port: 1025
+            })
+        );
+        assert_eq!(
+            parse_transport("RTP/AVP;unicast;client_port=53-54,RTP/AVP/TCP;interleaved=0-1"),
+            Ok(TransportSpec::Tcp {
+                rtp_channel: 0,
+                rtcp_channel: 1
+            })
+        );
+        // Port 0 stays malformed (400), not merely unserved.
+        assert_eq!(
+            parse_transport("RTP/AVP;unicast;client_port=0-1"),
+            Err(TransportError::Invalid("bad client_port"))
         );
     }
 

@@ -7,6 +7,7 @@ use std::os::fd::BorrowedFd;
 use super::Shared;
 use super::conn::Conn;
 use super::media::{FrameSend, RtpStream, Sent, Unit};
+use crate::auth::UserId;
 use crate::playback::{EndReason, Pacer, Player, Rate, pacing};
 use crate::rtp::{self, Packetizer};
 use crate::rtsp::{
@@ -69,6 +70,9 @@ pub(crate) struct Play {
     pub started_mono_us: i64,
     /// Presentation URL, for RTP-Info and the log.
     pub url: heapless::String<URL_CAPACITY>,
+    /// The user who set the session up (`None` when the server runs
+    /// open): only that user's requests reach it.
+    pub owner: Option<UserId>,
 }
 
 /// An RTCP packet ready for the connection: bytes and length (0 = none).
@@ -304,16 +308,37 @@ impl Conn {
             return;
         }
         log::debug!("{}: {} {}", self.peer, req.method_name, req.uri);
-        if let Err((status, reason)) = self.authorize(req, cseq) {
-            if status != Status::Unauthorized {
-                self.reply_error(status, Some(cseq), &reason);
+        let user = match self.authorize(req, cseq) {
+            Ok(user) => user,
+            Err((status, reason)) => {
+                if status != Status::Unauthorized {
+                    self.reply_error(status, Some(cseq), &reason);
+                }
+                return;
             }
+        };
+        // A session answers only to the user who set it up (a replayed
+        // SETUP must not lend its session to whoever replays it). 454, as
+        // for an unknown id: no sign that the session exists. OPTIONS is
+        // open to all and only keeps a session alive.
+        if req.method != Method::Options
+            && let (Some(id), Some(play)) = (req.session_id(), self.play.as_deref())
+            && play.session.matches(id)
+            && play.owner != user
+        {
+            log::warn!(
+                "{}: {} on session {} of another user refused",
+                self.peer,
+                req.method_name,
+                play.session.id_str()
+            );
+            self.reply_error(Status::SessionNotFound, Some(cseq), "Session Not Found");
             return;
         }
         let result = match req.method {
             Method::Options => self.options(req, cseq, now),
             Method::Describe => self.describe(req, cseq),
-            Method::Setup => self.setup(req, cseq, now),
+            Method::Setup => self.setup(req, cseq, now, user),
             Method::Play => self.play(req, cseq, now),
             Method::Pause => self.pause(req, cseq, now),
             Method::Teardown => self.teardown(req, cseq, now),
@@ -338,19 +363,25 @@ impl Conn {
         }
     }
 
-    /// Digest authentication and per-user camera access. OPTIONS is open
-    /// (clients probe with it before anything else). A 401 is queued here,
-    /// with a fresh challenge.
-    fn authorize(&mut self, req: &Request<'_>, cseq: u32) -> Result<(), (Status, String)> {
+    /// Digest authentication and per-user camera access: the user, or
+    /// `None` when the server runs open. OPTIONS is open (clients probe
+    /// with it before anything else). A 401 is queued here, with a fresh
+    /// challenge.
+    fn authorize(
+        &mut self,
+        req: &Request<'_>,
+        cseq: u32,
+    ) -> Result<Option<UserId>, (Status, String)> {
         if req.method == Method::Options {
-            return Ok(());
+            return Ok(None);
         }
         let shared = std::rc::Rc::clone(&self.shared);
         let auth = shared.auth.borrow();
         let Some(auth) = auth.as_ref() else {
-            return Ok(());
+            return Ok(None);
         };
-        let now = shared.clock.unix_us();
+        // Monotonic: a nonce's life must not move with the wall clock.
+        let now = shared.clock.mono_us();
         match auth.check(req.method_name, req.uri, req.header("Authorization"), now) {
             Ok(user) => {
                 if let Ok(url) = rtsp::parse_player_url(req.uri)
@@ -367,7 +398,14 @@ impl Conn {
                         "Forbidden: not allowed to view this camera".into(),
                     ));
                 }
-                Ok(())
+                Ok(Some(user.id()))
+            }
+            Err(denied) if denied.is_overload() => {
+                log::warn!("{}: user refused: {denied}", self.peer);
+                Err((
+                    Status::ServiceUnavailable,
+                    "Service Unavailable: too many live nonces, retry later".into(),
+                ))
             }
             Err(denied) => {
                 if !matches!(denied, crate::auth::Denied::NoCredentials) {
@@ -543,7 +581,13 @@ impl Conn {
         }
     }
 
-    fn setup(&mut self, req: &Request<'_>, cseq: u32, now: i64) -> Result<(), (Status, String)> {
+    fn setup(
+        &mut self,
+        req: &Request<'_>,
+        cseq: u32,
+        now: i64,
+        owner: Option<UserId>,
+    ) -> Result<(), (Status, String)> {
         let url = rtsp::parse_player_url(req.uri).map_err(url_error)?;
         if url.track.is_some_and(|t| t != TRACK) {
             return Err((Status::NotFound, "Not Found: no such track".into()));
@@ -676,6 +720,7 @@ impl Conn {
             bytes_sent: 0,
             frames_sent: 0,
             started_mono_us: now,
+            owner,
         };
         let (sid, timeout, ssrc) = (
             play.session.id_str(),

@@ -126,6 +126,10 @@ pub enum ServerError {
     Io(&'static str, std::io::Error),
     /// The users file is unusable.
     Users(PathBuf, String),
+    /// The operating system's random source failed: no nonce secret, so
+    /// no authentication worth the name (and std's RandomState, behind the
+    /// session ids, would panic). Never replaced by a guess.
+    Random(getrandom::Error),
 }
 
 impl core::fmt::Display for ServerError {
@@ -135,6 +139,11 @@ impl core::fmt::Display for ServerError {
             Self::Bind(a, e) => write!(f, "cannot listen on {a}: {e}"),
             Self::Io(what, e) => write!(f, "{what}: {e}"),
             Self::Users(p, e) => write!(f, "users file {}: {e}", p.display()),
+            Self::Random(e) => write!(
+                f,
+                "the operating system's random source failed ({e}): no nonce \
+                 secret or session id that could not be guessed; refusing to start"
+            ),
         }
     }
 }
@@ -171,7 +180,7 @@ impl Shared {
     /// the store again. Sessions keep the segments they have mapped. The
     /// users file is read again; if it became unusable the old one stays.
     pub fn reload(&self) {
-        match load_auth(&self.config) {
+        match load_auth(&self.config, getrandom::fill) {
             Ok(a) => *self.auth.borrow_mut() = a,
             Err(e) => log::error!("reload: {e}; keeping the users loaded before"),
         }
@@ -197,30 +206,25 @@ impl Shared {
     }
 }
 
+/// Fills a buffer from a random source: `getrandom::fill` (getrandom(2),
+/// or /dev/urandom on kernels without it), or a failing one in tests.
+type RandomSource = fn(&mut [u8]) -> Result<(), getrandom::Error>;
+
 /// 16 random bytes for the nonce secret: a new one every start, so nonces
-/// from before a restart are refused.
-fn random_secret() -> [u8; 16] {
+/// from before a restart are refused. Without the operating system's
+/// random source there is no secret: the server refuses to start (and a
+/// reload keeps the users it has), since a time-derived one could be
+/// guessed and every nonce forged.
+fn random_secret(fill: RandomSource) -> Result<[u8; 16], ServerError> {
     let mut secret = [0u8; 16];
-    let from_os = std::fs::File::open("/dev/urandom").and_then(|mut f| {
-        use std::io::Read;
-        f.read_exact(&mut secret)
-    });
-    if from_os.is_err() {
-        use std::hash::{BuildHasher, Hasher};
-        for chunk in secret.chunks_mut(8) {
-            let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-            h.write_u128(
-                std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(0, |d| d.as_nanos()),
-            );
-            chunk.copy_from_slice(&h.finish().to_le_bytes()[..chunk.len()]);
-        }
-    }
-    secret
+    fill(&mut secret).map_err(ServerError::Random)?;
+    Ok(secret)
 }
 
-fn load_auth(config: &Config) -> Result<Option<crate::auth::Auth>, ServerError> {
+fn load_auth(
+    config: &Config,
+    fill: RandomSource,
+) -> Result<Option<crate::auth::Auth>, ServerError> {
     let Some(path) = &config.users_file else {
         return Ok(None);
     };
@@ -230,7 +234,7 @@ fn load_auth(config: &Config) -> Result<Option<crate::auth::Auth>, ServerError> 
     let auth = crate::auth::Auth::new(
         users,
         &config.realm,
-        random_secret(),
+        random_secret(fill)?,
         config.allow_basic,
         config.nonce_lifetime_us,
     );
@@ -305,7 +309,7 @@ impl Server {
     /// if those are taken).
     pub fn bind(config: Config) -> Result<Server, ServerError> {
         let catalog = Catalog::open(&config.root).map_err(ServerError::Store)?;
-        let auth = load_auth(&config)?;
+        let auth = load_auth(&config, getrandom::fill)?;
         match &auth {
             Some(a) => log::info!(
                 "authentication: Digest, realm {:?}, {} users",
@@ -421,5 +425,49 @@ impl Server {
             std::future::pending::<()>().await
         };
         self.run(smol::future::or(on_signal, background));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config_with_users() -> Config {
+        let mut c = Config::new(PathBuf::from("/nonexistent"), ([127, 0, 0, 1], 0).into());
+        c.users_file = Some(
+            [
+                env!("CARGO_MANIFEST_DIR"),
+                "tests/fixtures/auth_users.htdigest",
+            ]
+            .iter()
+            .collect(),
+        );
+        c
+    }
+
+    /// Issue 12, item 14: when the random source fails there is no
+    /// fallback secret; the error says why (serve exits with it).
+    #[test]
+    fn no_random_source_no_authentication() {
+        let failing: RandomSource = |_| Err(getrandom::Error::UNSUPPORTED);
+        let e = load_auth(&config_with_users(), failing).err();
+        assert!(matches!(e, Some(ServerError::Random(_))), "{e:?}");
+        let text = e.map(|e| e.to_string()).unwrap_or_default();
+        assert!(text.contains("random source failed"), "{text}");
+        // Without a users file no secret is needed, and none is drawn.
+        let open = Config::new(PathBuf::from("/nonexistent"), ([127, 0, 0, 1], 0).into());
+        assert!(matches!(load_auth(&open, failing), Ok(None)));
+    }
+
+    #[test]
+    fn secrets_come_from_the_os_and_differ() {
+        let a = random_secret(getrandom::fill).unwrap();
+        let b = random_secret(getrandom::fill).unwrap();
+        assert_ne!(a, b);
+        assert!(
+            load_auth(&config_with_users(), getrandom::fill)
+                .unwrap()
+                .is_some()
+        );
     }
 }
