@@ -205,7 +205,7 @@ impl Play {
             Transport::Udp { rtcp, .. } => {
                 let n = write(&mut buf).ok()?;
                 if let Some(udp) = &shared.udp {
-                    udp.send_rtcp(rtcp, &buf[..n]);
+                    udp.send_rtcp(rtcp, buf.get(..n).unwrap_or_default());
                 }
                 None
             }
@@ -228,7 +228,7 @@ impl Conn {
         let mut w = ResponseWriter::new(&mut buf);
         w.start(status, Some(reason), cseq);
         if let Ok(n) = w.finish(b"") {
-            self.queue_response(&buf[..n]);
+            self.queue_response(buf.get(..n).unwrap_or_default());
         }
     }
 
@@ -257,7 +257,7 @@ impl Conn {
             && play.session.state() == State::Playing
             && let Some((b, n)) = play.bye(&self.shared)
         {
-            let _ = self.queue(&b[..n]);
+            let _ = self.queue(b.get(..n).unwrap_or_default());
         }
         if let Transport::Udp { rtcp, .. } = play.session.transport() {
             self.shared.udp_heard.borrow_mut().remove(&rtcp);
@@ -358,7 +358,7 @@ impl Conn {
                 w.header("Allow", PUBLIC);
             }
             if let Ok(n) = w.finish(b"") {
-                self.queue_response(&buf[..n]);
+                self.queue_response(buf.get(..n).unwrap_or_default());
             }
         }
     }
@@ -419,7 +419,7 @@ impl Conn {
                     w.header("WWW-Authenticate", value);
                 }
                 if let Ok(n) = w.finish(b"") {
-                    self.queue_response(&buf[..n]);
+                    self.queue_response(buf.get(..n).unwrap_or_default());
                 }
                 Err((Status::Unauthorized, String::new()))
             }
@@ -432,7 +432,7 @@ impl Conn {
         w.start(Status::Ok, None, Some(cseq));
         headers(&mut w);
         match w.finish(body) {
-            Ok(n) => self.queue_response(&buf[..n]),
+            Ok(n) => self.queue_response(buf.get(..n).unwrap_or_default()),
             Err(_) => self.reply_error(
                 Status::InternalServerError,
                 Some(cseq),
