@@ -6,6 +6,7 @@
 
 mod base64;
 mod interleaved;
+mod onvif;
 mod range;
 mod request;
 mod response;
@@ -19,6 +20,10 @@ mod fuzz;
 
 pub use base64::{Base64, encode_base64, encoded_len_bytes};
 pub use interleaved::{Interleaved, parse_interleaved};
+pub use onvif::{
+    ClockRange, Frames, MAX_UNSUPPORTED_TAGS, ONVIF_REPLAY_TAG, OnvifHeaderError, OnvifPlay,
+    Require, Scale, Speed, parse_immediate, parse_rate_control,
+};
 pub use range::{NptReply, Range, RangeError, parse_range};
 pub use request::{
     Header, MAX_BODY_BYTES, MAX_HEADERS, MAX_REQUEST_BYTES, Method, ParseError, Request, Version,
