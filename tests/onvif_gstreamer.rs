@@ -1,8 +1,9 @@
-//! Our ONVIF replay header extension (0xABAC), read by GStreamer's
-//! reference parser: packets written by `ctrtspd::rtp` are fed one file per
-//! packet to `multifilesrc ! rtponvifparse ! fakesink`, and what fakesink
-//! prints of each buffer (PTS = the NTP time, DELTA_UNIT = not C, DISCONT
-//! = D, EOS after T) must match what we wrote.
+//! The ONVIF replay header extension (0xABAC) against GStreamer's, both
+//! ways: packets written by `ctrtspd::rtp` are fed one file per packet to
+//! `multifilesrc ! rtponvifparse ! fakesink`, and what fakesink prints of
+//! each buffer (PTS = the NTP time, DELTA_UNIT = not C, DISCONT = D, EOS
+//! after T) must match what we wrote; and packets GStreamer's
+//! `rtponviftimestamp` wrote are read back by our parser.
 
 mod common;
 
@@ -177,4 +178,80 @@ fn gstreamer_rtponvifparse_reads_our_extension() {
         checked += 1;
     }
     assert_eq!(checked, 9, "one extension per frame up to T");
+}
+
+/// The other way: GStreamer's writer (`rtponviftimestamp`, with the E and T
+/// bits on) over the ffmpeg-encoded fixture at 25 fps, read by our parser:
+/// every frame's wallclock is the NTP offset plus its running time.
+#[test]
+fn our_parser_reads_gstreamer_rtponviftimestamp() {
+    common::require_gstreamer();
+    let dir = TempDir::new("onvif_gst_ts");
+    let ntp_offset_ns = (START_UNIX_US / 1_000_000 + 2_208_988_800) as u64 * 1_000_000_000;
+    let out = run_with_timeout(
+        std::process::Command::new("gst-launch-1.0").args([
+            "-q",
+            "filesrc",
+            &format!(
+                "location={}",
+                common::fixture("ffmpeg_testsrc_h264_gop25.264").display()
+            ),
+            "!",
+            "h264parse",
+            "!",
+            "video/x-h264,framerate=25/1,stream-format=byte-stream,alignment=au",
+            "!",
+            "rtph264pay",
+            "mtu=1400",
+            "!",
+            "rtponviftimestamp",
+            &format!("ntp-offset={ntp_offset_ns}"),
+            "set-e-bit=true",
+            "set-t-bit=true",
+            "!",
+            "multifilesink",
+            &format!("location={}", dir.0.join("p%05d.rtp").display()),
+        ]),
+        Duration::from_secs(30),
+    );
+    assert!(
+        out.success(),
+        "gst-launch failed: {}\n{}",
+        out.stdout,
+        out.stderr
+    );
+    // The frames' times, in packet order (rtph264pay leaves the first
+    // frame without its marker bit, so frames are told apart by time).
+    let mut times_us: Vec<i64> = Vec::new();
+    let mut exts = Vec::new();
+    for n in 0.. {
+        let Ok(pkt) = std::fs::read(dir.0.join(format!("p{n:05}.rtp"))) else {
+            break;
+        };
+        let rtp = ctrtspd::rtp::parse_rtp(&pkt).unwrap();
+        let ext = rtp.ext.expect("rtponviftimestamp extends every packet");
+        let onvif = OnvifReplayExt::parse_data(ext.profile, ext.data).unwrap();
+        if times_us.last() != Some(&onvif.unix_us()) {
+            times_us.push(onvif.unix_us());
+        }
+        exts.push(onvif);
+    }
+    assert_eq!(times_us.len(), 100, "the fixture's 100 frames");
+    for (frame, t) in times_us.iter().enumerate() {
+        // rtponviftimestamp rounds the fraction down to the ns, our reader up to the µs.
+        let want_us = START_UNIX_US + frame as i64 * 40_000;
+        assert!(t.abs_diff(want_us) <= 1, "frame {frame}: {t} vs {want_us}");
+    }
+    let first = exts[0];
+    assert!(first.clean_point && first.discontinuity && !first.terminal);
+    let last = exts.last().unwrap();
+    assert!(
+        last.end_of_section && last.terminal,
+        "E and T on the last packet"
+    );
+    assert!(
+        exts[..exts.len() - 1]
+            .iter()
+            .all(|e| !e.terminal && !e.end_of_section)
+    );
 }
