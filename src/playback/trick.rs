@@ -264,6 +264,26 @@ pub struct PlannedFrame {
     pub deadline_mono_us: Option<i64>,
 }
 
+impl PlannedFrame {
+    /// The ONVIF replay extension of this frame (for its first RTP packet)
+    /// in a transmission started by the PLAY with CSeq `cseq`.
+    pub fn onvif_ext(&self, cseq: u32) -> crate::rtp::OnvifReplayExt {
+        crate::rtp::OnvifReplayExt {
+            clean_point: self.flags.clean_point,
+            end_of_section: self.flags.end_of_section,
+            discontinuity: self.flags.discontinuity,
+            terminal: self.flags.terminal,
+            // The low byte, by definition of the field.
+            ..crate::rtp::OnvifReplayExt::at_unix_us(self.time_us, cseq.to_le_bytes()[0])
+        }
+    }
+
+    /// Its RTP timestamp on a stream whose timestamps start at `base`.
+    pub fn rtp_ts_90k(&self, base: u32) -> u32 {
+        super::pacing::rtp_ts_90k(base, self.rtp_us)
+    }
+}
+
 /// What [`TrickPlan::next`] says.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TrickStep {
@@ -815,6 +835,11 @@ mod tests {
         assert_eq!(out[19].deadline_mono_us, Some(5_000_000 + 19 * FRAME));
         assert_eq!(plan.next(&frames[..]), TrickStep::Done);
         assert!(plan.is_done());
+        // What goes on the wire for the frame after the gap.
+        let ext = out[10].onvif_ext(0x1_0203);
+        assert_eq!(ext.to_bytes()[12..14], [0xa0, 0x03], "C, D; CSeq low byte");
+        assert_eq!(ext.unix_us(), T0 + 600_000_000);
+        assert_eq!(out[10].rtp_ts_90k(1000), 1000 + 10 * 3600);
     }
 
     #[test]

@@ -226,3 +226,52 @@ fn plain_client_bytes_unchanged_by_onvif_extension() {
     assert_eq!(h264, (48, 0xc614_639c_d3a3_4692));
     assert_eq!(h265, (46, 0xcdb5_64a3_6a8a_be1b));
 }
+
+/// With the extension on the first packet of every frame (an ONVIF
+/// client), each packet is the plain one with X set and the 16 extension
+/// bytes after the fixed header on the first packet of a frame, nothing
+/// else changed, and still within the packet size (the room is reserved).
+#[test]
+fn onvif_extension_only_on_first_packet_of_each_frame() {
+    for (codec, annexb) in [(Codec::H264, H264_ANNEXB), (Codec::H265, H265_ANNEXB)] {
+        let aus = access_units(codec, &annexb_nals(annexb));
+        let p = Packetizer::for_max_rtp_packet(codec, 1400).unwrap();
+        let (mut plain, mut onvif) = (PacketHead::new(), PacketHead::new());
+        let mut with_ext = 0;
+        for (i, nals) in aus.iter().enumerate() {
+            let ext = OnvifReplayExt {
+                clean_point: i % 25 == 0,
+                ..OnvifReplayExt::at_unix_us(1_709_215_200_000_000 + 40_000 * i as i64, 4)
+            };
+            for (k, frag) in p.fragments(nals.iter().map(|n| &n[..])).enumerate() {
+                let hdr = RtpHeader {
+                    payload_type: 96,
+                    marker: false,
+                    seq: k as u16,
+                    ts_90k: 3600 * i as u32,
+                    ssrc: 7,
+                };
+                write_head(&mut plain, Some(0), &hdr, None, &frag).unwrap();
+                let ext = (k == 0).then_some(&ext);
+                write_head(&mut onvif, Some(0), &hdr, ext, &frag).unwrap();
+                let (a, b) = (plain.as_bytes(), onvif.as_bytes());
+                let rtp_len = |h: &[u8]| usize::from(u16::from_be_bytes([h[2], h[3]]));
+                assert!(rtp_len(b) <= 1400);
+                if k > 0 {
+                    assert_eq!(a, b);
+                    continue;
+                }
+                with_ext += 1;
+                assert_eq!(rtp_len(b), rtp_len(a) + 16);
+                assert_eq!(b[4], a[4] | 0x10, "X bit");
+                assert_eq!(&b[5..16], &a[5..16]);
+                assert_eq!(b[16..32], ext.unwrap().to_bytes());
+                assert_eq!(&b[32..], &a[16..]);
+                let wire = [b, frag.payload()].concat();
+                let rtp = parse_rtp(&wire[4..]).unwrap();
+                assert_eq!(rtp.onvif_ext(), ext.copied());
+            }
+        }
+        assert_eq!(with_ext, aus.len());
+    }
+}
