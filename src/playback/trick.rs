@@ -77,6 +77,22 @@
 //! given to [`TrickPlan::start`] (or [`TrickPlan::reanchor`]), each later
 //! one `Δrtp_us / Speed` after it. Unpaced plans give no deadline: send
 //! as fast as the transport's flow control allows.
+//!
+//! # Wiring (what the session core does with it)
+//!
+//! On PLAY: [`crate::rtsp::OnvifPlay::from_headers`] → direction from the
+//! Scale's sign, `abs_scale_milli`, [`FrameFilter::for_request`] (reorders
+//! GOPs: `is_onvif()`), [`Pacing`] from `Rate-Control` and `Speed`,
+//! `end_us` from the clock range (or the URL's window), the start from
+//! the range (the current position for `clock=-<end>` or `npt=now-`),
+//! clamped to the URL's window. With `Immediate: yes` (or when idle) the
+//! new plan replaces the old at once with its [`TrickPlan::continuity`];
+//! otherwise it waits for [`TrickPlan::is_done`]. The reply carries the
+//! Scale applied and `Range: clock=` from the first and last planned
+//! frames. Per frame: send when `deadline_mono_us` is due (or at once),
+//! `rtp_ts_90k(base)` as its timestamp, `onvif_ext(cseq)` on its first
+//! packet when the session is ONVIF; [`TrickStep::Done`] ends the
+//! transmission without pausing. RTCP SR: zero NTP/RTP fields when unpaced.
 
 use static_assertions::const_assert;
 
