@@ -50,7 +50,8 @@
 //! Each planned frame carries `rtp_us`, the position to turn into an RTP
 //! timestamp with [`super::pacing::rtp_ts_90k`]:
 //!
-//! - **`Rate-Control: no`** ([`Pacing::Unpaced`]): the recorded time minus
+//! - [`RtpTimeline::Recorded`], required with `Rate-Control: no`
+//!   ([`Pacing::Unpaced`]): the recorded time minus
 //!   a per-session origin, as ONVIF requires ("the RTP timestamps of
 //!   packets transmitted during reverse playback shall be the same as they
 //!   would be if those same packets were being transmitted in the forwards
@@ -58,7 +59,8 @@
 //!   gaps included (a 10-minute gap is 10 minutes of RTP time); in reverse
 //!   they *decrease* from one GOP to the next, which the spec mandates and
 //!   the D flag announces. The only non-monotonic case, by the spec.
-//! - **`Rate-Control: yes`** ([`Pacing::Paced`]): the client's rendering
+//! - [`RtpTimeline::Rendering`], for `Rate-Control: yes`
+//!   ([`Pacing::Paced`]) and plain clients: the client's rendering
 //!   timeline, strictly increasing in delivery order in every mode (RFC
 //!   2326 Appendix B: timestamps follow playback timing). Between two
 //!   frames it advances by their recorded distance divided by |Scale| when
@@ -71,11 +73,14 @@
 //!   This departs from the spec's Rate-Control-yes reverse rule
 //!   (decreasing timestamps inside a GOP), which only a reordering client
 //!   could follow. `Speed` (RFC 2326 §12.35) changes delivery only: the
-//!   deadlines are divided by it, the timestamps are not.
+//!   deadlines are divided by it, the timestamps are not. (An ONVIF client
+//!   that plays reverse with Rate-Control yes may do better with
+//!   `Recorded` timestamps, paced: the two are independent parameters,
+//!   for the end-to-end tests to settle.)
 //!
 //! Deadlines (paced only): the plan's first frame is due at the `now`
 //! given to [`TrickPlan::start`] (or [`TrickPlan::reanchor`]), each later
-//! one `Δrtp_us / Speed` after it. Unpaced plans give no deadline: send
+//! one `Δplay_us / Speed` after it. Unpaced plans give no deadline: send
 //! as fast as the transport's flow control allows.
 //!
 //! # Wiring (what the session core does with it)
@@ -83,6 +88,7 @@
 //! On PLAY: [`crate::rtsp::OnvifPlay::from_headers`] → direction from the
 //! Scale's sign, `abs_scale_milli`, [`FrameFilter::for_request`] (reorders
 //! GOPs: `is_onvif()`), [`Pacing`] from `Rate-Control` and `Speed`,
+//! [`RtpTimeline::Recorded`] with `Rate-Control: no` (a session-long origin),
 //! `end_us` from the clock range (or the URL's window), the start from
 //! the range (the current position for `clock=-<end>` or `npt=now-`),
 //! clamped to the URL's window. With `Immediate: yes` (or when idle) the
@@ -98,9 +104,9 @@ use static_assertions::const_assert;
 
 use super::pacing::{DEFAULT_FRAME_US, MAX_FRAME_GAP_US};
 
-// Per-session state of fixed size (192 bytes on 64-bit targets): a plan
+// Per-session state of fixed size (208 bytes on 64-bit targets): a plan
 // lives in the session, never on the heap; a change that grows it is seen.
-const_assert!(core::mem::size_of::<TrickPlan>() <= 192);
+const_assert!(core::mem::size_of::<TrickPlan>() <= 208);
 const_assert!(core::mem::size_of::<PlannedFrame>() <= 56);
 
 /// |Scale| above which only key frames are sent, in thousandths (4×).
@@ -203,16 +209,25 @@ impl FrameFilter {
     }
 }
 
-/// `Rate-Control` and its consequences for deadlines and timestamps.
+/// `Rate-Control`: whether frames have deadlines.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Pacing {
-    /// `Rate-Control: yes`: deadlines at the rate, RTP on the rendering timeline.
+    /// `Rate-Control: yes`: deadlines at |Scale| × Speed.
     Paced {
         /// `Speed` in thousandths (1000 when absent); delivery only.
         speed_milli: u32,
     },
-    /// `Rate-Control: no`: no deadlines, RTP from the recorded times.
-    Unpaced {
+    /// `Rate-Control: no`: no deadlines (the client paces).
+    Unpaced,
+}
+
+/// What the RTP timestamps follow (see the module docs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RtpTimeline {
+    /// The client's rendering timeline: increasing in delivery order.
+    Rendering,
+    /// The recorded times (ONVIF, `Rate-Control: no`).
+    Recorded {
         /// Recorded time (Unix µs) that maps to RTP position 0; keep it for
         /// the whole session so that a frame has the same timestamp in
         /// every PLAY.
@@ -229,8 +244,10 @@ pub struct TrickParams {
     pub abs_scale_milli: u32,
     /// Which frames.
     pub filter: FrameFilter,
-    /// Deadlines and timestamps.
+    /// Deadlines.
     pub pacing: Pacing,
+    /// Timestamps.
+    pub rtp_timeline: RtpTimeline,
     /// Where the plan stops (Unix µs): later than the start forward,
     /// earlier in reverse; `None`: the end (beginning) of the footage.
     pub end_us: Option<i64>,
@@ -273,8 +290,8 @@ pub struct PlannedFrame {
     /// Its place on the client's rendering timeline, strictly increasing
     /// in delivery order; the pacing position.
     pub play_us: i64,
-    /// The position its RTP timestamp is made of: `play_us` when paced,
-    /// recorded time minus the origin when unpaced.
+    /// The position its RTP timestamp is made of: `play_us` on the
+    /// rendering timeline, recorded time minus the origin on the recorded one.
     pub rtp_us: i64,
     /// When to send it (monotonic µs); `None` when unpaced.
     pub deadline_mono_us: Option<i64>,
@@ -702,12 +719,12 @@ impl TrickPlan {
             self.step_us(self.nominal_frame_us)
         };
         let play_us = self.last_play_us.saturating_add(step);
-        let rtp_us = match self.params.pacing {
-            Pacing::Paced { .. } => play_us,
-            Pacing::Unpaced { origin_us } => f.time_us.saturating_sub(origin_us),
+        let rtp_us = match self.params.rtp_timeline {
+            RtpTimeline::Rendering => play_us,
+            RtpTimeline::Recorded { origin_us } => f.time_us.saturating_sub(origin_us),
         };
         let deadline_mono_us = match self.params.pacing {
-            Pacing::Unpaced { .. } => None,
+            Pacing::Unpaced => None,
             Pacing::Paced { speed_milli } => {
                 let (anchor_play, anchor_mono) =
                     *self.anchor.get_or_insert((play_us, self.anchor_at_mono_us));
@@ -791,6 +808,7 @@ mod tests {
             abs_scale_milli: scale_milli,
             filter,
             pacing: Pacing::Paced { speed_milli: 1000 },
+            rtp_timeline: RtpTimeline::Rendering,
             end_us: None,
         }
     }
@@ -943,7 +961,8 @@ mod tests {
         let frames = two_sections();
         let origin_us = T0;
         let unpaced = |direction| TrickParams {
-            pacing: Pacing::Unpaced { origin_us },
+            pacing: Pacing::Unpaced,
+            rtp_timeline: RtpTimeline::Recorded { origin_us },
             ..params(direction, 1000, FrameFilter::All)
         };
         let run = |direction, pos| {
@@ -1247,7 +1266,12 @@ mod tests {
                         speed_milli: rng.below(5000) as u32,
                     }
                 } else {
-                    Pacing::Unpaced { origin_us: T0 }
+                    Pacing::Unpaced
+                },
+                rtp_timeline: if rng.below(2) == 0 {
+                    RtpTimeline::Rendering
+                } else {
+                    RtpTimeline::Recorded { origin_us: T0 }
                 },
                 end_us: (rng.below(2) == 0).then(|| T0 + rng.below(20_000_000) as i64),
             };
