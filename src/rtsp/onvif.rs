@@ -721,6 +721,22 @@ mod tests {
     }
 
     #[test]
+    fn gstreamer_onvif_mode_setup_and_pause_say_nothing() {
+        // ONVIF mode is only visible from the PLAYs: the session must turn
+        // the replay extension on at PLAY, not at SETUP.
+        for bytes in [
+            &include_bytes!("../../tests/fixtures/gstreamer_onvif_setup.txt")[..],
+            include_bytes!("../../tests/fixtures/gstreamer_onvif_setup_no_rate_control.txt"),
+            include_bytes!("../../tests/fixtures/gstreamer_onvif_pause.txt"),
+        ] {
+            let (req, _) = parse_request(bytes).unwrap();
+            let p = OnvifPlay::from_headers(&req.headers).unwrap();
+            assert!(!p.is_onvif(), "{}", req.method_name);
+            assert_eq!(p, OnvifPlay::default());
+        }
+    }
+
+    #[test]
     fn gstreamer_onvif_mode_seeks() {
         let p = play(include_bytes!(
             "../../tests/fixtures/gstreamer_onvif_play_speed2.txt"
