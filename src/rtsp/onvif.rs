@@ -592,8 +592,7 @@ pub struct OnvifPlay<'a> {
 }
 
 impl<'a> OnvifPlay<'a> {
-    /// Reads the headers of a request (other headers are ignored; the first
-    /// of a repeated single-valued header wins, every `Require` counts).
+    /// Reads the headers of a request and [`Self::validate`]s them.
     ///
     /// # Errors
     ///
@@ -601,6 +600,23 @@ impl<'a> OnvifPlay<'a> {
     /// chapter forbids: `Rate-Control: no` with a Scale other than ±1; a
     /// closed clock range whose direction disagrees with the Scale's.
     pub fn from_headers(headers: &[Header<'a>]) -> Result<OnvifPlay<'a>, OnvifHeaderError> {
+        let p = Self::parse_headers(headers)?;
+        p.validate()?;
+        Ok(p)
+    }
+
+    /// Reads the headers of a request without checking them against each
+    /// other (other headers are ignored; the first of a repeated
+    /// single-valued header wins, every `Require` counts). For a lenient
+    /// session: GStreamer 1.22 with `onvif-rate-control=false` asks
+    /// `Scale: 4` with `Rate-Control: no` for key-unit trick modes
+    /// (`gstreamer_onvif_play_scale4_intra4000_no_rate_control.txt`),
+    /// which the spec forbids.
+    ///
+    /// # Errors
+    ///
+    /// The first malformed header.
+    pub fn parse_headers(headers: &[Header<'a>]) -> Result<OnvifPlay<'a>, OnvifHeaderError> {
         let mut p = OnvifPlay::default();
         for h in headers {
             let n = h.name;
@@ -621,11 +637,18 @@ impl<'a> OnvifPlay<'a> {
                 p.clock_range = ClockRange::parse(v)?;
             }
         }
-        p.check()?;
         Ok(p)
     }
 
-    fn check(&self) -> Result<(), OnvifHeaderError> {
+    /// Checks the combinations the ONVIF replay chapter forbids.
+    ///
+    /// # Errors
+    ///
+    /// `Rate-Control: no` with a Scale other than ±1 ("the Scale parameter,
+    /// if it is present, shall be either 1.0 or -1.0"); a closed clock range
+    /// whose direction disagrees with the Scale's ("The direction of the
+    /// range shall correspond to the value of the Scale header").
+    pub fn validate(&self) -> Result<(), OnvifHeaderError> {
         let scale = self.scale_or_normal();
         if !self.rate_controlled() && scale.milli().unsigned_abs() != 1000 {
             return Err(OnvifHeaderError {
@@ -792,6 +815,9 @@ mod tests {
         ))
         .unwrap();
         let e = OnvifPlay::from_headers(&req.headers).unwrap_err();
+        let lenient = OnvifPlay::parse_headers(&req.headers).unwrap();
+        assert_eq!(lenient.validate(), Err(e));
+        assert_eq!(lenient.scale, Some(Scale::from_milli(4000)));
         assert_eq!(
             (e.header, e.reason),
             ("Scale", "with Rate-Control: no, Scale must be 1 or -1")
