@@ -47,6 +47,18 @@ impl FrameData {
         // The range was checked against this map's length when made.
         self.map.get(self.range.clone()).unwrap_or(&[])
     }
+
+    /// The map that holds the payload, to send it later without copying
+    /// (the MP4 export keeps the map, not the frame).
+    pub fn map(&self) -> &Rc<Mmap> {
+        &self.map
+    }
+
+    /// Where the payload is in [`Self::map`] (checked against the map's
+    /// length when the frame was read).
+    pub fn range(&self) -> core::ops::Range<usize> {
+        self.range.clone()
+    }
 }
 
 #[derive(Debug)]
