@@ -8,31 +8,13 @@ mod common;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{TempDir, ctrtspd, fixture, import, import_file, run_with_timeout};
+use common::{TempDir, count_frames, fixture, import, import_file, run_with_timeout};
 
 const T0: i64 = 1_709_215_200;
 const TOOL_TIMEOUT: Duration = Duration::from_secs(60);
 
 fn export(root: &TempDir, kind: &str, start: i64, stop: i64, out: &str) -> common::Finished {
-    let mut cmd = ctrtspd();
-    cmd.args([
-        "export",
-        "--root",
-        root.path_str(),
-        "--camera",
-        "3",
-        "--kind",
-        kind,
-    ])
-    .args([
-        "--start",
-        &start.to_string(),
-        "--stop",
-        &stop.to_string(),
-        "-o",
-        out,
-    ]);
-    run_with_timeout(&mut cmd, TOOL_TIMEOUT)
+    common::export(root, 3, kind, (start, stop), std::path::Path::new(out))
 }
 
 /// One packet as ffprobe reads it from the file: (pts s, duration s, key).
@@ -78,24 +60,7 @@ fn decode(path: &str) -> usize {
         "ffmpeg: {}",
         f.stderr
     );
-    let f = run_with_timeout(
-        Command::new("ffprobe").args([
-            "-v",
-            "error",
-            "-count_frames",
-            "-show_entries",
-            "stream=nb_read_frames,codec_tag_string",
-            "-of",
-            "csv=p=0",
-            path,
-        ]),
-        TOOL_TIMEOUT,
-    );
-    assert!(f.success(), "ffprobe: {}", f.stderr);
-    let line = f.stdout.trim();
-    line.split(',')
-        .find_map(|v| v.parse().ok())
-        .unwrap_or_else(|| panic!("no frame count in {line:?}"))
+    count_frames(path)
 }
 
 fn assert_close(a: f64, b: f64, what: &str) {

@@ -327,6 +327,29 @@ impl Clip {
         }
     }
 
+    /// Asks the kernel to read the payload behind file bytes `range` ahead
+    /// (madvise WILLNEED), so sending does not stall the one thread on a
+    /// cold page. Advice only: failures change nothing but speed.
+    pub fn advise(&self, range: core::ops::Range<u64>) {
+        let first = self
+            .runs
+            .partition_point(|r| r.at + r.range.len() as u64 <= range.start);
+        for run in self.runs.iter().skip(first) {
+            if run.at >= range.end {
+                break;
+            }
+            let from = range.start.saturating_sub(run.at) as usize;
+            let to = ((range.end - run.at) as usize).min(run.range.len());
+            if from < to {
+                let _ = run.map.advise_range(
+                    memmap2::Advice::WillNeed,
+                    run.range.start + from,
+                    to - from,
+                );
+            }
+        }
+    }
+
     /// Frames of run `r`: `first..end`.
     fn run_frames(&self, r: usize) -> core::ops::Range<usize> {
         let first = self.runs.get(r).map_or(0, |x| x.first_frame);

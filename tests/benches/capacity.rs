@@ -1051,6 +1051,18 @@ fn start_server(root: &Path, port: u16, tag: &str) -> Guard {
                 "100000",
             ])
             .args(SERVER_ARGS.get().into_iter().flatten())
+            // No HTTP unless asked (`--server-arg --http ...`): parallel
+            // runs would fight over port 8080.
+            .args(
+                (!SERVER_ARGS
+                    .get()
+                    .into_iter()
+                    .flatten()
+                    .any(|a| a == "--http"))
+                .then_some(["--http", "off"])
+                .into_iter()
+                .flatten(),
+            )
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log),
