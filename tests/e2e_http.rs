@@ -323,3 +323,61 @@ fn http_off_and_a_taken_port() {
     assert_eq!(f.status.and_then(|s| s.code()), Some(1), "{said}");
     assert!(said.contains(&format!("cannot listen on {port}")), "{said}");
 }
+
+#[test]
+fn metrics_count_what_happened() {
+    common::require_tool("curl", "--version", "curl");
+    common::require_ffprobe();
+    let root = store();
+    let server = ServerProcess::start(&root, &[]);
+    let dir = TempDir::new("http-metrics");
+    // Two seconds of camera 3 over RTSP/TCP: 50 frames.
+    let url = server.url(&format!("regul/3/?start={T0}&stop={}", T0 + 2));
+    let probe = common::ffprobe(&url, "tcp", Duration::from_secs(60));
+    assert_eq!(probe.nb_read_frames, 50, "{}", probe.run.stderr);
+    let bad = format!("/export/regul/3.mp4?start={T0}&stop={}", T0 + 1);
+    assert_eq!(
+        curl(&dir, &server.http_url(&bad), &["-r", "999999-"]).status,
+        416
+    );
+    assert_eq!(curl(&dir, &server.http_url("/nope"), &[]).status, 404);
+    let got = curl(&dir, &server.http_url("/metrics"), &[]);
+    assert_eq!(got.status, 200);
+    let text = String::from_utf8(got.body).unwrap();
+    let value = |name: &str| -> f64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in\n{text}"))
+    };
+    // ffprobe may stop reading before the end: at least what it decoded.
+    assert!(value("ctrtspd_rtsp_frames_sent_total") >= 50.0, "{text}");
+    assert_eq!(
+        value("ctrtspd_rtsp_frame_lateness_seconds_count"),
+        value("ctrtspd_rtsp_frames_sent_total")
+    );
+    assert_eq!(
+        value("ctrtspd_refusals_total{protocol=\"http\",status=\"416\"}"),
+        1.0
+    );
+    assert_eq!(
+        value("ctrtspd_refusals_total{protocol=\"http\",status=\"404\"}"),
+        1.0
+    );
+    assert_eq!(value("ctrtspd_rtsp_sessions{transport=\"tcp\"}"), 0.0);
+    let store_bytes: u64 = std::fs::read_dir(root.0.join("3/regul/20240229"))
+        .unwrap()
+        .map(|e| e.unwrap().metadata().unwrap().len())
+        .sum();
+    assert_eq!(
+        value("ctrtspd_store_bytes{camera=\"3\",kind=\"regul\"}"),
+        store_bytes as f64
+    );
+    // The newest frame of camera 3 is at T0 + 63.96 s, long ago.
+    let age = value("ctrtspd_store_newest_frame_age_seconds{camera=\"3\",kind=\"regul\"}");
+    let expected = common::unix_now_us() as f64 / 1e6 - (T0 as f64 + 63.96);
+    assert!(
+        (age - expected).abs() < 60.0,
+        "age {age}, expected about {expected}"
+    );
+    assert!(text.contains("ctrtspd_store_newest_frame_age_seconds{camera=\"5\",kind=\"alarm\"}"));
+}

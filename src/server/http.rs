@@ -132,6 +132,7 @@ async fn run(shared: Rc<Shared>, stream: Async<TcpStream>, peer: SocketAddr) {
     let (_admitted, admission) = Admitted::new(&shared, peer);
     if let Err(why) = admission {
         log::warn!("{peer}: http refused: {why}");
+        shared.metrics.http_response(503, 0);
         let r = Response::text(503, why);
         let _ = send(&shared, &stream, &r.head(false), &r.body, false).await;
         return;
@@ -152,6 +153,7 @@ async fn run(shared: Rc<Shared>, stream: Async<TcpStream>, peer: SocketAddr) {
                 let (response, outcome) = answer(&shared, &req, &mut clip_cache);
                 if outcome == http::Outcome::AuthFailed {
                     log::warn!("{peer}: http {}: authentication failed", req.path);
+                    super::metrics::bump(&shared.metrics.http_auth_failures, 1);
                 }
                 log::debug!(
                     "{peer}: http {} {} → {}",
@@ -199,11 +201,16 @@ async fn run(shared: Rc<Shared>, stream: Async<TcpStream>, peer: SocketAddr) {
             Err(http::ParseError::Invalid(why)) => (Response::text(400, why), false, false, filled),
         };
         let head = response.head(keep_alive);
-        if send(&shared, &stream, &head, &response.body, head_only)
-            .await
-            .is_err()
-            || !keep_alive
-        {
+        let sent = send(&shared, &stream, &head, &response.body, head_only).await;
+        let body_bytes = if head_only {
+            0
+        } else {
+            response.body.len_bytes()
+        };
+        shared
+            .metrics
+            .http_response(response.status, if sent.is_ok() { body_bytes } else { 0 });
+        if sent.is_err() || !keep_alive {
             return;
         }
         // Keep what the client sent after this request (pipelining).
@@ -227,7 +234,9 @@ fn answer(
         now_unix_us: shared.clock.unix_us(),
         clip_cache,
     };
-    http::handle(&mut ctx, req, |_| String::new())
+    http::handle(&mut ctx, req, |cat| {
+        shared.metrics.render(cat, shared.clock.unix_us())
+    })
 }
 
 /// Sends `head` then `body` (unless `head_only`), waiting for the socket

@@ -15,6 +15,7 @@ mod conn;
 mod handler;
 mod http;
 pub mod media;
+pub(crate) mod metrics;
 mod pacer;
 mod schedule;
 pub mod signals;
@@ -168,6 +169,8 @@ pub(crate) struct Shared {
     pub mmsg: RefCell<nix::sys::socket::MultiHeaders<nix::sys::socket::SockaddrStorage>>,
     /// When each connection is next due; served by the pacer task.
     pub schedule: schedule::Schedule,
+    /// Counters for `/metrics`.
+    pub metrics: metrics::Metrics,
 }
 
 impl Shared {
@@ -362,6 +365,7 @@ impl Server {
                 None,
             )),
             schedule: schedule::Schedule::default(),
+            metrics: metrics::Metrics::default(),
         });
         let tick = pacer::Tick::new().map_err(|e| ServerError::Io("pacer timerfd", e))?;
         Ok(Server {
