@@ -25,6 +25,9 @@ use crate::mp4::Piece;
 pub const MAX_REQUEST_BYTES: usize = 8192;
 /// Pieces per `writev` (each NAL is two: its prefix and its body).
 const IOV_PIECES: usize = 256;
+/// Bytes per `writev` at most: the copy into the socket is the time the
+/// thread is not pacing RTSP frames, so batches stay short.
+const BATCH_BYTES: usize = 128 << 10;
 /// Payload asked to be read ahead of what is sent (madvise WILLNEED).
 const READ_AHEAD_BYTES: u64 = 8 << 20;
 
@@ -138,6 +141,15 @@ async fn run(shared: Rc<Shared>, stream: Async<TcpStream>, peer: SocketAddr) {
         return;
     }
     let limits = shared.config.limits;
+    // The RTSP connections' bound on kernel memory per connection: an
+    // export to a client that stops reading pins no more than this.
+    if let Some(bytes) = limits.send_buffer_bytes {
+        let bytes = usize::try_from(bytes).unwrap_or(usize::MAX);
+        let opt = nix::sys::socket::sockopt::SndBuf;
+        if let Err(e) = nix::sys::socket::setsockopt(stream.get_ref(), opt, &bytes) {
+            log::warn!("{peer}: http SO_SNDBUF: {e}");
+        }
+    }
     let idle_us = i64::from(shared.config.session_timeout_s) * 1_000_000;
     let mut buf = vec![0u8; MAX_REQUEST_BYTES];
     let mut filled = 0usize;
@@ -265,7 +277,13 @@ async fn send(
             }
         }
         match write_some(stream, head, body, head_only, sent) {
-            Ok(n) => sent += n as u64,
+            Ok(n) => {
+                sent += n as u64;
+                // A reader as fast as loopback never fills the socket: let
+                // the pacer and the other connections run between batches,
+                // or one export holds the thread for its whole file.
+                smol::future::yield_now().await;
+            }
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
                 let deadline = shared.clock.mono_us() + stall_us;
                 match bounded(shared, deadline, stream.writable()).await {
@@ -314,9 +332,16 @@ fn write_some(
         }
     }
     let mut iov: heapless::Vec<IoSlice<'_>, IOV_PIECES> = heapless::Vec::new();
+    let mut room = BATCH_BYTES;
     for p in &pieces {
+        let b = p.bytes();
+        let b = b.get(..room.min(b.len())).unwrap_or(b);
         // Same capacity as `pieces`.
-        let _ = iov.push(IoSlice::new(p.bytes()));
+        let _ = iov.push(IoSlice::new(b));
+        room -= b.len();
+        if room == 0 {
+            break;
+        }
     }
     nix::sys::uio::writev(stream.get_ref(), &iov).map_err(std::io::Error::from)
 }
