@@ -317,12 +317,25 @@ impl Clip {
         let run = self
             .runs
             .partition_point(|r| r.at + r.range.len() as u64 <= pos);
+        // The frame holding `pos`: a binary search over the run's frame
+        // offsets (a walk from the run's start would cost a whole
+        // segment's frames for each batch sent).
+        let frames = self.run_frames(run);
+        let frame = match self.runs.get(run) {
+            Some(r) if pos > r.at => {
+                let in_run = pos - r.at;
+                let offs = self.frame_off.get(frames.clone()).unwrap_or(&[]);
+                let after = offs.partition_point(|&o| u64::from(o) <= in_run);
+                frames.start + after.saturating_sub(1)
+            }
+            _ => frames.start,
+        };
         Pieces {
             clip: self,
             pos,
             end,
             run,
-            frame: self.runs.get(run).map_or(0, |r| r.first_frame),
+            frame,
             nal_off: 0,
         }
     }
