@@ -7,16 +7,18 @@
 //! cargo bench --bench export -- --copies 300 --repeat 10
 //! ```
 //!
-//! `--copies N` [300]: the store is `demo_h264_640x360_10s.264` imported
-//! N times back to back (N × 10 s, ~0.36 MB each) as camera 1 regul, kept
-//! in target/bench-data/export-store-N; `--repeat R` [10]: GETs of the
+//! `--copies N` [300]: the store is `demo_h264_640x360_10s.264` repeated N
+//! times (N × 10 s, ~0.36 MB each) and imported at once as camera 1 regul
+//! (segments of 64 MiB, as a recorder rotates them), kept in
+//! target/bench-data/export-store-1xN; `--repeat R` [10]: GETs of the
 //! whole export (and sends of the file by the floors) per measurement.
 //!
 //! The server (`ctrtspd serve --http`) and the floor writers run under
 //! `taskset -c 0`, the reading client in this process (on any core).
-//! CPU = utime+stime from /proc (the floors read their own before exit). Before measuring, the export is fetched once and written
-//! to target/bench-data/export-N.mp4 (the floors' file), which also puts
-//! the store's pages and the file in the page cache.
+//! CPU = utime+stime from /proc (the floors read their own before exit).
+//! Before measuring, the export is fetched once and written to
+//! target/bench-data/export-N.mp4 (the floors' file), which also puts the
+//! store's pages and the file in the page cache.
 
 mod common;
 
@@ -143,11 +145,13 @@ fn main() {
             other => panic!("unknown option {other}"),
         }
     }
-    let root = data_dir().join(format!("export-store-{copies}"));
+    // One import of the copies back to back: segments as a recorder
+    // writes them (rotated at 64 MiB, ~25 min here), not one per copy.
+    let root = data_dir().join(format!("export-store-1x{copies}"));
     let end_us: i64 = cached_store(&root, |root| {
         let clip =
             std::fs::read(manifest().join("tests/fixtures/demo_h264_640x360_10s.264")).unwrap();
-        import_copies(root, &clip, copies, T0_US, 25.0).to_string()
+        import_copies(root, &clip.repeat(copies), 1, T0_US, 25.0).to_string()
     })
     .trim()
     .parse()
