@@ -31,10 +31,41 @@ use crate::mp4::{Clip, ExportError};
 use crate::store::{Catalog, Kind};
 use crate::utc::UnixSeconds;
 
+/// An export's window: camera, kind, start and stop (µs).
+pub type ExportKey = (u32, Kind, i64, i64);
+
+/// An export laid out, or why it could not be (status, reason).
+pub type ClipResult = Result<Rc<Clip>, (u16, String)>;
+
 /// The last export laid out on a connection: a player asks for many
 /// ranges of the same file, and laying it out again would walk the index
 /// again each time.
-pub type ClipCache = Option<((u32, Kind, i64, i64), Rc<Clip>)>;
+pub type ClipCache = Option<(ExportKey, ClipResult)>;
+
+/// What [`handle`] made of a request.
+#[derive(Debug)]
+pub enum Handled {
+    /// The response to send.
+    Answer(Response, Outcome),
+    /// The export `ExportKey` must be laid out first (a bounded number of
+    /// index records at a time, see [`crate::mp4::ClipBuilder`]) and put
+    /// in the cache; then the request is handled again.
+    NeedClip(ExportKey),
+}
+
+/// The cache entry for a layout's result: errors become their status
+/// and reason (400 window, 404 nothing recorded, 500 otherwise).
+pub fn clip_result(key: ExportKey, r: Result<Clip, ExportError>) -> ClipResult {
+    match r {
+        Ok(c) => Ok(Rc::new(c)),
+        Err(e @ (ExportError::BadWindow | ExportError::TooManyFrames)) => Err((400, e.to_string())),
+        Err(e @ ExportError::NothingRecorded) => Err((404, e.to_string())),
+        Err(e) => {
+            log::error!("http: export camera {} {}: {e}", key.0, key.1);
+            Err((500, e.to_string()))
+        }
+    }
+}
 
 /// What a request is handled with.
 pub struct Context<'a> {
@@ -65,11 +96,22 @@ pub fn handle(
     ctx: &mut Context<'_>,
     req: &Request<'_>,
     metrics: impl FnOnce(&mut Catalog) -> String,
-) -> (Response, Outcome) {
+) -> Handled {
+    match answer(ctx, req, metrics) {
+        Ok((r, o)) => Handled::Answer(r, o),
+        Err(key) => Handled::NeedClip(key),
+    }
+}
+
+fn answer(
+    ctx: &mut Context<'_>,
+    req: &Request<'_>,
+    metrics: impl FnOnce(&mut Catalog) -> String,
+) -> Result<(Response, Outcome), ExportKey> {
     if req.method == Method::Other {
         let r =
             Response::text(405, "only GET and HEAD are served").with("Allow", "GET, HEAD".into());
-        return (r, Outcome::Answered);
+        return Ok((r, Outcome::Answered));
     }
     let user = match ctx.auth {
         None => None,
@@ -91,7 +133,7 @@ pub fn handle(
                     log::info!("http: {}: {denied}", req.path);
                     Outcome::AuthFailed
                 };
-                return (r, outcome);
+                return Ok((r, outcome));
             }
         },
     };
@@ -99,17 +141,17 @@ pub fn handle(
     let route = match route::route(req.path, req.query) {
         Ok(r) => r,
         Err(refusal) => {
-            return (
+            return Ok((
                 Response::text(refusal.status, refusal.reason),
                 Outcome::Answered,
-            );
+            ));
         }
     };
     if let Some(camera) = route.camera()
         && !may_view(camera)
     {
         let r = Response::text(403, "this user may not view this camera");
-        return (r, Outcome::Answered);
+        return Ok((r, Outcome::Answered));
     }
     let response = match route {
         Route::Index => Response::new(
@@ -140,9 +182,9 @@ pub fn handle(
             kind,
             start_us,
             stop_us,
-        } => export(ctx, req, (camera, kind, start_us, stop_us)),
+        } => export(ctx, req, (camera, kind, start_us, stop_us))?,
     };
-    (response, Outcome::Answered)
+    Ok((response, Outcome::Answered))
 }
 
 fn json(body: Result<String, crate::store::StoreError>) -> Response {
@@ -166,25 +208,22 @@ fn compact_utc(us: i64) -> String {
         + "Z"
 }
 
-fn export(ctx: &mut Context<'_>, req: &Request<'_>, key: (u32, Kind, i64, i64)) -> Response {
-    let (camera, kind, start_us, stop_us) = key;
-    let clip = match ctx.clip_cache {
-        Some((k, clip)) if *k == key => Rc::clone(clip),
-        _ => match Clip::build(ctx.catalog, camera, kind, start_us, stop_us) {
-            Ok(c) => {
-                let c = Rc::new(c);
-                *ctx.clip_cache = Some((key, Rc::clone(&c)));
-                c
-            }
-            Err(e @ (ExportError::BadWindow | ExportError::TooManyFrames)) => {
-                return Response::text(400, &e.to_string());
-            }
-            Err(e @ ExportError::NothingRecorded) => return Response::text(404, &e.to_string()),
-            Err(e) => {
-                log::error!("http: export camera {camera} {kind}: {e}");
-                return Response::text(500, &e.to_string());
-            }
-        },
+fn export(ctx: &mut Context<'_>, req: &Request<'_>, key: ExportKey) -> Result<Response, ExportKey> {
+    match ctx.clip_cache {
+        Some((k, result)) if *k == key => Ok(export_response(req, key, result)),
+        _ => Err(key),
+    }
+}
+
+/// The response to an export request whose layout is `result` (for the
+/// request that asked for it with [`Handled::NeedClip`], whose
+/// credentials were checked then: a second check would count as a
+/// replayed nonce).
+pub fn export_response(req: &Request<'_>, key: ExportKey, result: &ClipResult) -> Response {
+    let (camera, kind, ..) = key;
+    let clip = match result {
+        Ok(clip) => Rc::clone(clip),
+        Err((status, reason)) => return Response::text(*status, reason),
     };
     let len = clip.len_bytes();
     let name = format!(

@@ -127,56 +127,89 @@ struct Met {
     range: core::ops::Range<usize>,
 }
 
-impl Clip {
-    /// Lays out the window `[start_us, stop_us)` of a camera's recording
-    /// of a kind. Reads index records only (and the payload CRC of frames
-    /// not yet made durable, so a torn tail is never exported).
-    pub fn build(
+/// A [`Clip`] being laid out, a bounded number of frames per
+/// [`ClipBuilder::step`], so that a server can let other work run between
+/// steps (a day of index records takes a while on a small board). Reads
+/// index records only (and the payload CRC of frames not yet made
+/// durable, so a torn tail is never exported).
+pub struct ClipBuilder {
+    cursor: Cursor,
+    entry: SampleEntry,
+    first_seg: Rc<crate::store::Segment>,
+    seg: Rc<crate::store::Segment>,
+    stop_us: i64,
+    met: Vec<Met>,
+    gaps: usize,
+    /// The first frame after the window, when no gap comes before it:
+    /// its time ends the window's last frame.
+    next_after_us: Option<i64>,
+    done: bool,
+}
+
+impl ClipBuilder {
+    /// Starts laying out `[start_us, stop_us)`: finds the keyframe at or
+    /// before `start_us` and the sample entry.
+    pub fn new(
         cat: &mut Catalog,
         camera: u32,
         kind: Kind,
         start_us: i64,
         stop_us: i64,
-    ) -> Result<Clip, ExportError> {
+    ) -> Result<ClipBuilder, ExportError> {
         if stop_us <= start_us || stop_us.saturating_sub(start_us) > MAX_WINDOW_US {
             return Err(ExportError::BadWindow);
         }
-        let Some(mut cursor) = Cursor::seek(cat, camera, kind, start_us)? else {
+        let Some(cursor) = Cursor::seek(cat, camera, kind, start_us)? else {
             return Err(ExportError::NothingRecorded);
         };
         let first_seg = Rc::clone(cursor.segment());
         let header = first_seg.header();
         let entry = SampleEntry::new(header.codec, &header.params).map_err(ExportError::Entry)?;
-        let mut seg = Rc::clone(&first_seg);
-        let mut met: Vec<Met> = Vec::new();
-        let mut gaps = 0;
-        // The first frame after the window, when no gap comes before it:
-        // its time ends the window's last frame.
-        let mut next_after_us = None;
-        loop {
-            match cursor.next(cat)? {
+        Ok(ClipBuilder {
+            seg: Rc::clone(&first_seg),
+            first_seg,
+            cursor,
+            entry,
+            stop_us,
+            met: Vec::new(),
+            gaps: 0,
+            next_after_us: None,
+            done: false,
+        })
+    }
+
+    /// Walks up to `max_steps` more index records; true once the window is
+    /// walked whole.
+    pub fn step(&mut self, cat: &mut Catalog, max_steps: usize) -> Result<bool, ExportError> {
+        let header = self.first_seg.header();
+        let mut steps = 0usize;
+        while !self.done && steps < max_steps {
+            steps += 1;
+            match self.cursor.next(cat)? {
                 Step::Frame(f) => {
-                    if f.record.time_us >= stop_us {
-                        next_after_us = Some(f.record.time_us);
+                    if f.record.time_us >= self.stop_us {
+                        self.next_after_us = Some(f.record.time_us);
+                        self.done = true;
                         break;
                     }
-                    if !Rc::ptr_eq(cursor.segment(), &seg) {
-                        let h = cursor.segment().header();
+                    if !Rc::ptr_eq(self.cursor.segment(), &self.seg) {
+                        let h = self.cursor.segment().header();
                         if h.codec != header.codec || h.params != header.params {
-                            if let Some(last) = met.last_mut() {
-                                last.end_us = last.end_us.or(seg.end_us());
+                            if let Some(last) = self.met.last_mut() {
+                                last.end_us = last.end_us.or(self.seg.end_us());
                             }
+                            self.done = true;
                             break;
                         }
-                        seg = Rc::clone(cursor.segment());
+                        self.seg = Rc::clone(self.cursor.segment());
                     }
-                    if met.is_empty() && !f.record.keyframe {
+                    if self.met.is_empty() && !f.record.keyframe {
                         continue;
                     }
-                    if met.len() >= MAX_FRAMES {
+                    if self.met.len() >= MAX_FRAMES {
                         return Err(ExportError::TooManyFrames);
                     }
-                    met.push(Met {
+                    self.met.push(Met {
                         time_us: f.record.time_us,
                         len_bytes: f.record.len_bytes,
                         keyframe: f.record.keyframe,
@@ -186,25 +219,47 @@ impl Clip {
                     });
                 }
                 Step::Gap { from_us, to_us } => {
-                    if let Some(last) = met.last_mut() {
+                    if let Some(last) = self.met.last_mut() {
                         last.end_us = Some(from_us);
-                        if to_us < stop_us {
-                            gaps += 1;
+                        if to_us < self.stop_us {
+                            self.gaps += 1;
                         }
                     }
-                    if to_us >= stop_us {
-                        break;
+                    if to_us >= self.stop_us {
+                        self.done = true;
                     }
                 }
                 Step::Pending => {
-                    if let Some(last) = met.last_mut() {
-                        last.end_us = last.end_us.or(cursor.segment().end_us());
+                    if let Some(last) = self.met.last_mut() {
+                        last.end_us = last.end_us.or(self.cursor.segment().end_us());
                     }
-                    break;
+                    self.done = true;
                 }
             }
         }
-        Self::lay_out(entry, met, gaps, next_after_us)
+        Ok(self.done)
+    }
+
+    /// The clip, once [`Self::step`] said the window is walked (before
+    /// that: what was walked so far).
+    pub fn finish(self) -> Result<Clip, ExportError> {
+        Clip::lay_out(self.entry, self.met, self.gaps, self.next_after_us)
+    }
+}
+
+impl Clip {
+    /// Lays out the window `[start_us, stop_us)` of a camera's recording
+    /// of a kind, at once (see [`ClipBuilder`] to do it in steps).
+    pub fn build(
+        cat: &mut Catalog,
+        camera: u32,
+        kind: Kind,
+        start_us: i64,
+        stop_us: i64,
+    ) -> Result<Clip, ExportError> {
+        let mut b = ClipBuilder::new(cat, camera, kind, start_us, stop_us)?;
+        while !b.step(cat, usize::MAX)? {}
+        b.finish()
     }
 
     fn lay_out(

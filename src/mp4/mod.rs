@@ -15,7 +15,7 @@ pub mod boxes;
 pub mod clip;
 pub mod sample_entry;
 
-pub use clip::{Clip, ExportError, Piece, Pieces};
+pub use clip::{Clip, ClipBuilder, ExportError, Piece, Pieces};
 pub use sample_entry::{EntryError, SampleEntry};
 
 #[cfg(test)]

@@ -310,3 +310,25 @@ fn bad_windows_and_empty_ones_are_refused() {
         Err(ExportError::NothingRecorded)
     ));
 }
+
+#[test]
+fn laying_out_in_small_steps_gives_the_same_file() {
+    let root = TempDir::new("mp4-steps");
+    import(&root, Kind::Alarm, T0_S, "ffmpeg_testsrc_h264_gop25.264");
+    import(
+        &root,
+        Kind::Alarm,
+        T0_S + 100,
+        "ffmpeg_testsrc_h264_gop25.264",
+    );
+    let mut cat = Catalog::open(&root.0).unwrap();
+    let (a, b) = ((T0_S + 1) * US + 300_000, (T0_S + 103) * US);
+    let at_once = whole(&Clip::build(&mut cat, 3, Kind::Alarm, a, b).unwrap());
+    let mut builder = ClipBuilder::new(&mut cat, 3, Kind::Alarm, a, b).unwrap();
+    let mut steps = 1;
+    while !builder.step(&mut cat, 7).unwrap() {
+        steps += 1;
+    }
+    assert!(steps > 20, "{steps} steps");
+    assert_eq!(whole(&builder.finish().unwrap()), at_once);
+}

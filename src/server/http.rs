@@ -18,7 +18,7 @@ use smol::io::AsyncReadExt as _;
 
 use super::Shared;
 use crate::http::{self, Body, ClipCache, Method, Response};
-use crate::mp4::Piece;
+use crate::mp4::{Clip, ClipBuilder, ExportError, Piece};
 
 /// Largest request head accepted. Larger than RTSP's: browsers send
 /// cookies of other pages served by the same host name.
@@ -162,7 +162,7 @@ async fn run(shared: Rc<Shared>, stream: Async<TcpStream>, peer: SocketAddr) {
         let parsed = http::request::parse(buf.get(..filled).unwrap_or(&[]));
         let (response, head_only, keep_alive, used) = match parsed {
             Ok(req) => {
-                let (response, outcome) = answer(&shared, &req, &mut clip_cache);
+                let (response, outcome) = answer(&shared, &req, &mut clip_cache).await;
                 if outcome == http::Outcome::AuthFailed {
                     log::warn!("{peer}: http {}: authentication failed", req.path);
                     super::metrics::bump(&shared.metrics.http_auth_failures, 1);
@@ -232,23 +232,63 @@ async fn run(shared: Rc<Shared>, stream: Async<TcpStream>, peer: SocketAddr) {
     }
 }
 
-fn answer(
+/// Answers a request; an export not laid out yet is laid out first, in
+/// steps of [`LAYOUT_STEP_RECORDS`] index records with a yield to the
+/// executor between them (a day is ~2 million records: at once, RTSP
+/// frames would wait for it).
+async fn answer(
     shared: &Shared,
     req: &http::Request<'_>,
     clip_cache: &mut ClipCache,
 ) -> (Response, http::Outcome) {
-    let auth = shared.auth.borrow();
-    let mut catalog = shared.catalog.borrow_mut();
-    let mut ctx = http::Context {
-        catalog: &mut catalog,
-        auth: auth.as_ref(),
-        rtsp_port: shared.config.listen.port(),
-        now_unix_us: shared.clock.unix_us(),
-        clip_cache,
+    let handled = {
+        let auth = shared.auth.borrow();
+        let mut catalog = shared.catalog.borrow_mut();
+        let mut ctx = http::Context {
+            catalog: &mut catalog,
+            auth: auth.as_ref(),
+            rtsp_port: shared.config.listen.port(),
+            now_unix_us: shared.clock.unix_us(),
+            clip_cache,
+        };
+        http::handle(&mut ctx, req, |cat| {
+            shared.metrics.render(cat, shared.clock.unix_us())
+        })
     };
-    http::handle(&mut ctx, req, |cat| {
-        shared.metrics.render(cat, shared.clock.unix_us())
-    })
+    match handled {
+        http::Handled::Answer(r, o) => (r, o),
+        http::Handled::NeedClip(key) => {
+            let built = http::clip_result(key, lay_out(shared, key).await);
+            let r = http::export_response(req, key, &built);
+            *clip_cache = Some((key, built));
+            (r, http::Outcome::Answered)
+        }
+    }
+}
+
+/// Index records walked between two yields while laying out an export.
+const LAYOUT_STEP_RECORDS: usize = 4096;
+
+async fn lay_out(shared: &Shared, key: http::ExportKey) -> Result<Clip, ExportError> {
+    let (camera, kind, start_us, stop_us) = key;
+    let mut b = ClipBuilder::new(
+        &mut shared.catalog.borrow_mut(),
+        camera,
+        kind,
+        start_us,
+        stop_us,
+    )?;
+    loop {
+        // The catalog is borrowed for one step only, never across a yield.
+        let done = {
+            let mut cat = shared.catalog.borrow_mut();
+            b.step(&mut cat, LAYOUT_STEP_RECORDS)?
+        };
+        if done {
+            return b.finish();
+        }
+        smol::future::yield_now().await;
+    }
 }
 
 /// Sends `head` then `body` (unless `head_only`), waiting for the socket
