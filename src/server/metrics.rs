@@ -41,6 +41,12 @@ pub(crate) struct Metrics {
     /// HTTP responses and body bytes sent.
     pub http_responses: Cell<u64>,
     pub http_body_bytes: Cell<u64>,
+    /// Bytes of the segment files of each day directory but the newest of
+    /// its stream, with the directory's mtime when summed: a month of
+    /// segments is not stat'ed file by file at every scrape.
+    day_bytes: core::cell::RefCell<
+        std::collections::HashMap<std::path::PathBuf, (std::time::SystemTime, u64)>,
+    >,
 }
 
 /// Adds `by` to a counter.
@@ -218,62 +224,105 @@ impl Metrics {
             "ctrtspd_http_body_bytes_sent_total {}",
             self.http_body_bytes.get()
         );
-        store_metrics(&mut o, cat, now_us);
+        self.store_metrics(&mut o, cat, now_us);
         o
     }
-}
 
-/// Store bytes (sizes of the segment files) and the age of the newest
-/// frame, per camera and kind: a camera whose newest frame is old has a
-/// recorder or camera problem.
-fn store_metrics(o: &mut String, cat: &mut Catalog, now_us: i64) {
-    let _ = write!(
-        o,
-        "# HELP ctrtspd_store_bytes Bytes of segment files (index and payload).\n\
-         # TYPE ctrtspd_store_bytes gauge\n"
-    );
-    let mut ages = String::new();
-    let cameras = cat.cameras().unwrap_or_default();
-    for camera in cameras {
-        for kind in Kind::ALL {
-            let Ok(segs) = cat.all_segments(camera, kind) else {
+    /// Bytes of the files of `segs` (one stream, in time order), by day
+    /// directory. A directory's files change only by adding or removing
+    /// files, which changes its mtime, except in the newest day, where
+    /// the segment being recorded grows: that one is summed every time.
+    fn stream_bytes(
+        &self,
+        segs: &[crate::store::SegmentRef],
+        seen: &mut std::collections::HashSet<std::path::PathBuf>,
+    ) -> u64 {
+        let newest_dir = segs.last().and_then(|r| r.idx_path.parent());
+        let mut cache = self.day_bytes.borrow_mut();
+        let mut total = 0;
+        for day in segs.chunk_by(|a, b| a.idx_path.parent() == b.idx_path.parent()) {
+            let Some(dir) = day.first().and_then(|r| r.idx_path.parent()) else {
                 continue;
             };
-            if segs.is_empty() {
+            // Coarse mtimes: a directory changed in the last 2 s is summed.
+            let mtime = std::fs::metadata(dir)
+                .and_then(|m| m.modified())
+                .ok()
+                .filter(|m| m.elapsed().is_ok_and(|age| age.as_secs() >= 2));
+            let cacheable = Some(dir) != newest_dir && mtime.is_some();
+            if cacheable
+                && let Some(&(m, bytes)) = cache.get(dir)
+                && Some(m) == mtime
+            {
+                total += bytes;
+                seen.insert(dir.to_path_buf());
                 continue;
             }
-            let bytes: u64 = segs
+            let bytes: u64 = day
                 .iter()
-                .map(|r| {
+                .flat_map(|r| {
                     let dat = r.idx_path.with_extension(crate::store::paths::DAT_EXT);
-                    [&r.idx_path, &dat]
-                        .iter()
-                        .filter_map(|p| std::fs::metadata(p).ok())
-                        .map(|m| m.len())
-                        .sum::<u64>()
+                    [r.idx_path.clone(), dat]
                 })
+                .filter_map(|p| std::fs::metadata(p).ok())
+                .map(|m| m.len())
                 .sum();
-            let labels = format!("camera=\"{camera}\",kind=\"{kind}\"");
-            let _ = writeln!(o, "ctrtspd_store_bytes{{{labels}}} {bytes}");
-            let newest = segs.iter().rev().find_map(|r| {
-                let seg = cat.open_segment(r).ok()?;
-                let last = seg.frames().checked_sub(1)?;
-                seg.time_us(last).ok()
-            });
-            if let Some(t) = newest {
-                let _ = writeln!(
-                    ages,
-                    "ctrtspd_store_newest_frame_age_seconds{{{labels}}} {}",
-                    UnixSeconds(now_us.saturating_sub(t))
-                );
+            if let (true, Some(m)) = (cacheable, mtime) {
+                cache.insert(dir.to_path_buf(), (m, bytes));
+                seen.insert(dir.to_path_buf());
+            }
+            total += bytes;
+        }
+        total
+    }
+
+    /// Store bytes (sizes of the segment files) and the age of the newest
+    /// frame, per camera and kind: a camera whose newest frame is old has
+    /// a recorder or camera problem.
+    fn store_metrics(&self, o: &mut String, cat: &mut Catalog, now_us: i64) {
+        let _ = write!(
+            o,
+            "# HELP ctrtspd_store_bytes Bytes of segment files (index and payload).\n\
+             # TYPE ctrtspd_store_bytes gauge\n"
+        );
+        let mut ages = String::new();
+        let mut seen = std::collections::HashSet::new();
+        let cameras = cat.cameras().unwrap_or_default();
+        for camera in cameras {
+            for kind in Kind::ALL {
+                let Ok(segs) = cat.all_segments(camera, kind) else {
+                    continue;
+                };
+                if segs.is_empty() {
+                    continue;
+                }
+                let bytes = self.stream_bytes(&segs, &mut seen);
+                let labels = format!("camera=\"{camera}\",kind=\"{kind}\"");
+                let _ = writeln!(o, "ctrtspd_store_bytes{{{labels}}} {bytes}");
+                let newest = segs.iter().rev().find_map(|r| {
+                    let seg = cat.open_segment(r).ok()?;
+                    let last = seg.frames().checked_sub(1)?;
+                    seg.time_us(last).ok()
+                });
+                if let Some(t) = newest {
+                    let _ = writeln!(
+                        ages,
+                        "ctrtspd_store_newest_frame_age_seconds{{{labels}}} {}",
+                        UnixSeconds(now_us.saturating_sub(t))
+                    );
+                }
             }
         }
+        // Days deleted by retention leave the cache.
+        self.day_bytes
+            .borrow_mut()
+            .retain(|dir, _| seen.contains(dir));
+        let _ = write!(
+            o,
+            "# HELP ctrtspd_store_newest_frame_age_seconds Time since the newest recorded frame.\n\
+             # TYPE ctrtspd_store_newest_frame_age_seconds gauge\n{ages}"
+        );
     }
-    let _ = write!(
-        o,
-        "# HELP ctrtspd_store_newest_frame_age_seconds Time since the newest recorded frame.\n\
-         # TYPE ctrtspd_store_newest_frame_age_seconds gauge\n{ages}"
-    );
 }
 
 #[cfg(test)]
@@ -318,5 +367,94 @@ mod tests {
                 "missing {line:?} in\n{text}"
             );
         }
+    }
+
+    #[test]
+    fn store_bytes_reuse_old_days_and_resum_the_newest_and_changed_ones() {
+        use crate::store::import::{ImportTarget, import_annexb};
+        let root = crate::store::tests::TempDir::new("metrics-store");
+        let data = std::fs::read(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/fixtures/ffmpeg_testsrc_h264_gop25.264"),
+        )
+        .unwrap();
+        let day_us = crate::utc::US_PER_DAY;
+        let t0 = 1_709_215_200_000_000;
+        let import = |start_us: i64| {
+            let t = ImportTarget {
+                root: &root.0,
+                camera: 3,
+                kind: Kind::Regul,
+                start_us,
+                fps: 25.0,
+            };
+            import_annexb(&t, &data, |_, _| true).unwrap();
+        };
+        import(t0);
+        import(t0 + day_us);
+        let du = |dir: &std::path::Path| -> u64 {
+            std::fs::read_dir(dir)
+                .unwrap()
+                .map(|e| e.unwrap().metadata().unwrap().len())
+                .sum()
+        };
+        let stream = root.0.join("3/regul");
+        let (old_day, new_day) = (stream.join("20240229"), stream.join("20240301"));
+        // Directories last changed long ago, so their sums may be kept.
+        let age = |dir: &std::path::Path| {
+            let past = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+            std::fs::File::open(dir)
+                .unwrap()
+                .set_modified(past)
+                .unwrap();
+        };
+        age(&old_day);
+        age(&new_day);
+        let m = Metrics::default();
+        let bytes = |m: &Metrics| -> u64 {
+            let mut cat = Catalog::open(&root.0).unwrap();
+            let text = m.render(&mut cat, t0);
+            text.lines()
+                .find_map(|l| l.strip_prefix("ctrtspd_store_bytes{camera=\"3\",kind=\"regul\"} "))
+                .unwrap()
+                .parse()
+                .unwrap()
+        };
+        let total = du(&old_day) + du(&new_day);
+        assert_eq!(bytes(&m), total);
+        assert_eq!(m.day_bytes.borrow().len(), 1, "the old day is kept");
+        // The newest day grows (a segment being recorded): seen at once.
+        let dat = std::fs::read_dir(&new_day)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.extension().is_some_and(|e| e == "dat"))
+            .unwrap();
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&dat)
+            .unwrap()
+            .set_len(du(&new_day) * 2)
+            .unwrap();
+        let grown = du(&old_day) + du(&new_day);
+        assert!(grown > total);
+        assert_eq!(bytes(&m), grown);
+        // The kept sum of the old day is used (a change that does not
+        // touch the directory, which the store never makes, is not seen)...
+        let old_dat = std::fs::read_dir(&old_day)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.extension().is_some_and(|e| e == "dat"))
+            .unwrap();
+        let len = std::fs::metadata(&old_dat).unwrap().len();
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&old_dat)
+            .unwrap()
+            .set_len(len + 1000)
+            .unwrap();
+        assert_eq!(bytes(&m), grown);
+        // ...until the directory changes (a segment added or deleted).
+        std::fs::write(old_day.join("note"), b"x").unwrap();
+        assert_eq!(bytes(&m), grown + 1000);
     }
 }
