@@ -34,8 +34,9 @@ use crate::store::{Catalog, Cursor, Kind, Step, StoreError};
 
 /// Longest window exported at once.
 pub const MAX_WINDOW_US: i64 = 24 * 3600 * 1_000_000;
-/// Most frames in one file (bounds the memory of the `moov`: ~13 bytes a
-/// frame, so at most ~26 MB).
+/// Most frames in one file: 22 h at 25 fps. The layout keeps 16 bytes a
+/// frame (its sample and its offset) and the head ~5 (`stsz`, `stss`), so
+/// a file of this many frames holds ~42 MB while it is made.
 pub const MAX_FRAMES: usize = 2_000_000;
 /// Duration given to a frame whose duration cannot be known (a lone frame).
 const DEFAULT_DURATION_US: u32 = 40_000;
@@ -115,16 +116,95 @@ pub struct Clip {
     pub duration_us: u64,
 }
 
-/// A frame as the walk over the store met it.
-struct Met {
+/// The last frame met: its duration is known when the next one (or the
+/// end of the recording) is.
+#[derive(Clone, Copy)]
+struct Last {
     time_us: i64,
     len_bytes: u32,
     keyframe: bool,
     /// Recorded end of the frame when the recording stops after it (a gap,
     /// a segment change that ends the window, the end of the recording).
     end_us: Option<i64>,
-    map: Rc<Mmap>,
-    range: core::ops::Range<usize>,
+}
+
+/// What the layout keeps per frame: its sample (12 bytes) and its offset
+/// in its run (4 bytes); and per run of contiguous payload, its map.
+#[derive(Default)]
+struct Tables {
+    samples: Vec<Sample>,
+    frame_off: Vec<u32>,
+    /// Runs of payload contiguous in one map: map, range, first frame.
+    spans: Vec<(Rc<Mmap>, core::ops::Range<usize>, usize)>,
+    /// Samples per chunk (one chunk per span).
+    chunks: Vec<u32>,
+    last: Option<Last>,
+    prev_duration_us: u32,
+    first_us: Option<i64>,
+}
+
+impl Tables {
+    /// Ends the last frame at `end_us` (or, unknown, as long as the one
+    /// before it) and makes it a sample.
+    fn close_last(&mut self, end_us: Option<i64>) {
+        let Some(l) = self.last.take() else { return };
+        let duration = l
+            .end_us
+            .or(end_us)
+            .map(|e| e.saturating_sub(l.time_us))
+            .filter(|&d| d > 0)
+            .map_or(self.prev_duration_us, |d| {
+                u32::try_from(d).unwrap_or(u32::MAX)
+            });
+        self.prev_duration_us = duration;
+        self.samples.push(Sample {
+            duration_us: duration,
+            len_bytes: l.len_bytes,
+            keyframe: l.keyframe,
+        });
+    }
+
+    fn push(&mut self, f: &crate::store::FrameData) {
+        self.close_last(Some(f.record.time_us));
+        self.first_us.get_or_insert(f.record.time_us);
+        self.last = Some(Last {
+            time_us: f.record.time_us,
+            len_bytes: f.record.len_bytes,
+            keyframe: f.record.keyframe,
+            end_us: None,
+        });
+        let (map, range) = (f.map(), f.range());
+        let frame = self.frame_off.len();
+        match self.spans.last_mut() {
+            Some((m, r, _))
+                if Rc::ptr_eq(m, map)
+                    && r.end == range.start
+                    && r.len() + range.len() <= u32::MAX as usize =>
+            {
+                self.frame_off.push(r.len() as u32);
+                r.end = range.end;
+                if let Some(n) = self.chunks.last_mut() {
+                    *n += 1;
+                }
+            }
+            _ => {
+                self.spans.push((Rc::clone(map), range, frame));
+                self.frame_off.push(0);
+                self.chunks.push(1);
+            }
+        }
+    }
+
+    /// Sets the recorded end of the last frame, if not set yet.
+    fn end_last(&mut self, end_us: Option<i64>) {
+        if let Some(l) = &mut self.last {
+            l.end_us = l.end_us.or(end_us);
+        }
+    }
+
+    fn frames(&self) -> usize {
+        self.samples.len() + usize::from(self.last.is_some())
+    }
 }
 
 /// A [`Clip`] being laid out, a bounded number of frames per
@@ -138,7 +218,7 @@ pub struct ClipBuilder {
     first_seg: Rc<crate::store::Segment>,
     seg: Rc<crate::store::Segment>,
     stop_us: i64,
-    met: Vec<Met>,
+    tables: Tables,
     gaps: usize,
     /// The first frame after the window, when no gap comes before it:
     /// its time ends the window's last frame.
@@ -171,7 +251,10 @@ impl ClipBuilder {
             cursor,
             entry,
             stop_us,
-            met: Vec::new(),
+            tables: Tables {
+                prev_duration_us: DEFAULT_DURATION_US,
+                ..Tables::default()
+            },
             gaps: 0,
             next_after_us: None,
             done: false,
@@ -195,32 +278,23 @@ impl ClipBuilder {
                     if !Rc::ptr_eq(self.cursor.segment(), &self.seg) {
                         let h = self.cursor.segment().header();
                         if h.codec != header.codec || h.params != header.params {
-                            if let Some(last) = self.met.last_mut() {
-                                last.end_us = last.end_us.or(self.seg.end_us());
-                            }
+                            self.tables.end_last(self.seg.end_us());
                             self.done = true;
                             break;
                         }
                         self.seg = Rc::clone(self.cursor.segment());
                     }
-                    if self.met.is_empty() && !f.record.keyframe {
+                    if self.tables.frames() == 0 && !f.record.keyframe {
                         continue;
                     }
-                    if self.met.len() >= MAX_FRAMES {
+                    if self.tables.frames() >= MAX_FRAMES {
                         return Err(ExportError::TooManyFrames);
                     }
-                    self.met.push(Met {
-                        time_us: f.record.time_us,
-                        len_bytes: f.record.len_bytes,
-                        keyframe: f.record.keyframe,
-                        end_us: None,
-                        map: Rc::clone(f.map()),
-                        range: f.range(),
-                    });
+                    self.tables.push(&f);
                 }
                 Step::Gap { from_us, to_us } => {
-                    if let Some(last) = self.met.last_mut() {
-                        last.end_us = Some(from_us);
+                    if self.tables.frames() > 0 {
+                        self.tables.end_last(Some(from_us));
                         if to_us < self.stop_us {
                             self.gaps += 1;
                         }
@@ -230,9 +304,7 @@ impl ClipBuilder {
                     }
                 }
                 Step::Pending => {
-                    if let Some(last) = self.met.last_mut() {
-                        last.end_us = last.end_us.or(self.cursor.segment().end_us());
-                    }
+                    self.tables.end_last(self.cursor.segment().end_us());
                     self.done = true;
                 }
             }
@@ -242,8 +314,10 @@ impl ClipBuilder {
 
     /// The clip, once [`Self::step`] said the window is walked (before
     /// that: what was walked so far).
-    pub fn finish(self) -> Result<Clip, ExportError> {
-        Clip::lay_out(self.entry, self.met, self.gaps, self.next_after_us)
+    pub fn finish(mut self) -> Result<Clip, ExportError> {
+        let last_us = self.tables.last.map(|l| l.time_us);
+        self.tables.close_last(self.next_after_us);
+        Clip::lay_out(self.entry, self.tables, self.gaps, last_us)
     }
 }
 
@@ -264,58 +338,23 @@ impl Clip {
 
     fn lay_out(
         entry: SampleEntry,
-        met: Vec<Met>,
+        t: Tables,
         gaps: usize,
-        next_after_us: Option<i64>,
+        last_us: Option<i64>,
     ) -> Result<Clip, ExportError> {
-        let (Some(first), Some(last)) = (met.first(), met.last()) else {
+        let (Some(first_us), Some(last_us), Some(last)) = (t.first_us, last_us, t.samples.last())
+        else {
             return Err(ExportError::NothingRecorded);
         };
-        let (first_us, codec) = (first.time_us, entry.codec);
-        let mut samples = Vec::with_capacity(met.len());
-        let mut prev_duration = DEFAULT_DURATION_US;
-        for (i, m) in met.iter().enumerate() {
-            let end = match (m.end_us, met.get(i + 1)) {
-                (Some(end), _) => Some(end),
-                (None, Some(next)) => Some(next.time_us),
-                (None, None) => next_after_us,
-            };
-            let duration = end
-                .map(|e| e.saturating_sub(m.time_us))
-                .filter(|&d| d > 0)
-                .map_or(prev_duration, |d| u32::try_from(d).unwrap_or(u32::MAX));
-            prev_duration = duration;
-            samples.push(Sample {
-                duration_us: duration,
-                len_bytes: m.len_bytes,
-                keyframe: m.keyframe,
-            });
-        }
-        let last_end_us = last.time_us + i64::from(prev_duration);
-        // Chunks: runs of payload contiguous in one map.
-        let mut chunks: Vec<u32> = Vec::new();
-        let mut spans: Vec<(Rc<Mmap>, core::ops::Range<usize>, usize)> = Vec::new();
-        let mut frame_off = Vec::with_capacity(met.len());
-        for (i, m) in met.iter().enumerate() {
-            match spans.last_mut() {
-                Some((map, range, _))
-                    if Rc::ptr_eq(map, &m.map)
-                        && range.end == m.range.start
-                        && range.len() + m.range.len() <= u32::MAX as usize =>
-                {
-                    frame_off.push(range.len() as u32);
-                    range.end = m.range.end;
-                    if let Some(n) = chunks.last_mut() {
-                        *n += 1;
-                    }
-                }
-                _ => {
-                    spans.push((Rc::clone(&m.map), m.range.clone(), i));
-                    frame_off.push(0);
-                    chunks.push(1);
-                }
-            }
-        }
+        let codec = entry.codec;
+        let last_end_us = last_us + i64::from(last.duration_us);
+        let Tables {
+            samples,
+            frame_off,
+            spans,
+            chunks,
+            ..
+        } = t;
         let head = boxes::write_head(&Movie {
             entry: &entry,
             samples: &samples,
