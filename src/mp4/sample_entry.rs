@@ -97,11 +97,11 @@ impl SampleEntry {
             out.extend_from_slice(&0x0048_0000u32.to_be_bytes());
             out.extend_from_slice(&[0; 4]);
             out.extend_from_slice(&1u16.to_be_bytes()); // frame_count
-            let mut name = [0u8; 32];
-            let label = b"ctrtspd";
-            name[0] = label.len() as u8;
-            name[1..=label.len()].copy_from_slice(label);
-            out.extend_from_slice(&name);
+            // compressorname: a Pascal string in 32 bytes.
+            const LABEL: &[u8] = b"ctrtspd";
+            out.push(LABEL.len() as u8);
+            out.extend_from_slice(LABEL);
+            out.extend_from_slice(&[0; 31 - LABEL.len()]);
             out.extend_from_slice(&0x0018u16.to_be_bytes()); // depth
             out.extend_from_slice(&(-1i16).to_be_bytes());
             out.extend_from_slice(&self.config);
