@@ -138,6 +138,7 @@ pub(crate) async fn run(shared: Rc<Shared>, stream: Async<TcpStream>, peer: Sock
     conn.last_input_mono_us = shared.clock.mono_us();
     if let Err(why) = conn.admit() {
         log::warn!("{peer}: refused: {why}");
+        shared.metrics.rtsp_refused(503);
         let _ = conn.queue(b"RTSP/1.0 503 Service Unavailable\r\nServer: ctrtspd\r\n\r\n");
         let _ = conn.flush_out();
         conn.leave();
@@ -713,6 +714,7 @@ impl Conn {
                             ..Wait::default()
                         });
                     }
+                    (self.shared.metrics).frame_started(now - deadline, frame.record.len_bytes);
                     let send = play.start_frame(frame, play_us);
                     let channel = match play.session.transport() {
                         Transport::Tcp { rtp_channel, .. } => Some(rtp_channel),

@@ -224,6 +224,7 @@ impl Conn {
     /// Queues a response with just a status line (and the session header
     /// when there is a session).
     pub fn reply_error(&mut self, status: Status, cseq: Option<u32>, reason: &str) {
+        self.shared.metrics.rtsp_refused(status.code());
         let mut buf = [0u8; 512];
         let mut w = ResponseWriter::new(&mut buf);
         w.start(status, Some(reason), cseq);
@@ -265,6 +266,8 @@ impl Conn {
         self.shared
             .sessions
             .set(self.shared.sessions.get().saturating_sub(1));
+        let tcp = matches!(play.session.transport(), Transport::Tcp { .. });
+        self.shared.metrics.session(tcp, -1);
         let secs = (self.shared.clock.mono_us() - play.started_mono_us) as f64 / 1e6;
         log::info!(
             "session {} end: {} {} {} frames, {} bytes, {:.1} s ({why})",
@@ -311,7 +314,9 @@ impl Conn {
         let user = match self.authorize(req, cseq) {
             Ok(user) => user,
             Err((status, reason)) => {
-                if status != Status::Unauthorized {
+                if status == Status::Unauthorized {
+                    self.shared.metrics.rtsp_refused(401);
+                } else {
                     self.reply_error(status, Some(cseq), &reason);
                 }
                 return;
@@ -351,6 +356,7 @@ impl Conn {
             },
         };
         if let Err((status, reason)) = result {
+            self.shared.metrics.rtsp_refused(status.code());
             let mut buf = [0u8; 512];
             let mut w = ResponseWriter::new(&mut buf);
             w.start(status, Some(&reason), Some(cseq));
@@ -409,6 +415,7 @@ impl Conn {
             }
             Err(denied) => {
                 if !matches!(denied, crate::auth::Denied::NoCredentials) {
+                    crate::server::metrics::bump(&self.shared.metrics.rtsp_auth_failures, 1);
                     log::warn!("{}: authentication failed: {denied}", self.peer);
                 }
                 let challenge = auth.challenge(now, denied.is_stale());
@@ -742,6 +749,8 @@ impl Conn {
         }
         self.play = Some(Box::new(play));
         self.shared.sessions.set(self.shared.sessions.get() + 1);
+        let tcp = matches!(transport, Transport::Tcp { .. });
+        self.shared.metrics.session(tcp, 1);
         self.respond_setup(
             cseq,
             TransportReply {
