@@ -12,6 +12,7 @@
 //! | [`auth`]     | RTSP Digest/Basic auth, htdigest users file, nonces, camera access  | none        |
 //! | [`session`]  | the RTSP session state machine, driven with `now` as an argument    | none        |
 //! | [`server`]   | sockets, timers, signals: the one `smol::LocalExecutor`             | sockets     |
+//! | [`record`]   | the recorder: config, RTSP client, timestamps (its I/O shell apart)  | none        |
 //! | [`cli`]      | the `ctrtspd` subcommands (`serve`, `import`, `inspect`, `verify`)  | stdio       |
 //!
 //! Everything but `store` (files), `server` (sockets) and `cli` is sans-I/O:
@@ -23,6 +24,7 @@ pub mod codec;
 #[cfg(feature = "demo")]
 pub mod demo;
 pub mod playback;
+pub mod record;
 pub mod rtp;
 pub mod rtsp;
 pub mod server;
