@@ -4,12 +4,16 @@
 //!
 //! - [`config`]: the TOML configuration, checked strictly;
 //! - [`url`]: camera URLs, credentials kept out of requests and logs;
-//! - [`client`]: the RTSP client state machine, over [`response`] and [`sdp`].
+//! - [`client`]: the RTSP client state machine, over [`response`] and [`sdp`];
+//! - [`frames`]: RTP packets → frames and parameter sets, as the store keeps them;
+//! - [`timeline`]: RTP timestamps → wallclock, slewed to the local clock.
 
 pub mod client;
 pub mod config;
+pub mod frames;
 pub mod response;
 pub mod sdp;
+pub mod timeline;
 pub mod url;
 
 pub use config::{CameraConfig, Config, ConfigError, Transport, parse_config};
