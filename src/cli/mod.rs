@@ -13,6 +13,7 @@ macro_rules! say {
 
 mod import;
 mod inspect;
+mod record;
 mod serve;
 mod verify;
 
@@ -39,6 +40,7 @@ enum Command {
     Import(import::Args),
     Inspect(inspect::Args),
     Verify(verify::Args),
+    Record(record::Args),
 }
 
 /// Runs the command line and returns the process exit status.
@@ -69,6 +71,7 @@ pub fn main() -> i32 {
         Command::Import(a) => import::run(a),
         Command::Inspect(a) => inspect::run(a),
         Command::Verify(a) => verify::run(a),
+        Command::Record(a) => record::run(a),
     }
 }
 

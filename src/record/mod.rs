@@ -6,11 +6,16 @@
 //! - [`url`]: camera URLs, credentials kept out of requests and logs;
 //! - [`client`]: the RTSP client state machine, over [`response`] and [`sdp`];
 //! - [`frames`]: RTP packets → frames and parameter sets, as the store keeps them;
-//! - [`timeline`]: RTP timestamps → wallclock, slewed to the local clock.
+//! - [`timeline`]: RTP timestamps → wallclock, slewed to the local clock;
+//! - [`backoff`]: reconnection delays.
+//!
+//! [`io`] is the shell: camera tasks, writer threads, signals.
 
+pub mod backoff;
 pub mod client;
 pub mod config;
 pub mod frames;
+pub mod io;
 pub mod response;
 pub mod sdp;
 pub mod timeline;

@@ -3,6 +3,8 @@
 //! temporary stores, fixtures.
 #![allow(dead_code)]
 
+pub mod record;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
