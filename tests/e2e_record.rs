@@ -52,32 +52,78 @@ transport = "udp"
     rec.wait_log("camera 3: recording H264", 1, Duration::from_secs(30));
     rec.wait_log("camera 5: recording H265", 1, Duration::from_secs(30));
     let recording = Instant::now();
-    thread::sleep(Duration::from_secs(20));
+    // Two alarms on camera 5, 1 s apart: one clip from the pre-roll (5 s
+    // and up to a GOP before the first) to 2 s after the second.
+    thread::sleep(Duration::from_secs(10));
+    let config = rec.config.to_str().unwrap().to_string();
+    let alarm = |camera: &str| {
+        common::run(&[
+            "alarm",
+            "--config",
+            &config,
+            "--camera",
+            camera,
+            "--seconds",
+            "2",
+        ])
+    };
+    let alarm1_us = unix_now_us();
+    let out = alarm("5");
+    assert!(out.status.success(), "{out:?}");
+    thread::sleep(Duration::from_secs(1));
+    let alarm2_us = unix_now_us();
+    assert!(alarm("5").status.success());
+    let out = alarm("9");
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("unknown camera 9"),
+        "{out:?}"
+    );
+    thread::sleep(Duration::from_secs(9));
 
     // Play 15 s ago to 5 s ago of both while camera 3 goes away for 10 s.
     // The server starts at the keyframe at or before the window (one per
     // second here), so the relative windows play 250 + up to 24 frames; the
     // absolute one, whose start is known, must play exactly the frames from
     // that keyframe to its stop (±1 at the edges).
-    let t0_5 = inspect_ranges_us(&inspect(&root, 5))[0].0;
+    let t0_5 = inspect_ranges_us(&inspect(&root, 5, "regul"))[0].0;
     let server = ServerProcess::start(&root, &[]);
     let window_s = unix_now_us() / 1_000_000 - 15;
     let keyframe_us = t0_5 + (window_s * 1_000_000 - t0_5).div_euclid(1_000_000) * 1_000_000;
     let frame_us = 1_000_000 / FPS as i64;
     let exact = (window_s * 1_000_000 + 10_000_000 - keyframe_us + frame_us - 1) / frame_us;
+    let alarm_out = inspect(&root, 5, "alarm");
+    let clip = inspect_ranges_us(&alarm_out)[0];
+    let clip_frames: u64 = alarm_out
+        .split("camera 5 alarm: ")
+        .nth(1)
+        .and_then(|s| s.split(" frames").next())
+        .and_then(|s| s.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{alarm_out}"));
     let probes: Vec<_> = [
-        (3, "rstart=15&rstop=5".to_string()),
-        (5, "rstart=15&rstop=5".to_string()),
-        (5, format!("start={window_s}&stop={}", window_s + 10)),
+        ("regul", 3, "rstart=15&rstop=5".to_string()),
+        ("regul", 5, "rstart=15&rstop=5".to_string()),
+        (
+            "regul",
+            5,
+            format!("start={window_s}&stop={}", window_s + 10),
+        ),
+        (
+            "alarm",
+            5,
+            format!(
+                "start={}&stop={}",
+                clip.0 / 1_000_000,
+                clip.1 / 1_000_000 + 1
+            ),
+        ),
     ]
     .into_iter()
-    .map(|(cam, query)| {
-        let url = server.url(&format!("regul/{cam}/?{query}"));
-        (
-            cam,
-            query,
-            thread::spawn(move || ffprobe(&url, "tcp", Duration::from_secs(60))),
-        )
+    .map(|(kind, cam, query)| {
+        let url = server.url(&format!("{kind}/{cam}/?{query}"));
+        let probe = thread::spawn(move || ffprobe(&url, "tcp", Duration::from_secs(60)));
+        (kind, cam, query, probe)
     })
     .collect();
     let killed_us = unix_now_us();
@@ -91,10 +137,15 @@ transport = "udp"
     );
     let restarted_us = unix_now_us();
     let _cam_a = Camera::start(port_a, &["--digest", "admin:s3cret"]);
-    for (cam, query, probe) in probes {
+    for (kind, cam, query, probe) in probes {
         let p = probe.join().unwrap();
         let n = p.nb_read_frames;
-        if query.starts_with("rstart") {
+        if kind == "alarm" {
+            assert!(
+                n.abs_diff(clip_frames) <= 1,
+                "alarm clip: {n} frames of {clip_frames}"
+            );
+        } else if query.starts_with("rstart") {
             assert!(
                 (250..=275).contains(&n),
                 "camera {cam} {query}: {n} frames: {:?}",
@@ -128,7 +179,7 @@ transport = "udp"
     assert!(rec.log().contains("stopped"));
 
     // Camera 5: one run, its times those of the box's clock.
-    let out5 = inspect(&root, 5);
+    let out5 = inspect(&root, 5, "regul");
     let r5 = inspect_ranges_us(&out5);
     assert_eq!(r5.len(), 1, "{out5}");
     let (start5, end5) = r5[0];
@@ -154,7 +205,7 @@ transport = "udp"
     );
 
     // Camera 3: a gap of about the 10 s it was away, then recording again.
-    let out3 = inspect(&root, 3);
+    let out3 = inspect(&root, 3, "regul");
     let r3 = inspect_ranges_us(&out3);
     assert_eq!(r3.len(), 2, "{out3}");
     let gap_us = r3[1].0 - r3[0].1;
@@ -168,6 +219,26 @@ transport = "udp"
     );
     assert!((9_000_000..25_000_000).contains(&gap_us), "{out3}");
     assert!(out3.contains("  gap "), "{out3}");
+
+    // The alarm clip: from the keyframe at or before 5 s before the first
+    // trigger to 2 s after the second.
+    let (clip_start, clip_end) = clip;
+    let pre_us = alarm1_us - 5_000_000 - clip_start;
+    assert!(
+        (-100_000..1_100_000).contains(&pre_us),
+        "{alarm_out}: alarm at {alarm1_us}"
+    );
+    assert!(
+        (clip_end - (alarm2_us + 2_000_000)).abs() < 300_000,
+        "{alarm_out}: alarm at {alarm2_us}"
+    );
+    assert!(alarm_out.contains("camera 5 alarm: H265"), "{alarm_out}");
+    let out = alarm("5");
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("the recorder is not running"),
+        "{out:?}"
+    );
 
     let verify = common::run(&["verify", "--root", root.path_str()]);
     assert!(verify.status.success(), "{verify:?}");

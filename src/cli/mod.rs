@@ -11,6 +11,7 @@ macro_rules! say {
     }};
 }
 
+mod alarm;
 mod import;
 mod inspect;
 mod record;
@@ -41,6 +42,7 @@ enum Command {
     Inspect(inspect::Args),
     Verify(verify::Args),
     Record(record::Args),
+    Alarm(alarm::Args),
 }
 
 /// Runs the command line and returns the process exit status.
@@ -72,6 +74,7 @@ pub fn main() -> i32 {
         Command::Inspect(a) => inspect::run(a),
         Command::Verify(a) => verify::run(a),
         Command::Record(a) => record::run(a),
+        Command::Alarm(a) => alarm::run(a),
     }
 }
 

@@ -7,13 +7,16 @@
 //! - [`client`]: the RTSP client state machine, over [`response`] and [`sdp`];
 //! - [`frames`]: RTP packets → frames and parameter sets, as the store keeps them;
 //! - [`timeline`]: RTP timestamps → wallclock, slewed to the local clock;
-//! - [`backoff`]: reconnection delays.
+//! - [`backoff`]: reconnection delays;
+//! - [`alarm`]: pre-roll and clip windows; [`control`]: the alarm socket's lines.
 //!
 //! [`io`] is the shell: camera tasks, writer threads, signals.
 
+pub mod alarm;
 pub mod backoff;
 pub mod client;
 pub mod config;
+pub mod control;
 pub mod frames;
 pub mod io;
 pub mod response;

@@ -174,14 +174,16 @@ impl Drop for RecorderProcess {
     }
 }
 
-/// `ctrtspd inspect --root ROOT --camera CAM --kind regul`: its output.
-pub fn inspect(root: &TempDir, camera: u32) -> String {
+/// `ctrtspd inspect --root ROOT --camera CAM --kind KIND`: its output.
+pub fn inspect(root: &TempDir, camera: u32, kind: &str) -> String {
     let out = super::run(&[
         "inspect",
         "--root",
         root.path_str(),
         "--camera",
         &camera.to_string(),
+        "--kind",
+        kind,
     ]);
     assert!(out.status.success(), "inspect: {out:?}");
     String::from_utf8(out.stdout).unwrap()

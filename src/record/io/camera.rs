@@ -49,20 +49,14 @@ enum End {
     Lost(String),
 }
 
-/// Runs a camera until `stop` closes; returns the writer thread to join.
+/// Runs a camera until `stop` closes; returns its writer thread to join.
 pub async fn run_camera(
     job: CameraJob,
     clock: Clock,
     stop: Receiver<()>,
-) -> Option<JoinHandle<()>> {
+    writer: Writer,
+) -> JoinHandle<()> {
     let id = job.cam.id;
-    let writer = match Writer::spawn(&job.root, id, job.segment_s) {
-        Ok(w) => w,
-        Err(e) => {
-            log::error!("camera {id}: cannot start its writer thread: {e}");
-            return None;
-        }
-    };
     let mut floor_us = recorded_end_us(&job);
     let mut backoff = Backoff::default();
     loop {
@@ -90,7 +84,7 @@ pub async fn run_camera(
             break;
         }
     }
-    Some(writer.close())
+    writer.close()
 }
 
 /// Where this camera's regular recording ends on disk, so that a restart

@@ -4,10 +4,13 @@
 //! (SIGTERM/SIGINT stop, SIGHUP reloads the configuration).
 
 pub mod camera;
+pub mod control;
 pub mod writer;
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::rc::Rc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -53,7 +56,7 @@ pub fn load_config(path: &Path) -> Result<Config, LoadError> {
 struct Running {
     job: CameraJob,
     stop: Sender<()>,
-    task: Task<Option<JoinHandle<()>>>,
+    task: Task<JoinHandle<()>>,
 }
 
 fn jobs(config: &Config) -> BTreeMap<u32, CameraJob> {
@@ -79,8 +82,23 @@ pub fn run(config_path: &Path, config: Config, signals: Signals) -> i32 {
         log::error!("{}: {e}", config.root.display());
         return crate::cli::EXIT_FAILURE;
     }
+    let listener = match control::bind(&config.control) {
+        Ok(l) => l,
+        Err(e) => {
+            log::error!("control socket {}: {e}", config.control.display());
+            return crate::cli::EXIT_FAILURE;
+        }
+    };
     let ex = LocalExecutor::new();
-    smol::block_on(ex.run(main_loop(&ex, config_path, config, signals)))
+    let status = smol::block_on(ex.run(main_loop(
+        &ex,
+        config_path,
+        config.clone(),
+        signals,
+        listener,
+    )));
+    let _ = std::fs::remove_file(&config.control);
+    status
 }
 
 async fn main_loop(
@@ -88,16 +106,37 @@ async fn main_loop(
     config_path: &Path,
     config: Config,
     signals: Signals,
+    listener: control::Listener,
 ) -> i32 {
     let clock = Clock::new();
-    let start = |job: CameraJob| {
+    let registry: control::Registry = Rc::new(RefCell::new(BTreeMap::new()));
+    let start = |job: CameraJob| -> Option<Running> {
+        let id = job.cam.id;
+        let writer = match writer::Writer::spawn(&job.root, id, job.segment_s, job.cam.alarm_pre_s)
+        {
+            Ok(w) => w,
+            Err(e) => {
+                log::error!("camera {id}: cannot start its writer thread: {e}");
+                return None;
+            }
+        };
+        registry.borrow_mut().insert(
+            id,
+            control::Alarms {
+                writer: writer.sender(),
+                post_s: job.cam.alarm_post_s,
+            },
+        );
         let (stop, stop_rx) = channel::bounded(1);
-        let task = ex.spawn(run_camera(job.clone(), clock, stop_rx));
-        Running { job, stop, task }
+        let task = ex.spawn(run_camera(job.clone(), clock, stop_rx, writer));
+        Some(Running { job, stop, task })
     };
+    let _control = ex.spawn(control::serve(listener, Rc::clone(&registry), clock));
     let mut running: BTreeMap<u32, Running> = BTreeMap::new();
     for (id, job) in jobs(&config) {
-        running.insert(id, start(job));
+        if let Some(r) = start(job) {
+            running.insert(id, r);
+        }
     }
     log::info!(
         "recording {} camera(s) into {}",
@@ -121,12 +160,17 @@ async fn main_loop(
                             && let Some(r) = running.remove(&id)
                         {
                             log::info!("camera {id}: stopping (configuration changed)");
+                            registry.borrow_mut().remove(&id);
                             r.stop.close();
-                            finishing.extend(r.task.await);
+                            finishing.push(r.task.await);
                         }
                     }
                     for (id, job) in wanted {
-                        running.entry(id).or_insert_with(|| start(job));
+                        if !running.contains_key(&id)
+                            && let Some(r) = start(job)
+                        {
+                            running.insert(id, r);
+                        }
                     }
                     log::info!("configuration reloaded: {} camera(s)", running.len());
                 }
@@ -137,8 +181,9 @@ async fn main_loop(
     for r in running.values() {
         r.stop.close();
     }
+    registry.borrow_mut().clear();
     for (_, r) in running {
-        finishing.extend(r.task.await);
+        finishing.push(r.task.await);
     }
     // The writer threads finish their segments (end record, fdatasync).
     while finishing.iter().any(|h| !h.is_finished()) && Instant::now() < deadline {

@@ -12,6 +12,7 @@ use std::thread::JoinHandle;
 use smol::channel::{self, Receiver, Sender, TrySendError};
 
 use crate::codec::Codec;
+use crate::record::alarm::{Clip, ClipStep, MAX_PREROLL_BYTES, PreRoll};
 use crate::store::layout::IdxHeader;
 use crate::store::writer::HARD_MAX_SEGMENT_BYTES;
 use crate::store::{Kind, ParamSets, SegmentWriter, StoreError, paths};
@@ -48,6 +49,14 @@ pub enum ToWriter {
     Frame(FrameMsg),
     /// The stream was lost: finish the current segment (a gap follows).
     EndRun,
+    /// An alarm at `now_us` (the box's clock): record a clip from the
+    /// pre-roll to `post_us` after it (or extend the running clip).
+    Alarm {
+        /// When it was triggered, µs since the Unix epoch.
+        now_us: i64,
+        /// How long after it the clip goes on.
+        post_us: i64,
+    },
 }
 
 /// One stream (camera × kind) being written: segment rotation on
@@ -149,9 +158,9 @@ impl StreamWriter {
         }
     }
 
-    /// Drops the current segment after a failed write, finishing it if the
-    /// files still take it.
-    pub fn abandon_current(&mut self) {
+    /// Finishes the current segment, logging a failure (after a failed
+    /// write the files may not take the end record).
+    pub fn end_logged(&mut self) {
         if let Err(e) = self.end() {
             log::warn!(
                 "camera {}: closing segment after an error: {e}",
@@ -169,15 +178,41 @@ pub struct Writer {
 }
 
 impl Writer {
-    /// Starts the writer thread of `camera`.
-    pub fn spawn(root: &Path, camera: u32, segment_s: u32) -> std::io::Result<Writer> {
+    /// Starts the writer thread of `camera`, which keeps `alarm_pre_s` of
+    /// pre-roll.
+    pub fn spawn(
+        root: &Path,
+        camera: u32,
+        segment_s: u32,
+        alarm_pre_s: u32,
+    ) -> std::io::Result<Writer> {
         let (tx, rx) = channel::bounded(QUEUE_FRAMES);
         let (pool_tx, pool) = channel::bounded(QUEUE_FRAMES + 4);
-        let regul = StreamWriter::new(root, camera, Kind::Regul, segment_s);
+        let mut w = CameraWriter {
+            camera,
+            regul: StreamWriter::new(root, camera, Kind::Regul, segment_s),
+            alarm: StreamWriter::new(root, camera, Kind::Alarm, segment_s),
+            preroll: PreRoll::new(i64::from(alarm_pre_s) * 1_000_000, MAX_PREROLL_BYTES),
+            clip: Clip::default(),
+            clip_open: false,
+            preroll_params: None,
+            pool: pool_tx,
+        };
         let thread = std::thread::Builder::new()
             .name(format!("record-{camera}"))
-            .spawn(move || writer_loop(camera, regul, &rx, &pool_tx))?;
+            .spawn(move || {
+                while let Ok(msg) = rx.recv_blocking() {
+                    w.handle(msg);
+                }
+                w.regul.end_logged();
+                w.alarm.end_logged();
+            })?;
         Ok(Writer { tx, pool, thread })
+    }
+
+    /// A sender for alarms (the control socket's).
+    pub fn sender(&self) -> Sender<ToWriter> {
+        self.tx.clone()
     }
 
     /// A payload buffer: a returned one if any.
@@ -205,24 +240,91 @@ impl Writer {
     }
 }
 
-fn writer_loop(
+/// The writer thread's state: the camera's regular and alarm streams and
+/// the pre-roll.
+struct CameraWriter {
     camera: u32,
-    mut regul: StreamWriter,
-    rx: &Receiver<ToWriter>,
-    pool: &Sender<Vec<u8>>,
-) {
-    while let Ok(msg) = rx.recv_blocking() {
+    regul: StreamWriter,
+    alarm: StreamWriter,
+    preroll: PreRoll<FrameMsg>,
+    clip: Clip,
+    clip_open: bool,
+    /// The parameter sets in force before the pre-roll's first frame.
+    preroll_params: Option<ParamSets>,
+    pool: Sender<Vec<u8>>,
+}
+
+impl CameraWriter {
+    fn handle(&mut self, msg: ToWriter) {
         match msg {
-            ToWriter::Frame(mut f) => {
-                if let Err(e) = regul.append(&f) {
-                    log::error!("camera {camera}: store: {e}");
-                    regul.abandon_current();
+            ToWriter::Frame(f) => self.frame(f),
+            ToWriter::EndRun => {
+                self.regul.end_logged();
+                if self.clip_open {
+                    self.alarm.end_logged();
+                    self.clip_open = false;
                 }
-                f.payload.clear();
-                let _ = pool.try_send(f.payload);
             }
-            ToWriter::EndRun => regul.abandon_current(),
+            ToWriter::Alarm { now_us, post_us } => {
+                self.clip.trigger(now_us, post_us);
+                log::info!(
+                    "camera {}: alarm: clip until {} UTC",
+                    self.camera,
+                    crate::utc::Utc(self.clip.end_us().unwrap_or(now_us))
+                );
+            }
         }
     }
-    regul.abandon_current();
+
+    fn recycle(pool: &Sender<Vec<u8>>, mut f: FrameMsg) {
+        f.payload.clear();
+        let _ = pool.try_send(f.payload);
+    }
+
+    fn frame(&mut self, f: FrameMsg) {
+        let camera = self.camera;
+        let store = |w: &mut StreamWriter, f: &FrameMsg| {
+            if let Err(e) = w.append(f) {
+                log::error!("camera {camera}: store: {e}");
+                w.end_logged();
+            }
+        };
+        store(&mut self.regul, &f);
+        match self.clip.step(f.time_us, self.clip_open) {
+            ClipStep::Start => {
+                let mut first = true;
+                for mut held in self.preroll.drain() {
+                    if first && held.params.is_none() {
+                        held.params = self.preroll_params.clone();
+                    }
+                    first = false;
+                    store(&mut self.alarm, &held);
+                    Self::recycle(&self.pool, held);
+                }
+                self.preroll_params = None;
+                store(&mut self.alarm, &f);
+                self.clip_open = true;
+                Self::recycle(&self.pool, f);
+            }
+            ClipStep::Continue => {
+                store(&mut self.alarm, &f);
+                Self::recycle(&self.pool, f);
+            }
+            step @ (ClipStep::End | ClipStep::Hold) => {
+                if step == ClipStep::End {
+                    self.alarm.end_logged();
+                    self.clip_open = false;
+                    log::info!("camera {camera}: alarm clip ended");
+                }
+                let (pool, params) = (&self.pool, &mut self.preroll_params);
+                let (time_us, keyframe, len) = (f.time_us, f.keyframe, f.payload.len());
+                self.preroll.push(time_us, keyframe, len, f, |e| {
+                    if let Some(p) = &e.params {
+                        *params = Some(p.clone());
+                    }
+                    Self::recycle(pool, e);
+                });
+            }
+        }
+    }
 }
