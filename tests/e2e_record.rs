@@ -318,3 +318,124 @@ fn bad_configuration_exits_2_and_sighup_reloads() {
     let status = rec.wait_exit(Duration::from_secs(10));
     assert!(status.is_some_and(|s| s.success()), "{status:?}");
 }
+
+/// A tiny budget: the oldest segments go while a client plays them (it
+/// ends by itself, the server stays up), the one being written never;
+/// `kill -9` mid-segment: `verify` passes (the unfinished segment is a
+/// warning), a restart records on in new segments, and playback across
+/// the crash works.
+#[test]
+fn retention_under_a_tiny_budget_and_kill_9() {
+    require_ffprobe();
+    require_gst_camera();
+    const BUDGET: u64 = 150_000; // about 9 s of this camera
+    let cam = Camera::start(free_port(), &[]);
+    let dir = TempDir::new("e2e-record-retention");
+    let root = TempDir::new("e2e-record-retention-root");
+    let toml = format!(
+        "root = \"{}\"\ncontrol = \"{}/s\"\nsegment_s = 1\nretain_bytes = {BUDGET}\n\
+         [[camera]]\nid = 7\nurl = \"{}\"\n",
+        root.path_str(),
+        dir.path_str(),
+        cam.url()
+    );
+    let mut rec = RecorderProcess::start(&dir, &toml);
+    rec.wait_log("camera 7: recording H264", 1, Duration::from_secs(30));
+    let first_us = unix_now_us();
+    thread::sleep(Duration::from_secs(3));
+    let server = ServerProcess::start(&root, &[]);
+    // Plays from the oldest footage, paced: retention deletes under it.
+    let from_s = first_us / 1_000_000;
+    let url = server.url(&format!("regul/7/?start={from_s}&stop={}", from_s + 30));
+    let player = thread::spawn(move || {
+        common::run_with_timeout(
+            std::process::Command::new("ffprobe").args([
+                "-v",
+                "error",
+                "-rtsp_transport",
+                "tcp",
+                "-count_frames",
+                "-show_entries",
+                "stream=nb_read_frames",
+                &url,
+            ]),
+            Duration::from_secs(60),
+        )
+    });
+    rec.wait_log("retention: deleted", 2, Duration::from_secs(40));
+    let kill_us = unix_now_us();
+    rec.signal(Signal::SIGKILL);
+    assert!(rec.wait_exit(Duration::from_secs(5)).is_some());
+    let log = rec.log();
+    assert!(!log.contains("nothing more may be deleted"), "{log}");
+
+    let out = inspect(&root, 7, "regul");
+    let r = inspect_ranges_us(&out);
+    assert_eq!(r.len(), 1, "{out}");
+    assert!(
+        r[0].0 > first_us + 5_000_000,
+        "the oldest were not deleted: {out}"
+    );
+    assert!(
+        (r[0].1 - kill_us).abs() < 1_000_000,
+        "the live segment is gone: {out}"
+    );
+    let used: u64 = walk_bytes(&root.0);
+    // Checked every 10 s: the budget plus what 10 s add (~170 kB here).
+    assert!(used < BUDGET + 200_000, "{used} bytes in the root");
+    let verify = common::run(&["verify", "--root", root.path_str()]);
+    assert!(verify.status.success(), "{verify:?}");
+    assert!(
+        String::from_utf8_lossy(&verify.stdout).contains("segment not finished"),
+        "{verify:?}"
+    );
+
+    // Restart: new segments after the torn one; play across the crash.
+    let mut rec = RecorderProcess::start(&dir, &toml);
+    rec.wait_log("camera 7: recording H264", 1, Duration::from_secs(30));
+    thread::sleep(Duration::from_secs(3));
+    rec.signal(Signal::SIGTERM);
+    assert!(
+        rec.wait_exit(Duration::from_secs(10))
+            .is_some_and(|s| s.success())
+    );
+    let out = inspect(&root, 7, "regul");
+    let r = inspect_ranges_us(&out);
+    assert_eq!(r.len(), 2, "{out}");
+    let (a, b) = (r[0].1 / 1_000_000 - 2, r[1].0 / 1_000_000 + 3);
+    let p = ffprobe(
+        &server.url(&format!("regul/7/?start={a}&stop={b}")),
+        "tcp",
+        Duration::from_secs(60),
+    );
+    let played_s = ((r[0].1 - a * 1_000_000) + (b * 1_000_000 - r[1].0)) as f64 / 1e6;
+    assert!(
+        p.nb_read_frames as f64 >= played_s * FPS as f64 - 2.0,
+        "{} frames for {played_s} s: {out}",
+        p.nb_read_frames
+    );
+    let verify = common::run(&["verify", "--root", root.path_str()]);
+    assert!(verify.status.success(), "{verify:?}");
+
+    // The client whose segments were deleted under it ended by itself.
+    let played = player.join().unwrap();
+    assert!(!played.timed_out(), "{played:?}");
+    assert!(!server.log().contains("panicked"), "{}", server.log());
+}
+
+fn walk_bytes(dir: &std::path::Path) -> u64 {
+    std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| {
+                    let p = e.path();
+                    if p.is_dir() {
+                        walk_bytes(&p)
+                    } else {
+                        e.metadata().map_or(0, |m| m.len())
+                    }
+                })
+                .sum()
+        })
+        .unwrap_or(0)
+}

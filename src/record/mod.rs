@@ -8,7 +8,8 @@
 //! - [`frames`]: RTP packets → frames and parameter sets, as the store keeps them;
 //! - [`timeline`]: RTP timestamps → wallclock, slewed to the local clock;
 //! - [`backoff`]: reconnection delays;
-//! - [`alarm`]: pre-roll and clip windows; [`control`]: the alarm socket's lines.
+//! - [`alarm`]: pre-roll and clip windows; [`control`]: the alarm socket's lines;
+//! - [`retention`]: which segments a disk budget deletes first.
 //!
 //! [`io`] is the shell: camera tasks, writer threads, signals.
 
@@ -20,6 +21,7 @@ pub mod control;
 pub mod frames;
 pub mod io;
 pub mod response;
+pub mod retention;
 pub mod sdp;
 pub mod timeline;
 pub mod url;

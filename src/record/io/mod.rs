@@ -5,6 +5,7 @@
 
 pub mod camera;
 pub mod control;
+pub mod retention;
 pub mod writer;
 
 use std::cell::RefCell;
@@ -109,11 +110,26 @@ async fn main_loop(
     listener: control::Listener,
 ) -> i32 {
     let clock = Clock::new();
+    let retention = retention::Retention::new(&config.root, config.retain_bytes);
+    let (retention_stop, retention_rx) = std::sync::mpsc::channel::<()>();
+    let retention_thread = match retention::spawn(retention.clone(), retention_rx) {
+        Ok(t) => Some(t),
+        Err(e) => {
+            log::error!("retention thread: {e}");
+            None
+        }
+    };
     let registry: control::Registry = Rc::new(RefCell::new(BTreeMap::new()));
     let start = |job: CameraJob| -> Option<Running> {
         let id = job.cam.id;
-        let writer = match writer::Writer::spawn(&job.root, id, job.segment_s, job.cam.alarm_pre_s)
-        {
+        let spawned = writer::Writer::spawn(
+            &job.root,
+            id,
+            job.segment_s,
+            job.cam.alarm_pre_s,
+            retention.clone(),
+        );
+        let writer = match spawned {
             Ok(w) => w,
             Err(e) => {
                 log::error!("camera {id}: cannot start its writer thread: {e}");
@@ -153,6 +169,9 @@ async fn main_loop(
                     config_path.display()
                 ),
                 Ok(new) => {
+                    if let Ok(mut r) = retention.lock() {
+                        r.set_budget(new.retain_bytes);
+                    }
                     let wanted = jobs(&new);
                     let old: Vec<u32> = running.keys().copied().collect();
                     for id in old {
@@ -178,6 +197,8 @@ async fn main_loop(
         }
     }
     let deadline = Instant::now() + STOP_DEADLINE;
+    drop(retention_stop);
+    finishing.extend(retention_thread);
     for r in running.values() {
         r.stop.close();
     }

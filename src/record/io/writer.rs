@@ -11,6 +11,7 @@ use std::thread::JoinHandle;
 
 use smol::channel::{self, Receiver, Sender, TrySendError};
 
+use super::retention;
 use crate::codec::Codec;
 use crate::record::alarm::{Clip, ClipStep, MAX_PREROLL_BYTES, PreRoll};
 use crate::store::layout::IdxHeader;
@@ -185,6 +186,7 @@ impl Writer {
         camera: u32,
         segment_s: u32,
         alarm_pre_s: u32,
+        retention: retention::Shared,
     ) -> std::io::Result<Writer> {
         let (tx, rx) = channel::bounded(QUEUE_FRAMES);
         let (pool_tx, pool) = channel::bounded(QUEUE_FRAMES + 4);
@@ -197,6 +199,7 @@ impl Writer {
             clip_open: false,
             preroll_params: None,
             pool: pool_tx,
+            retention,
         };
         let thread = std::thread::Builder::new()
             .name(format!("record-{camera}"))
@@ -252,6 +255,7 @@ struct CameraWriter {
     /// The parameter sets in force before the pre-roll's first frame.
     preroll_params: Option<ParamSets>,
     pool: Sender<Vec<u8>>,
+    retention: retention::Shared,
 }
 
 impl CameraWriter {
@@ -283,9 +287,23 @@ impl CameraWriter {
 
     fn frame(&mut self, f: FrameMsg) {
         let camera = self.camera;
+        let retention = &self.retention;
         let store = |w: &mut StreamWriter, f: &FrameMsg| {
-            if let Err(e) = w.append(f) {
+            let Err(e) = w.append(f) else { return };
+            // A failed write may have left part of the frame in the file:
+            // that segment ends here.
+            w.end_logged();
+            if !retention::is_disk_full(&e) {
                 log::error!("camera {camera}: store: {e}");
+                return;
+            }
+            log::warn!("camera {camera}: disk full: deleting the oldest recordings");
+            if let Ok(mut r) = retention.lock() {
+                r.enforce(retention::ENOSPC_FREE_BYTES);
+            }
+            // Goes on at once if the frame is a keyframe, else at the next.
+            if let Err(e) = w.append(f) {
+                log::error!("camera {camera}: store, after deleting: {e}");
                 w.end_logged();
             }
         };
