@@ -484,6 +484,30 @@ transport = "udp"
     }
 
     #[test]
+    fn the_packaged_example_is_accepted() {
+        let c = parse_config(include_str!("../../board/common/record.toml")).unwrap();
+        assert_eq!(c.root, PathBuf::from("/mnt/hdd/recordings"));
+        assert!(c.cameras.is_empty());
+        // Its commented camera, uncommented, is accepted too.
+        let text = include_str!("../../board/common/record.toml")
+            .lines()
+            .map(|l| match l.strip_prefix("# ") {
+                Some(rest)
+                    if l.starts_with("# [[")
+                        || rest.contains(" = ") && !rest.starts_with("retain") =>
+                {
+                    rest
+                }
+                _ => l,
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        let c = parse_config(&text).unwrap();
+        assert_eq!(c.cameras.len(), 1);
+        assert_eq!(c.camera(3).unwrap().transport, Transport::Tcp);
+    }
+
+    #[test]
     fn largest_camera_id_of_the_url_grammar_is_accepted() {
         let c = parse_config("root = \"/r\"\n[[camera]]\nid = 999999999\nurl = \"rtsp://h/\"\n")
             .unwrap();
