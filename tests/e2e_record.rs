@@ -439,3 +439,90 @@ fn walk_bytes(dir: &std::path::Path) -> u64 {
         })
         .unwrap_or(0)
 }
+
+/// VLC's RTSP output as a UDP-only camera: recorded at its frame rate,
+/// played back whole.
+#[test]
+fn vlc_udp_only_camera() {
+    require_ffprobe();
+    let media = TempDir::new("e2e-record-vlc-media");
+    let clip = media.0.join("cam.mp4");
+    let made = common::run_with_timeout(
+        std::process::Command::new("ffmpeg")
+            .args([
+                "-v",
+                "error",
+                "-y",
+                "-f",
+                "lavfi",
+                "-i",
+                "testsrc=size=320x240:rate=25",
+                "-t",
+                "30",
+                "-c:v",
+                "libx264",
+                "-preset",
+                "ultrafast",
+                "-g",
+                "25",
+                "-bf",
+                "0",
+                "-pix_fmt",
+                "yuv420p",
+            ])
+            .arg(&clip),
+        Duration::from_secs(60),
+    );
+    assert!(made.success(), "{made:?}");
+    // runuser drops to nobody: the directory and file must be readable.
+    for p in [&media.0, &clip] {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = if p.is_dir() { 0o755 } else { 0o644 };
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+    let cam = common::record::VlcCamera::start(free_port(), &clip);
+    let dir = TempDir::new("e2e-record-vlc");
+    let root = TempDir::new("e2e-record-vlc-root");
+    let toml = format!(
+        "root = \"{}\"\ncontrol = \"{}/s\"\n[[camera]]\nid = 4\nurl = \"{}\"\ntransport = \"udp\"\n",
+        root.path_str(),
+        dir.path_str(),
+        cam.url()
+    );
+    let mut rec = RecorderProcess::start(&dir, &toml);
+    rec.wait_log("camera 4: recording H264", 1, Duration::from_secs(30));
+    thread::sleep(Duration::from_secs(6));
+    rec.signal(Signal::SIGTERM);
+    assert!(
+        rec.wait_exit(Duration::from_secs(10))
+            .is_some_and(|s| s.success())
+    );
+    let out = inspect(&root, 4, "regul");
+    let r = inspect_ranges_us(&out);
+    assert_eq!(r.len(), 1, "{out}");
+    let frames: u64 = out
+        .split(" frames")
+        .next()
+        .and_then(|s| s.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap();
+    let span_s = (r[0].1 - r[0].0) as f64 / 1e6;
+    assert!(
+        (frames as f64 - span_s * FPS as f64).abs() <= 2.0,
+        "{frames} frames in {span_s} s: {out}"
+    );
+    let server = ServerProcess::start(&root, &[]);
+    let (a, b) = (r[0].0 / 1_000_000, r[0].1 / 1_000_000 + 1);
+    let p = ffprobe(
+        &server.url(&format!("regul/4/?start={a}&stop={b}")),
+        "udp",
+        Duration::from_secs(60),
+    );
+    assert!(
+        p.nb_read_frames.abs_diff(frames) <= 1,
+        "{} of {frames}",
+        p.nb_read_frames
+    );
+    let verify = common::run(&["verify", "--root", root.path_str()]);
+    assert!(verify.status.success(), "{verify:?}");
+}

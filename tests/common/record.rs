@@ -213,3 +213,66 @@ pub fn inspect_ranges_us(inspect_output: &str) -> Vec<(i64, i64)> {
         })
         .collect()
 }
+
+/// VLC's own RTSP stream output as a camera (`cvlc FILE --loop --sout
+/// '#rtp{sdp=rtsp://...}'`): RTP over UDP only, as some cameras do. VLC
+/// refuses to run as root: as root it runs as `nobody` (FILE must be
+/// readable by it).
+pub struct VlcCamera {
+    child: Child,
+    /// Its port.
+    pub port: u16,
+}
+
+impl VlcCamera {
+    /// Streams `file` in a loop on `port` of 127.0.0.1; waits until it serves.
+    pub fn start(port: u16, file: &Path) -> VlcCamera {
+        // Not `cvlc --version`: VLC refuses to run as root even for that.
+        let found = std::env::var_os("PATH")
+            .is_some_and(|paths| std::env::split_paths(&paths).any(|d| d.join("cvlc").exists()));
+        assert!(
+            found,
+            "`cvlc` is not installed: install vlc-bin and vlc-plugin-base"
+        );
+        let sout = format!("#rtp{{sdp=rtsp://127.0.0.1:{port}/cam}}");
+        // /proc/self belongs to the process's effective user.
+        let root =
+            std::os::unix::fs::MetadataExt::uid(&std::fs::metadata("/proc/self").unwrap()) == 0;
+        let mut cmd = if root {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "nobody", "--", "cvlc"]);
+            c
+        } else {
+            Command::new("cvlc")
+        };
+        let child = cmd
+            .arg("-q")
+            .arg(file)
+            .args(["--loop", "--sout", &sout])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start cvlc");
+        let cam = VlcCamera { child, port };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "cvlc does not listen on {port}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        cam
+    }
+
+    /// Its URL.
+    pub fn url(&self) -> String {
+        format!("rtsp://127.0.0.1:{}/cam", self.port)
+    }
+}
+
+impl Drop for VlcCamera {
+    fn drop(&mut self) {
+        // runuser passes the signal on to cvlc.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
