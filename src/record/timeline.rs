@@ -115,12 +115,14 @@ impl Timeline {
 
     /// The time of a frame with RTP timestamp `ts` that arrived at `now`.
     pub fn stamp(&mut self, ts: u32, now: Now) -> Stamp {
-        let anchor = *self.anchor_us.get_or_insert(now.unix_us - now.mono_us);
+        let anchor = *self
+            .anchor_us
+            .get_or_insert(now.unix_us.saturating_sub(now.mono_us));
         let mut local_us = anchor.saturating_add(now.mono_us);
         let mut clock_stepped = false;
-        if (now.unix_us - local_us).abs() > MAX_SKEW_US {
+        if now.unix_us.saturating_sub(local_us).saturating_abs() > MAX_SKEW_US {
             // The wall clock was stepped: follow it from here on.
-            self.anchor_us = Some(now.unix_us - now.mono_us);
+            self.anchor_us = Some(now.unix_us.saturating_sub(now.mono_us));
             local_us = now.unix_us;
             clock_stepped = true;
         }
@@ -138,10 +140,12 @@ impl Timeline {
         self.last_ts = Some(ts);
         let continued = match (&mut self.run, clock_stepped) {
             (Some(run), false) => {
-                run.media_ticks += delta_ticks;
+                run.media_ticks = run.media_ticks.saturating_add(delta_ticks);
                 let media_us = run.media_ticks.saturating_mul(1_000_000) / self.clock_rate;
-                let offset_us = local_us - media_us - run.start_us;
-                if (offset_us - run.offset0_us).abs() > MAX_SKEW_US {
+                let offset_us = local_us
+                    .saturating_sub(media_us)
+                    .saturating_sub(run.start_us);
+                if offset_us.saturating_sub(run.offset0_us).saturating_abs() > MAX_SKEW_US {
                     None
                 } else {
                     // Gather the least delayed frame; steer to the last window's.
@@ -154,9 +158,13 @@ impl Timeline {
                     if let Some(target) = self.target_us {
                         let limit =
                             delta_ticks.saturating_mul(1_000_000) / self.clock_rate / SLEW_DIVISOR;
-                        run.slew_us += (target - run.slew_us).clamp(-limit, limit);
+                        run.slew_us += target.saturating_sub(run.slew_us).clamp(-limit, limit);
                     }
-                    Some(run.start_us + media_us + run.slew_us)
+                    Some(
+                        run.start_us
+                            .saturating_add(media_us)
+                            .saturating_add(run.slew_us),
+                    )
                 }
             }
             _ => None,
@@ -168,7 +176,7 @@ impl Timeline {
                 self.run = Some(Run {
                     start_us,
                     media_ticks: 0,
-                    offset0_us: local_us - start_us,
+                    offset0_us: local_us.saturating_sub(start_us),
                     slew_us: 0,
                 });
                 self.window_min_us = None;
