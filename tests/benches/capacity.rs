@@ -71,7 +71,7 @@ use std::time::{Duration, Instant};
 
 use common::data::{DAY_US, cached_store, data_dir, empty_month, import_copies, manifest};
 use common::figures::{Rng, pct};
-use common::process::{Guard, free_port, status_kb, wait_port, watchdog};
+use common::process::{Guard, cpu_s, cpu_split, free_port, status_kb, wait_port, watchdog};
 use common::rtsp::{Conversation, Response, resolve_control};
 use ctrtspd::codec::{self, AccessUnits, Codec};
 use ctrtspd::rtp::Packetizer;
@@ -114,32 +114,6 @@ fn pinned(cores: &str) -> Command {
     };
     c.args(["-c", cores]);
     c
-}
-
-fn clk_tck() -> f64 {
-    Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
-        .unwrap_or(100.0)
-}
-
-/// (utime, stime) of a process, seconds.
-fn cpu_split(pid: u32) -> (f64, f64) {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // Fields after the ")" of comm: state is field 3; utime 14, stime 15.
-    let rest = s.rsplit_once(')').map_or("", |(_, r)| r);
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let tick = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    let hz = clk_tck();
-    (tick(11) / hz, tick(12) / hz)
-}
-
-/// utime + stime of a process, seconds.
-fn cpu_s(pid: u32) -> f64 {
-    let (user, sys) = cpu_split(pid);
-    user + sys
 }
 
 /// Voluntary context switches summed over a process's threads.
