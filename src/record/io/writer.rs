@@ -346,3 +346,71 @@ impl CameraWriter {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::tests::TempDir;
+    use crate::store::{Catalog, summary};
+
+    const T0_US: i64 = 1_764_600_000_000_000;
+
+    fn params(sps_tail: u8) -> ParamSets {
+        ParamSets {
+            vps: Vec::new(),
+            sps: vec![0x67, 0x42, 0xc0, sps_tail],
+            pps: vec![0x68, 0xce],
+        }
+    }
+
+    fn frame(i: i64, keyframe: bool, params: Option<ParamSets>) -> FrameMsg {
+        FrameMsg {
+            time_us: T0_US + i * 40_000,
+            keyframe,
+            codec: Codec::H264,
+            params,
+            payload: vec![1, 0, 0, 0, if keyframe { 0x65 } else { 0x41 }],
+            new_run: false,
+        }
+    }
+
+    fn segments(root: &Path) -> Vec<(i64, ParamSets)> {
+        let mut cat = Catalog::open(root).unwrap();
+        cat.all_segments(3, Kind::Regul)
+            .unwrap()
+            .iter()
+            .map(|r| {
+                let seg = cat.open_segment(r).unwrap();
+                (r.start_us, seg.header().params.clone())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn segments_start_on_keyframes_at_segment_s_and_on_parameter_set_changes() {
+        let dir = TempDir::new("record-writer");
+        let mut w = StreamWriter::new(&dir.0, 3, Kind::Regul, 2);
+        // Nothing before a keyframe with parameter sets.
+        assert!(!w.append(&frame(0, false, Some(params(1)))).unwrap());
+        for i in 1..200i64 {
+            // Keyframes every 25 frames; new parameter sets arrive off a
+            // keyframe at frame 110 and apply from the keyframe at 125.
+            let p = (i == 1).then(|| params(1)).or((i == 110).then(|| params(2)));
+            assert!(w.append(&frame(i, i % 25 == 1, p)).unwrap());
+        }
+        let mut new_run = frame(200, true, None);
+        new_run.new_run = true;
+        w.append(&new_run).unwrap();
+        w.end().unwrap();
+        let segs = segments(&dir.0);
+        let starts: Vec<i64> = segs.iter().map(|s| (s.0 - T0_US) / 40_000).collect();
+        // 2 s segments rotate at the first keyframe after 2 s (frames 1,
+        // 51, 101); the change at 125, then 2 s later at 176; a new run.
+        assert_eq!(starts, [1, 51, 101, 126, 176, 200]);
+        assert_eq!(segs[2].1, params(1));
+        assert_eq!(segs[3].1, params(2));
+        let mut cat = Catalog::open(&dir.0).unwrap();
+        let s = summary::summarize(&mut cat, 3, Kind::Regul).unwrap();
+        assert_eq!(s.frames, 200);
+    }
+}
