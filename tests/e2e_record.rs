@@ -126,6 +126,23 @@ transport = "udp"
         (kind, cam, query, probe)
     })
     .collect();
+    // GStreamer too, on the same absolute window of the H.265 camera.
+    let gst = {
+        common::require_gstreamer();
+        let url = server.url(&format!("regul/5/?start={window_s}&stop={}", window_s + 10));
+        let pipeline = format!(
+            "rtspsrc location=\"{url}\" protocols=tcp buffer-mode=none ! rtph265depay ! h265parse \
+             ! avdec_h265 ! fakesink silent=false"
+        );
+        thread::spawn(move || {
+            common::run_with_timeout(
+                std::process::Command::new("gst-launch-1.0")
+                    .arg("-v")
+                    .args(pipeline.split_whitespace()),
+                Duration::from_secs(60),
+            )
+        })
+    };
     let killed_us = unix_now_us();
     drop(cam_a);
     rec.wait_log("camera 3: lost: ", 1, Duration::from_secs(15));
@@ -165,6 +182,18 @@ transport = "udp"
             "camera {cam} {query}: span {span}"
         );
     }
+    let gst = gst.join().unwrap();
+    assert!(gst.stdout.contains("Got EOS from element"), "{gst:?}");
+    let pts = common::decoded_pts_s(&gst.stdout);
+    // Unlike ffprobe, GStreamer's decoded buffers leave out the lead-in from
+    // the keyframe before the window (seen: exactly the window's frames).
+    let want = usize::try_from(FPS * 10).unwrap();
+    assert!(
+        pts.len().abs_diff(want) <= 1,
+        "GStreamer decoded {} frames, {want} expected",
+        pts.len()
+    );
+    common::assert_steady_pts(&pts, 1.0 / FPS as f64);
     rec.wait_log("camera 3: recording H264", 2, Duration::from_secs(40));
     thread::sleep(Duration::from_secs(2));
 

@@ -153,6 +153,28 @@ pub fn require_gstreamer() {
     }
 }
 
+/// Decoded frames seen by `fakesink silent=false -v`: one "chain" line per
+/// buffer, with its pts in seconds.
+pub fn decoded_pts_s(stdout: &str) -> Vec<f64> {
+    stdout
+        .lines()
+        .filter(|l| l.contains("last-message = chain"))
+        .map(|l| {
+            let pts = l
+                .split("pts: ")
+                .nth(1)
+                .and_then(|r| r.split(',').next())
+                .unwrap_or_else(|| panic!("no pts in {l}"));
+            // h:mm:ss.nnnnnnnnn
+            let mut secs = 0.0;
+            for part in pts.split(':') {
+                secs = secs * 60.0 + part.parse::<f64>().unwrap();
+            }
+            secs
+        })
+        .collect()
+}
+
 /// Current Unix time in microseconds.
 pub fn unix_now_us() -> i64 {
     std::time::SystemTime::now()

@@ -395,7 +395,9 @@ mod tests {
         for i in 1..200i64 {
             // Keyframes every 25 frames; new parameter sets arrive off a
             // keyframe at frame 110 and apply from the keyframe at 125.
-            let p = (i == 1).then(|| params(1)).or((i == 110).then(|| params(2)));
+            let p = (i == 1)
+                .then(|| params(1))
+                .or((i == 110).then(|| params(2)));
             assert!(w.append(&frame(i, i % 25 == 1, p)).unwrap());
         }
         let mut new_run = frame(200, true, None);
