@@ -12,10 +12,11 @@
 //! | [`auth`]     | RTSP Digest/Basic auth, htdigest users file, nonces, camera access  | none        |
 //! | [`session`]  | the RTSP session state machine, driven with `now` as an argument    | none        |
 //! | [`server`]   | sockets, timers, signals: the one `smol::LocalExecutor`             | sockets     |
-//! | [`record`]   | the recorder: config, RTSP client, timestamps (its I/O shell apart)  | none        |
-//! | [`cli`]      | the `ctrtspd` subcommands (`serve`, `import`, `inspect`, `verify`)  | stdio       |
+//! | [`record`]   | the recorder: config, RTSP client, frames, times, alarms, retention | `record::io` |
+//! | [`cli`]      | the `ctrtspd` subcommands (`serve`, `record`, `alarm`, `import`...) | stdio       |
 //!
-//! Everything but `store` (files), `server` (sockets) and `cli` is sans-I/O:
+//! Everything but `store` (files), `server` (sockets), `record::io` (the
+//! recorder's sockets, writer threads and signals) and `cli` is sans-I/O:
 //! pure functions and state machines that take `now` as an argument.
 
 pub mod auth;

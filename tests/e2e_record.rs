@@ -337,12 +337,26 @@ fn bad_configuration_exits_2_and_sighup_reloads() {
         1,
         Duration::from_secs(20),
     );
+    // A new root or socket waits for a restart: the cameras go on as they were.
+    let moved = config(&[2, 7]).replace(root.path_str(), "/elsewhere");
+    std::fs::write(&rec.config, moved).unwrap();
+    rec.signal(Signal::SIGHUP);
+    rec.wait_log(
+        "configuration reloaded: 2 camera(s)",
+        2,
+        Duration::from_secs(20),
+    );
     let log = rec.log();
+    assert!(
+        log.contains("root and control take effect at the next start"),
+        "{log}"
+    );
     assert!(
         log.contains("camera 1: stopping (configuration changed)"),
         "{log}"
     );
     assert!(!log.contains("camera 2: stopping"), "{log}");
+    assert!(!log.contains("camera 7: stopping"), "{log}");
     rec.signal(Signal::SIGTERM);
     let status = rec.wait_exit(Duration::from_secs(10));
     assert!(status.is_some_and(|s| s.success()), "{status:?}");

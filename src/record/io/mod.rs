@@ -168,7 +168,19 @@ async fn main_loop(
                     "{}: {e}; the configuration in use is kept",
                     config_path.display()
                 ),
-                Ok(new) => {
+                Ok(mut new) => {
+                    // The store and the socket are the process's: they change
+                    // with a restart only.
+                    if new.root != config.root || new.control != config.control {
+                        log::warn!(
+                            "{}: root and control take effect at the next start; keeping {} and {}",
+                            config_path.display(),
+                            config.root.display(),
+                            config.control.display()
+                        );
+                        new.root.clone_from(&config.root);
+                        new.control.clone_from(&config.control);
+                    }
                     if let Ok(mut r) = retention.lock() {
                         r.set_budget(new.retain_bytes);
                     }
