@@ -16,6 +16,10 @@
 //!
 //! Each is timed with utime+stime of `/proc/PID/stat` (all its threads)
 //! over the streaming time, and reported as CPU seconds per GB received.
+//! Meanwhile a thread of the bench loads the same filesystem (4 MiB written
+//! and `fdatasync`ed in a loop), and the recorder reports per camera the
+//! longest wait between two reads of its socket: what a disk sync on the
+//! receiving thread would stretch. `--no-disk-load` leaves the load out.
 //! Data goes to `$TMPDIR` (default /tmp) and is removed at the end.
 
 mod common;
@@ -46,6 +50,7 @@ struct Args {
     cameras: usize,
     mbps: f64,
     seconds: u64,
+    disk_load: bool,
 }
 
 fn args() -> Args {
@@ -53,6 +58,7 @@ fn args() -> Args {
         cameras: 16,
         mbps: 4.0,
         seconds: 20,
+        disk_load: true,
     };
     let v: Vec<String> = std::env::args().collect();
     let mut i = 1;
@@ -62,6 +68,11 @@ fn args() -> Args {
             "--cameras" => a.cameras = next.parse().expect("--cameras N"),
             "--mbps" => a.mbps = next.parse().expect("--mbps X"),
             "--seconds" => a.seconds = next.parse().expect("--seconds N"),
+            "--no-disk-load" => {
+                a.disk_load = false;
+                i += 1;
+                continue;
+            }
             _ => {
                 i += 1;
                 continue;
@@ -189,9 +200,22 @@ fn cameras(a: &Args) -> (Vec<u16>, Vec<std::thread::JoinHandle<()>>, Arc<AtomicU
 
 /// Runs `cmd` against fresh cameras until they have streamed; returns
 /// (bytes sent, user s, sys s) over the streaming time.
-fn measure(a: &Args, cmd: impl FnOnce(&[u16]) -> Command) -> (u64, f64, f64) {
+fn measure(a: &Args, load_dir: &Path, cmd: impl FnOnce(&[u16]) -> Command) -> (u64, f64, f64) {
     let (ports, threads, sent) = cameras(a);
-    let mut child = Guard::spawn(cmd(&ports).stdin(Stdio::null()).stdout(Stdio::null()));
+    let stop_load = Arc::new(std::sync::atomic::AtomicBool::new(!a.disk_load));
+    let load = {
+        let (stop, path) = (stop_load.clone(), load_dir.join("disk-load.bin"));
+        std::thread::spawn(move || {
+            let chunk = vec![0x5au8; 4 << 20];
+            while !stop.load(Ordering::Relaxed) {
+                let mut f = std::fs::File::create(&path).unwrap();
+                f.write_all(&chunk).unwrap();
+                f.sync_data().unwrap();
+            }
+            let _ = std::fs::remove_file(&path);
+        })
+    };
+    let mut child = Guard::spawn(cmd(&ports).stdin(Stdio::null()));
     let pid = child.pid();
     // The first bytes start the clock: from there every camera streams.
     while sent.load(Ordering::Relaxed) == 0 {
@@ -210,6 +234,8 @@ fn measure(a: &Args, cmd: impl FnOnce(&[u16]) -> Command) -> (u64, f64, f64) {
         nix::sys::signal::Signal::SIGTERM,
     );
     let _ = child.0.wait();
+    stop_load.store(true, Ordering::Relaxed);
+    let _ = load.join();
     (sent.load(Ordering::Relaxed), u1 - u0, s1 - s0)
 }
 
@@ -234,11 +260,17 @@ fn floor(ports: &str, dir: &Path) {
                 let mut f = std::fs::File::create(&path).unwrap();
                 let mut buf = vec![0u8; 256 * 1024];
                 let mut last_sync = Instant::now();
+                let (mut last_read, mut max_gap) = (None::<Instant>, Duration::ZERO);
                 loop {
                     let n = s.read(&mut buf).await.unwrap_or(0);
                     if n == 0 {
                         break;
                     }
+                    let now = Instant::now();
+                    if let Some(l) = last_read {
+                        max_gap = max_gap.max(now - l);
+                    }
+                    last_read = Some(now);
                     f.write_all(&buf[..n]).unwrap();
                     if last_sync.elapsed() >= Duration::from_secs(1) {
                         f.sync_data().unwrap();
@@ -246,6 +278,7 @@ fn floor(ports: &str, dir: &Path) {
                     }
                 }
                 f.sync_data().unwrap();
+                println!("longest wait between reads {} ms", max_gap.as_millis());
             })
         })
         .collect();
@@ -256,6 +289,17 @@ fn floor(ports: &str, dir: &Path) {
         // Wait for SIGTERM like the recorder.
         std::future::pending::<()>().await;
     }));
+}
+
+/// The largest "longest wait between reads N ms" in a log.
+fn longest_gap_ms(log: &Path) -> u64 {
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.split("longest wait between reads ").nth(1))
+        .filter_map(|v| v.trim_end_matches(" ms").parse().ok())
+        .max()
+        .unwrap_or(0)
 }
 
 fn dir_bytes(dir: &Path) -> u64 {
@@ -299,7 +343,8 @@ fn main() {
     );
 
     let dir = tmp("record");
-    let rec = measure(&a, |ports| {
+    let log = dir.0.join("record.log");
+    let rec = measure(&a, &dir.0, |ports| {
         let mut toml = format!(
             "root = \"{}/root\"\ncontrol = \"{}/record.sock\"\n",
             dir.0.display(),
@@ -316,25 +361,40 @@ fn main() {
         let mut c = Command::new(env!("CARGO_BIN_EXE_ctrtspd"));
         c.args(["record", "--config"])
             .arg(&config)
-            .args(["--log-level", "warn"]);
+            .args(["--log-level", "debug"]);
+        // simple_logger: info and debug to stdout, warnings to stderr.
+        let f = std::fs::File::create(&log).unwrap();
+        c.stdout(f.try_clone().unwrap()).stderr(f);
         c
     });
     println!(
         "recorder stored {:.1} MB (index and payload files)",
         dir_bytes(&dir.0.join("root")) as f64 / 1e6
     );
+    let rec_gap_ms = longest_gap_ms(&log);
     let floor_dir = tmp("record-floor");
-    let fl = measure(&a, |ports| {
+    let fl = measure(&a, &floor_dir.0, |ports| {
         let list: Vec<String> = ports.iter().map(u16::to_string).collect();
         let mut c = Command::new(std::env::current_exe().unwrap());
         c.env(
             FLOOR_ENV,
             format!("{} {}", list.join(","), floor_dir.0.display()),
         );
+        c.stdout(std::fs::File::create(floor_dir.0.join("floor.log")).unwrap());
         c
     });
+    let floor_gap_ms = longest_gap_ms(&floor_dir.0.join("floor.log"));
     let r = report("recorder", rec, &a);
     let f = report("floor", fl, &a);
     println!("recorder / floor: {:.2}x CPU per GB", r / f);
+    println!(
+        "longest wait between two reads of a camera's socket{} (frames every {} ms): recorder {rec_gap_ms} ms (syncs on its writer threads), floor {floor_gap_ms} ms (syncs on its receiving thread)",
+        if a.disk_load {
+            ", under the disk load"
+        } else {
+            ""
+        },
+        1000 / FPS
+    );
     done.store(true, Ordering::Relaxed);
 }

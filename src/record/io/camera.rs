@@ -63,6 +63,12 @@ pub async fn run_camera(
         log::info!("camera {id}: connecting to {}", job.cam.url.request_url());
         let mut rx = Reception::new(id, floor_us);
         let end = session(&job, clock, &writer, &mut rx, &stop).await;
+        log::debug!(
+            "camera {id}: session: {} frames stored, {} dropped (disk behind), longest wait between reads {} ms",
+            rx.frames,
+            rx.queue_full_drops,
+            rx.max_read_gap_us / 1000
+        );
         floor_us = floor_us.max(rx.last_time_us);
         writer.send(ToWriter::EndRun).await;
         let reason = match end {
@@ -125,6 +131,11 @@ struct Reception {
     skip_to_keyframe: bool,
     queue_full_drops: u64,
     backward_drops: u64,
+    /// Monotonic time of the last read from the camera while playing.
+    last_read_mono_us: Option<i64>,
+    /// Longest wait between two reads while playing: how long reception
+    /// was held up (by the camera, the network, or this thread).
+    max_read_gap_us: i64,
 }
 
 impl Reception {
@@ -141,7 +152,20 @@ impl Reception {
             skip_to_keyframe: false,
             queue_full_drops: 0,
             backward_drops: 0,
+            last_read_mono_us: None,
+            max_read_gap_us: 0,
         }
+    }
+
+    /// A read from the camera happened at `now_mono_us`.
+    fn read_at(&mut self, now_mono_us: i64) {
+        if self.assembler.is_none() {
+            return;
+        }
+        if let Some(last) = self.last_read_mono_us {
+            self.max_read_gap_us = self.max_read_gap_us.max(now_mono_us - last);
+        }
+        self.last_read_mono_us = Some(now_mono_us);
     }
 
     fn start(&mut self, client: &Client, now_mono_us: i64) {
@@ -370,6 +394,7 @@ async fn session(
                 }
             }
             Event::Udp(Ok((n, from))) => {
+                rx.read_at(clock.mono_us());
                 if peer_ip.is_none_or(|ip| ip == from.ip())
                     && let Some(p) = udp_buf.get(..n)
                 {
@@ -388,6 +413,7 @@ async fn session(
                 len += n;
                 let mut pos = 0;
                 let now = clock.mono_us();
+                rx.read_at(now);
                 loop {
                     let input = match client.handle_input(now, buf.get(pos..len).unwrap_or(&[])) {
                         Ok(i) => i,
