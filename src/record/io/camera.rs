@@ -333,6 +333,10 @@ async fn session(
     let mut buf = vec![0u8; RECV_BUFFER_BYTES];
     let mut len = 0;
     let mut udp_buf = vec![0u8; 65536];
+    // One timer and one stop future for the whole session, re-armed and
+    // re-polled: nothing is allocated per read.
+    let mut timer = Timer::never();
+    let mut stop_requested = std::pin::pin!(stop.recv());
     loop {
         while !client.transmit().is_empty() {
             match stream.write(client.transmit()).await {
@@ -358,17 +362,18 @@ async fn session(
                     None => std::future::pending().await,
                 }
             };
-            let timer = async {
-                Timer::at(Instant::now() + wait).await;
+            timer.set_at(Instant::now() + wait);
+            let due = async {
+                (&mut timer).await;
                 Event::Deadline
             };
             let stopped = async {
-                let _ = stop.recv().await;
+                let _ = stop_requested.as_mut().await;
                 Event::Stop
             };
             smol::future::or(
                 tcp,
-                smol::future::or(udp_rx, smol::future::or(timer, stopped)),
+                smol::future::or(udp_rx, smol::future::or(due, stopped)),
             )
             .await
         };
