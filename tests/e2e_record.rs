@@ -433,8 +433,10 @@ fn retention_under_a_tiny_budget_and_kill_9() {
         "{verify:?}"
     );
 
-    // Restart: new segments after the torn one; play across the crash.
+    // Restart: the torn segment is sealed, new segments follow; play
+    // across the crash.
     let mut rec = RecorderProcess::start(&dir, &toml);
+    rec.wait_log("camera 7 regul: sealed ", 1, Duration::from_secs(30));
     rec.wait_log("camera 7: recording H264", 1, Duration::from_secs(30));
     thread::sleep(Duration::from_secs(3));
     rec.signal(Signal::SIGTERM);
@@ -459,6 +461,10 @@ fn retention_under_a_tiny_budget_and_kill_9() {
     );
     let verify = common::run(&["verify", "--root", root.path_str()]);
     assert!(verify.status.success(), "{verify:?}");
+    assert!(
+        String::from_utf8_lossy(&verify.stdout).contains("0 errors, 0 warnings"),
+        "{verify:?}"
+    );
 
     // The client whose segments were deleted under it ended by itself.
     let played = player.join().unwrap();

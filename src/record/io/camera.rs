@@ -22,7 +22,6 @@ use crate::record::frames::FrameAssembler;
 use crate::record::timeline::{Now, Stamp, Timeline};
 use crate::record::{CameraConfig, Transport};
 use crate::server::Clock;
-use crate::store::Kind;
 
 /// Giving up on a connection attempt after this long.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -57,7 +56,8 @@ pub async fn run_camera(
     writer: Writer,
 ) -> JoinHandle<()> {
     let id = job.cam.id;
-    let mut floor_us = recorded_end_us(&job);
+    // Known once the writer thread has sealed what a crash left open.
+    let mut floor_us = writer.recorded_end_us().await;
     let mut backoff = Backoff::default();
     loop {
         log::info!("camera {id}: connecting to {}", job.cam.url.request_url());
@@ -91,29 +91,6 @@ pub async fn run_camera(
         }
     }
     writer.close()
-}
-
-/// Where this camera's regular recording ends on disk, so that a restart
-/// never records before it.
-fn recorded_end_us(job: &CameraJob) -> i64 {
-    let Ok(mut cat) = crate::store::Catalog::open(&job.root) else {
-        return 0;
-    };
-    let Ok(all) = cat.all_segments(job.cam.id, Kind::Regul) else {
-        return 0;
-    };
-    let Some(last) = all.last() else {
-        return 0;
-    };
-    match cat.open_segment(last) {
-        Ok(seg) => seg.end_us().unwrap_or_else(|| {
-            let n = seg.frames();
-            n.checked_sub(1)
-                .and_then(|i| seg.time_us(i).ok())
-                .unwrap_or(last.start_us)
-        }),
-        Err(_) => last.start_us,
-    }
 }
 
 /// Frames of one session on their way to the writer.

@@ -6,6 +6,7 @@
 pub mod camera;
 pub mod control;
 pub mod retention;
+pub mod seal;
 pub mod writer;
 
 use std::cell::RefCell;
@@ -193,7 +194,10 @@ async fn main_loop(
                             log::info!("camera {id}: stopping (configuration changed)");
                             registry.borrow_mut().remove(&id);
                             r.stop.close();
-                            finishing.push(r.task.await);
+                            // Its writer finishes its segments before a new
+                            // writer of the camera may seal what is left open.
+                            let writer = r.task.await;
+                            let _ = smol::unblock(move || writer.join()).await;
                         }
                     }
                     for (id, job) in wanted {

@@ -63,6 +63,7 @@ pub enum ToWriter {
 /// One stream (camera × kind) being written: segment rotation on
 /// keyframes, parameter set changes, periodic sync.
 pub struct StreamWriter {
+    root: PathBuf,
     stream_dir: PathBuf,
     camera: u32,
     kind: Kind,
@@ -78,6 +79,7 @@ impl StreamWriter {
     /// A writer of `camera`'s `kind` recordings under `root`.
     pub fn new(root: &Path, camera: u32, kind: Kind, segment_s: u32) -> Self {
         Self {
+            root: root.to_path_buf(),
             stream_dir: paths::stream_dir(root, camera, kind),
             camera,
             kind,
@@ -175,6 +177,7 @@ impl StreamWriter {
 pub struct Writer {
     tx: Sender<ToWriter>,
     pool: Receiver<Vec<u8>>,
+    floor: Receiver<i64>,
     thread: JoinHandle<()>,
 }
 
@@ -190,6 +193,7 @@ impl Writer {
     ) -> std::io::Result<Writer> {
         let (tx, rx) = channel::bounded(QUEUE_FRAMES);
         let (pool_tx, pool) = channel::bounded(QUEUE_FRAMES + 4);
+        let (floor_tx, floor) = channel::bounded(1);
         let mut w = CameraWriter {
             camera,
             regul: StreamWriter::new(root, camera, Kind::Regul, segment_s),
@@ -204,13 +208,26 @@ impl Writer {
         let thread = std::thread::Builder::new()
             .name(format!("record-{camera}"))
             .spawn(move || {
+                super::seal::seal_unfinished(&w.regul.root, camera);
+                let _ = floor_tx.try_send(super::seal::recorded_end_us(&w.regul.root, camera));
                 while let Ok(msg) = rx.recv_blocking() {
                     w.handle(msg);
                 }
                 w.regul.end_logged();
                 w.alarm.end_logged();
             })?;
-        Ok(Writer { tx, pool, thread })
+        Ok(Writer {
+            tx,
+            pool,
+            floor,
+            thread,
+        })
+    }
+
+    /// Where the camera's regular recording ends on disk (after sealing):
+    /// new frames are never stamped before it.
+    pub async fn recorded_end_us(&self) -> i64 {
+        self.floor.recv().await.unwrap_or(0)
     }
 
     /// A sender for alarms (the control socket's).
