@@ -15,6 +15,7 @@ use super::retention;
 use crate::codec::Codec;
 use crate::record::alarm::{Clip, ClipStep, MAX_PREROLL_BYTES, PreRoll};
 use crate::store::layout::IdxHeader;
+use crate::store::lock::WriterLock;
 use crate::store::writer::HARD_MAX_SEGMENT_BYTES;
 use crate::store::{Kind, ParamSets, SegmentWriter, StoreError, paths};
 
@@ -191,6 +192,18 @@ impl Writer {
         alarm_pre_s: u32,
         retention: retention::Shared,
     ) -> std::io::Result<Writer> {
+        // The store's one-writer rule: an import (or a second recorder) of
+        // the same camera and kind would take our open segments' files for
+        // leftovers, and we theirs. Held until the thread ends.
+        let locks = [Kind::Regul, Kind::Alarm].map(|kind| WriterLock::acquire(root, camera, kind));
+        let locks = match locks {
+            [Ok(regul), Ok(alarm)] => (regul, alarm),
+            [Err(e), _] | [_, Err(e)] => {
+                return Err(std::io::Error::other(format!(
+                    "{e} (another recorder or an import writes camera {camera})"
+                )));
+            }
+        };
         let (tx, rx) = channel::bounded(QUEUE_FRAMES);
         let (pool_tx, pool) = channel::bounded(QUEUE_FRAMES + 4);
         let (floor_tx, floor) = channel::bounded(1);
@@ -208,6 +221,7 @@ impl Writer {
         let thread = std::thread::Builder::new()
             .name(format!("record-{camera}"))
             .spawn(move || {
+                let _locks = locks;
                 super::seal::seal_unfinished(&w.regul.root, camera);
                 let _ = floor_tx.try_send(super::seal::recorded_end_us(&w.regul.root, camera));
                 while let Ok(msg) = rx.recv_blocking() {
@@ -371,6 +385,23 @@ mod tests {
     use crate::store::{Catalog, summary};
 
     const T0_US: i64 = 1_764_600_000_000_000;
+
+    /// One writer per camera and kind: a camera whose stream is locked by
+    /// another writer (an import, a second recorder) is not started, and
+    /// the lock is the recorder's while its writer runs.
+    #[test]
+    fn a_camera_locked_by_another_writer_is_refused() {
+        let dir = TempDir::new("writer-lock");
+        let retention = retention::Retention::new(&dir.0, None);
+        let held = WriterLock::acquire(&dir.0, 3, Kind::Alarm).unwrap();
+        let refused = Writer::spawn(&dir.0, 3, 60, 5, retention.clone());
+        let err = refused.err().expect("spawned beside another writer");
+        assert!(err.to_string().contains("camera 3"), "{err}");
+        drop(held);
+        let w = Writer::spawn(&dir.0, 3, 60, 5, retention).unwrap();
+        assert!(WriterLock::acquire(&dir.0, 3, Kind::Regul).is_err());
+        drop(w);
+    }
 
     fn params(sps_tail: u8) -> ParamSets {
         ParamSets {
