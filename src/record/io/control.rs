@@ -39,7 +39,8 @@ pub type Registry = Rc<RefCell<BTreeMap<u32, Alarms>>>;
 
 /// Binds the socket at `path` (its directory created), replacing a stale
 /// socket file but never a live one: a second recorder on the same file
-/// is refused.
+/// is refused. The socket is made 0660: only the recorder's user and group
+/// may trigger alarms.
 pub fn bind(path: &Path) -> std::io::Result<Listener> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
@@ -53,7 +54,13 @@ pub fn bind(path: &Path) -> std::io::Result<Listener> {
         }
         std::fs::remove_file(path)?;
     }
-    Async::new(UnixListener::bind(path)?)
+    let listener = UnixListener::bind(path)?;
+    // Triggering alarm recordings is for the recorder's user and group (the
+    // alarm inputs' scripts), not for every local account: 0660, whatever
+    // the umask made of it.
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))?;
+    Async::new(listener)
 }
 
 /// Serves the control socket forever.
@@ -122,4 +129,28 @@ async fn serve_one(mut stream: Async<UnixStream>, registry: &Registry, clock: Cl
         }
     };
     let _ = stream.write_all(answer.as_bytes()).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::tests::TempDir;
+
+    /// The socket kept the mode the umask gave it (0777 & !umask): under
+    /// umask 0 or 002, writable, so connectable, by other local accounts,
+    /// which could then trigger alarm clips.
+    #[test]
+    fn the_control_socket_is_for_the_recorders_user_and_group() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = TempDir::new("control-mode");
+        let path = dir.0.join("run/record.sock");
+        let _listener = bind(&path).unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o660);
+        // A second recorder on the same socket is refused.
+        assert_eq!(
+            bind(&path).err().map(|e| e.kind()),
+            Some(std::io::ErrorKind::AddrInUse)
+        );
+    }
 }
