@@ -275,22 +275,29 @@ fn decoded_file(input_args: &[&str]) -> Vec<i16> {
         .collect()
 }
 
-#[test]
-fn our_pcma_packets_and_sdp_decoded_by_ffmpeg_to_the_source_samples() {
-    let src = fixture("ffmpeg_sine1k_8k_200ms.alaw");
-    let alaw = std::fs::read(&src).unwrap();
+/// Our G.711 packets of `fixture_name` (raw samples in ffmpeg format
+/// `format`), stored as frames of `frame_bytes`, decoded by ffmpeg to the
+/// samples of its own decode of the file.
+fn g711_decoded_as_the_source(
+    codec: AudioCodec,
+    fixture_name: &str,
+    format: &str,
+    frame_bytes: usize,
+) {
+    let src = fixture(fixture_name);
+    let samples = std::fs::read(&src).unwrap();
     let track = AudioTrack {
-        codec: AudioCodec::Pcma,
+        codec,
         sample_rate_hz: 8000,
         channels: 1,
         config: vec![],
     };
-    // Stored as 40 ms frames, sent as 20 ms packets.
-    let frames: Vec<&[u8]> = alaw.chunks(320).collect();
-    let got = decoded_by_ffmpeg(&track, &frames, 40_000);
+    let frames: Vec<&[u8]> = samples.chunks(frame_bytes).collect();
+    let frame_us = frame_bytes as i64 * 1_000_000 / 8000;
+    let got = decoded_by_ffmpeg(&track, &frames, frame_us);
     let want = decoded_file(&[
         "-f",
-        "alaw",
+        format,
         "-ar",
         "8000",
         "-ac",
@@ -300,7 +307,24 @@ fn our_pcma_packets_and_sdp_decoded_by_ffmpeg_to_the_source_samples() {
     ]);
     assert_eq!(want.len(), 1600);
     assert_eq!(got.len(), want.len());
-    assert_eq!(got, want);
+    assert!(got == want, "decoded samples differ");
+}
+
+#[test]
+fn our_pcma_packets_and_sdp_decoded_by_ffmpeg_to_the_source_samples() {
+    // Stored as 40 ms frames, sent as 20 ms packets.
+    g711_decoded_as_the_source(AudioCodec::Pcma, "ffmpeg_sine1k_8k_200ms.alaw", "alaw", 320);
+}
+
+#[test]
+fn our_pcmu_packets_and_sdp_decoded_by_ffmpeg_to_the_source_samples() {
+    // Stored as one 200 ms frame, sent as ten 20 ms packets.
+    g711_decoded_as_the_source(
+        AudioCodec::Pcmu,
+        "ffmpeg_sine1k_8k_200ms.ulaw",
+        "mulaw",
+        1600,
+    );
 }
 
 #[test]

@@ -237,3 +237,52 @@ fn version_1_segment_made_by_ctrtspd_import_stays_readable() {
     );
     assert_eq!((report.frames, report.audio_frames), (10, 0));
 }
+
+#[test]
+fn verify_flags_audio_records_the_header_does_not_describe() {
+    use std::io::Write;
+    // Records written by hand after a video-only segment's frames: an audio
+    // record (no audio track in the header) and a record of track 2.
+    for (track, what) in [
+        (
+            TRACK_AUDIO,
+            "audio frame in a segment without an audio track",
+        ),
+        (2, "unknown track number"),
+    ] {
+        let dir = TempDir::new("audio-verify");
+        let mut w =
+            SegmentWriter::create(&paths::stream_dir(&dir.0, 1, Kind::Regul), header(1), false)
+                .unwrap();
+        w.append(T0, true, &video(0)).unwrap();
+        let offset = w.dat_len_bytes();
+        let idx = w.idx_path().to_path_buf();
+        drop(w);
+        let payload = &ALAW[..160];
+        let open = |p: &Path| std::fs::OpenOptions::new().append(true).open(p).unwrap();
+        open(&idx.with_extension("dat")).write_all(payload).unwrap();
+        let rec = layout::Record::Frame(layout::FrameRecord {
+            time_us: T0 + 1,
+            keyframe: false,
+            synced: false,
+            track,
+            offset,
+            len_bytes: 160,
+            payload_crc: crc32c::checksum(payload),
+        });
+        open(&idx).write_all(&rec.encode()).unwrap();
+        assert_eq!(Segment::open(&idx).unwrap().frames(), 2);
+        let report = verify::verify_root(&dir.0, None, None);
+        assert!(!report.is_ok());
+        assert!(
+            report
+                .problems
+                .iter()
+                .any(|p| p.severe && p.what.contains(what)),
+            "{:?}",
+            report.problems
+        );
+        // Playback still serves the video frame only.
+        assert_eq!(play(&dir.0, 1).len(), 1);
+    }
+}
