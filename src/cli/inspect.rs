@@ -105,6 +105,15 @@ pub fn run(a: Args) -> i32 {
                 );
                 prev_end = Some(end);
             }
+            if let Some(a) = &s.audio {
+                say!(
+                    "  audio: {} {} Hz, {} channel(s), {} frames",
+                    a.codec,
+                    a.sample_rate_hz,
+                    a.channels,
+                    s.audio_frames
+                );
+            }
             for e in &s.unreadable {
                 say!("  unreadable: {e}");
             }

@@ -31,9 +31,10 @@ pub fn run(a: Args) -> i32 {
     }
     let severe = report.problems.iter().filter(|p| p.severe).count();
     say!(
-        "{} segments, {} frames, {} payload bytes checked: {} errors, {} warnings",
+        "{} segments, {} frames ({} audio), {} payload bytes checked: {} errors, {} warnings",
         report.segments,
         report.frames,
+        report.audio_frames,
         report.bytes,
         severe,
         report.problems.len() - severe

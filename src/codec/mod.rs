@@ -11,6 +11,7 @@
 
 pub mod access_unit;
 pub mod annexb;
+pub mod audio;
 pub mod bits;
 mod detect;
 mod error;
@@ -21,6 +22,7 @@ pub mod nals;
 
 pub use access_unit::{AccessUnit, AccessUnits, ParameterSets};
 pub use annexb::{NalUnits, nal_units};
+pub use audio::{AacConfig, AacError, AudioCodec};
 pub use detect::detect;
 pub use error::CodecError;
 pub use nal_type::{is_keyframe, is_parameter_set, is_vcl, nal_type};

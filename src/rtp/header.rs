@@ -13,7 +13,7 @@ pub const INTERLEAVED_PREFIX_LEN: usize = 4;
 /// Bytes of the RTP fixed header without CSRCs (RFC 3550 §5.1); we never send CSRCs.
 pub const RTP_HEADER_LEN: usize = 12;
 
-/// Capacity of [`PacketHead`]. The sum of the parts is 35; 39 makes the whole
+/// Capacity of [`PacketHead`]. The sum of the parts is 36; 39 makes the whole
 /// struct (with its length byte) exactly 40 bytes, so arrays of heads (one per
 /// packet in a `writev`/`sendmmsg` batch) waste nothing.
 pub const MAX_HEAD_LEN: usize = 39;

@@ -33,7 +33,10 @@
 //! assert_eq!(heads[5].as_bytes()[5], 0x80 | 96); // M on the last packet
 //! ```
 
+pub mod aac;
+pub mod audio;
 pub mod depacketizer;
+pub mod g711;
 pub mod h264;
 pub mod h265;
 pub mod header;
@@ -48,6 +51,7 @@ mod round_trip_tests;
 #[cfg(test)]
 mod fixture_tests;
 
+pub use audio::{AudioPacket, AudioPacketizer, AudioPackets, AudioRtpError};
 pub use depacketizer::{
     AccessUnit, Depacketizer, Interleaved, ParsedRtp, RtpError, parse_rtp, split_interleaved,
 };

@@ -9,14 +9,19 @@
 //! keyframe.
 
 use core::mem::size_of;
-use static_assertions::const_assert_eq;
+use static_assertions::{const_assert, const_assert_eq};
 
 use super::header::{ONVIF_EXT_LEN, RTP_HEADER_LEN};
 use super::{h264, h265};
 use crate::codec::Codec;
 
-/// The longest payload-format prefix: the H.265 FU (PayloadHdr + FU header).
-pub const MAX_FRAGMENT_PREFIX_LEN: usize = 3;
+/// The longest payload-format prefix: the RFC 3640 AU-headers-length and
+/// one 16-bit AU-header of AAC-hbr (see [`super::aac`]).
+pub const MAX_FRAGMENT_PREFIX_LEN: usize = 4;
+
+/// The longest video prefix: the H.265 FU (PayloadHdr + FU header).
+pub const MAX_FU_PREFIX_LEN: usize = 3;
+const_assert!(MAX_FU_PREFIX_LEN <= MAX_FRAGMENT_PREFIX_LEN);
 
 /// S bit of the FU header (same position in RFC 6184 and RFC 7798).
 const FU_START: u8 = 0x80;
@@ -25,7 +30,7 @@ const FU_END: u8 = 0x40;
 
 /// The smallest accepted RTP payload size: a FU prefix plus at least one
 /// byte of NAL, so that fragmentation always progresses.
-pub const MIN_MAX_PAYLOAD_BYTES: u16 = MAX_FRAGMENT_PREFIX_LEN as u16 + 1;
+pub const MIN_MAX_PAYLOAD_BYTES: u16 = MAX_FU_PREFIX_LEN as u16 + 1;
 
 /// A conservative RTP packet size for UDP over Ethernet and VPNs; also used
 /// over TCP so that both transports packetize the same way.
@@ -57,8 +62,25 @@ impl<'a> Fragment<'a> {
         }
     }
 
-    /// A payload behind the first `prefix_len` bytes of `prefix` (clamped to 3).
+    /// A payload behind the first `prefix_len` bytes of a video FU
+    /// `prefix` (clamped to 3).
     pub(crate) const fn with_prefix(
+        prefix: [u8; MAX_FU_PREFIX_LEN],
+        prefix_len: u8,
+        payload: &'a [u8],
+        marker: bool,
+    ) -> Self {
+        Self::with_prefix_bytes(
+            [prefix[0], prefix[1], prefix[2], 0],
+            prefix_len,
+            payload,
+            marker,
+        )
+    }
+
+    /// A payload behind the first `prefix_len` bytes of `prefix` (clamped
+    /// to [`MAX_FRAGMENT_PREFIX_LEN`]).
+    pub(crate) const fn with_prefix_bytes(
         prefix: [u8; MAX_FRAGMENT_PREFIX_LEN],
         prefix_len: u8,
         payload: &'a [u8],
@@ -190,7 +212,7 @@ impl Packetizer {
             nals,
             next_nal: None,
             rest: &[],
-            fu_prefix: [0; MAX_FRAGMENT_PREFIX_LEN],
+            fu_prefix: [0; MAX_FU_PREFIX_LEN],
             fu_prefix_len: 0,
             fu_started: false,
             codec: self.codec,
@@ -223,7 +245,7 @@ pub struct Fragments<'a, I> {
     /// between NALs.
     rest: &'a [u8],
     /// FU prefix of the NAL being fragmented, S and E clear.
-    fu_prefix: [u8; MAX_FRAGMENT_PREFIX_LEN],
+    fu_prefix: [u8; MAX_FU_PREFIX_LEN],
     fu_prefix_len: u8,
     fu_started: bool,
     codec: Codec,

@@ -10,6 +10,7 @@ mod range;
 mod request;
 mod response;
 mod sdp;
+pub mod sdp_audio;
 mod status;
 mod transport;
 mod url;

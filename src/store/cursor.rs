@@ -5,12 +5,16 @@
 //! (reported as [`Step::Gap`]), following a segment that is still being
 //! written. It never waits: when nothing more is recorded yet it says
 //! [`Step::Pending`] and the caller decides when to ask again.
+//!
+//! It yields the video track only: audio records interleaved in a segment
+//! are stepped over until the session core serves audio.
 
 use std::rc::Rc;
 
 use super::Kind;
 use super::catalog::{Catalog, SegmentRef};
 use super::error::StoreError;
+use super::layout::TRACK_VIDEO;
 use super::segment::{FrameData, Segment};
 
 /// What the cursor has next.
@@ -121,6 +125,10 @@ impl Cursor {
             }
             if self.next < self.seg.frames() {
                 match self.seg.frame(self.next) {
+                    Ok(f) if f.record.track != TRACK_VIDEO => {
+                        self.next += 1;
+                        continue;
+                    }
                     Ok(f) => {
                         if let Some(from_us) = self.pending_gap_from_us.take()
                             && f.record.time_us > from_us

@@ -56,6 +56,9 @@ pub enum StoreErrorKind {
     /// Another process holds the writer lock of this camera and kind (an
     /// import or the recorder is writing there).
     Busy,
+    /// An audio frame for a segment created without an audio track, or
+    /// before its first (video key) frame.
+    NoAudioTrack,
 }
 
 /// A store error with the file and, where known, the byte offset.
@@ -150,6 +153,9 @@ impl core::fmt::Display for StoreErrorKind {
             Self::Truncated => {
                 f.write_str("segment file shrank under the map (truncated or replaced in place): no longer read")
             }
+            Self::NoAudioTrack => f.write_str(
+                "audio frame for a segment without an audio track or before its first keyframe",
+            ),
             Self::Busy => f.write_str(
                 "held by another process writing this camera and kind (an import or the recorder); try again when it is done",
             ),

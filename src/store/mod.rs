@@ -24,6 +24,9 @@ pub mod writer;
 #[cfg(test)]
 pub(crate) mod tests;
 
+#[cfg(test)]
+mod audio_tests;
+
 pub use catalog::{Catalog, SegmentRef};
 pub use cursor::{Cursor, Step};
 pub use error::{StoreError, StoreErrorKind};

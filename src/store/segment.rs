@@ -12,7 +12,7 @@ use std::rc::Rc;
 
 use super::crc32c;
 use super::error::{StoreError, StoreErrorKind};
-use super::layout::{self, FrameRecord, IdxHeader, RECORD_LEN, Record};
+use super::layout::{self, AudioTrack, FrameRecord, IdxHeader, RECORD_LEN, Record};
 use super::map::Map;
 
 /// A read-only map of a whole file.
@@ -89,6 +89,7 @@ pub struct Segment {
     idx_path: PathBuf,
     dat_path: PathBuf,
     header: IdxHeader,
+    audio: Option<AudioTrack>,
     idx_file: File,
     dat_file: File,
     state: RefCell<State>,
@@ -116,7 +117,8 @@ impl Segment {
         let idx_file = File::open(idx_path).map_err(|e| StoreError::io(idx_path, "open", e))?;
         let dat_file = File::open(&dat_path).map_err(|e| StoreError::io(&dat_path, "open", e))?;
         let idx = map_file(&idx_file, idx_path)?;
-        let header = IdxHeader::decode(&idx).map_err(|e| StoreError::layout(idx_path, 0, e))?;
+        let (header, audio) =
+            IdxHeader::decode_with_audio(&idx).map_err(|e| StoreError::layout(idx_path, 0, e))?;
         let dat = map_file(&dat_file, &dat_path)?;
         let nonce =
             layout::decode_dat_header(&dat).map_err(|e| StoreError::layout(&dat_path, 0, e))?;
@@ -128,6 +130,7 @@ impl Segment {
             ));
         }
         let seg = Segment {
+            audio,
             idx_path: idx_path.to_path_buf(),
             dat_path,
             header,
@@ -256,6 +259,11 @@ impl Segment {
     /// The segment's header: codec, parameter sets, camera, kind, start.
     pub fn header(&self) -> &IdxHeader {
         &self.header
+    }
+
+    /// The segment's audio track (records with [`layout::TRACK_AUDIO`]), if any.
+    pub fn audio(&self) -> Option<&AudioTrack> {
+        self.audio.as_ref()
     }
 
     /// Path of the index file.

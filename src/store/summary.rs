@@ -4,7 +4,7 @@
 use super::Kind;
 use super::catalog::Catalog;
 use super::error::StoreError;
-use super::layout::ParamSets;
+use super::layout::{AudioTrack, ParamSets, TRACK_VIDEO};
 use crate::codec::Codec;
 
 /// One camera's recording of one kind, summed up.
@@ -22,6 +22,10 @@ pub struct StreamSummary {
     pub bytes: u64,
     /// Codec and parameter sets of the latest segment.
     pub codec: Option<(Codec, ParamSets)>,
+    /// Audio frames (G.711 packets or AAC access units), not in `frames`.
+    pub audio_frames: u64,
+    /// The audio track of the last segment that has one.
+    pub audio: Option<AudioTrack>,
     /// Segments that could not be read (see `verify`).
     pub unreadable: Vec<StoreError>,
 }
@@ -41,6 +45,11 @@ pub fn summarize(cat: &mut Catalog, camera: u32, kind: Kind) -> Result<StreamSum
         let mut last_us = None;
         for i in 0..seg.frames() {
             match seg.record(i) {
+                Ok(rec) if rec.track != TRACK_VIDEO => {
+                    s.audio_frames += 1;
+                    s.bytes += u64::from(rec.len_bytes);
+                    last_us = Some(rec.time_us);
+                }
                 Ok(rec) => {
                     s.frames += 1;
                     s.keyframes += u64::from(rec.keyframe);
@@ -61,6 +70,9 @@ pub fn summarize(cat: &mut Catalog, camera: u32, kind: Kind) -> Result<StreamSum
             _ => s.ranges.push((start, end)),
         }
         s.codec = Some((seg.header().codec, seg.header().params.clone()));
+        if let Some(a) = seg.audio() {
+            s.audio = Some(a.clone());
+        }
     }
     Ok(s)
 }

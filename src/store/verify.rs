@@ -4,9 +4,10 @@
 use std::path::{Path, PathBuf};
 
 use super::catalog::Catalog;
-use super::layout::{RECORD_LEN, Record};
+use super::layout::{FrameRecord, RECORD_LEN, Record, TRACK_AUDIO, TRACK_VIDEO};
 use super::segment::Segment;
 use super::{Kind, paths};
+use crate::codec::AudioCodec;
 
 /// One finding.
 #[derive(Debug, Clone)]
@@ -58,6 +59,8 @@ pub struct Report {
     pub frames: u64,
     /// Payload bytes checked.
     pub bytes: u64,
+    /// Of [`Self::frames`], those of audio tracks.
+    pub audio_frames: u64,
     /// Everything found wrong.
     pub problems: Vec<Problem>,
 }
@@ -114,10 +117,42 @@ pub fn verify_segment(idx_path: &Path, newest: bool, report: &mut Report) {
             ));
         }
         previous_us = rec.time_us;
+        if rec.track != TRACK_VIDEO {
+            if let Some(what) = audio_problem(&seg, &rec) {
+                report.problems.push(problem(idx_path, i, &seg, what, true));
+                continue;
+            }
+            report.audio_frames += 1;
+        }
         report.frames += 1;
         report.bytes += u64::from(rec.len_bytes);
     }
     check_tail(&seg, newest, report);
+}
+
+/// What is wrong with a non-video record, if anything: its track must be
+/// the audio track the header describes, never a keyframe, and its payload
+/// whole samples (G.711) or a non-empty access unit (AAC).
+fn audio_problem(seg: &Segment, rec: &FrameRecord) -> Option<&'static str> {
+    if rec.track != TRACK_AUDIO {
+        return Some("unknown track number");
+    }
+    let Some(audio) = seg.audio() else {
+        return Some("audio frame in a segment without an audio track");
+    };
+    if rec.keyframe {
+        return Some("audio frame flagged as a keyframe");
+    }
+    let whole = match audio.codec {
+        AudioCodec::Pcma | AudioCodec::Pcmu => {
+            rec.len_bytes > 0
+                && rec
+                    .len_bytes
+                    .is_multiple_of(u32::from(audio.channels.max(1)))
+        }
+        AudioCodec::Aac => rec.len_bytes > 0,
+    };
+    (!whole).then_some("audio frame length is not whole samples")
 }
 
 /// What the index holds after its valid prefix (the frames served, then

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use super::Kind;
 use super::crc32c;
 use super::error::{StoreError, StoreErrorKind};
-use super::layout::{self, FrameRecord, IdxHeader, ParamSets, Record};
+use super::layout::{self, AudioTrack, FrameRecord, IdxHeader, ParamSets, Record};
 use super::paths;
 use crate::codec::Codec;
 
@@ -71,10 +71,12 @@ pub struct SegmentWriter {
     idx: File,
     dat: File,
     header: IdxHeader,
+    audio: Option<AudioTrack>,
     dat_len_bytes: u64,
     frames: u64,
     last_time_us: i64,
     last_delta_us: i64,
+    last_video_time_us: i64,
     last_sync_time_us: i64,
     next_synced_flag: bool,
     dir_synced: bool,
@@ -101,7 +103,18 @@ impl SegmentWriter {
     /// `header.start_us`. Fails if that segment already exists.
     pub fn create(
         stream_dir: &Path,
+        header: IdxHeader,
+        publish_on_finish: bool,
+    ) -> Result<Self, StoreError> {
+        Self::create_with_audio(stream_dir, header, None, publish_on_finish)
+    }
+
+    /// Like [`Self::create`], for a segment with an audio track whose frames
+    /// are appended with [`Self::append_audio`].
+    pub fn create_with_audio(
+        stream_dir: &Path,
         mut header: IdxHeader,
+        audio: Option<AudioTrack>,
         publish_on_finish: bool,
     ) -> Result<Self, StoreError> {
         let (idx_path, dat_path) = paths::segment_paths(stream_dir, header.start_us);
@@ -118,7 +131,7 @@ impl SegmentWriter {
         }
         header.nonce = random_nonce();
         let head = header
-            .encode()
+            .encode_with_audio(audio.as_ref())
             .map_err(|e| StoreError::layout(&idx_path, 0, e))?;
         header.header_len_bytes = head.len();
         let (idx_open, dat_open) = if publish_on_finish {
@@ -136,8 +149,11 @@ impl SegmentWriter {
         // Payload file first: a reader keys on the .idx, which must never
         // name a .dat that does not exist yet.
         let mut dat = open(&dat_open)?;
-        dat.write_all(&layout::encode_dat_header(header.nonce))
-            .map_err(|e| StoreError::io(&dat_open, "write header", e))?;
+        dat.write_all(&layout::encode_dat_header(
+            header.nonce,
+            layout::version_for(audio.as_ref()),
+        ))
+        .map_err(|e| StoreError::io(&dat_open, "write header", e))?;
         let mut idx = open(&idx_open)?;
         idx.write_all(&head)
             .map_err(|e| StoreError::io(&idx_open, "write header", e))?;
@@ -151,10 +167,12 @@ impl SegmentWriter {
             frames: 0,
             last_time_us: header.start_us,
             last_delta_us: 0,
+            last_video_time_us: header.start_us,
             last_sync_time_us: header.start_us,
             next_synced_flag: false,
             dir_synced: false,
             header,
+            audio,
         })
     }
 
@@ -186,6 +204,37 @@ impl SegmentWriter {
     /// Appends one frame (payload, then record).
     pub fn append(
         &mut self,
+        time_us: i64,
+        keyframe: bool,
+        payload: &[u8],
+    ) -> Result<(), StoreError> {
+        self.append_track(layout::TRACK_VIDEO, time_us, keyframe, payload)
+    }
+
+    /// Appends one audio frame (a G.711 packet's samples or one raw AAC
+    /// access unit) to the audio track, interleaved in time order with the
+    /// video frames: `time_us` is not before the last frame of either
+    /// track. The first frame of a segment is a video keyframe, so audio
+    /// before it is refused (the recorder drops it, as it drops video
+    /// before the first keyframe).
+    pub fn append_audio(&mut self, time_us: i64, payload: &[u8]) -> Result<(), StoreError> {
+        if self.audio.is_none() || self.frames == 0 {
+            return Err(StoreError::file(
+                &self.idx_path,
+                StoreErrorKind::NoAudioTrack,
+            ));
+        }
+        self.append_track(layout::TRACK_AUDIO, time_us, false, payload)
+    }
+
+    /// The audio track this segment was created with.
+    pub fn audio(&self) -> Option<&AudioTrack> {
+        self.audio.as_ref()
+    }
+
+    fn append_track(
+        &mut self,
+        track: u8,
         time_us: i64,
         keyframe: bool,
         payload: &[u8],
@@ -227,14 +276,18 @@ impl SegmentWriter {
             time_us,
             keyframe,
             synced: core::mem::take(&mut self.next_synced_flag),
-            track: 0,
+            track,
             offset,
             len_bytes,
             payload_crc: crc32c::checksum(payload),
         });
         self.write_record(&rec)?;
-        if self.frames > 0 {
-            self.last_delta_us = time_us - self.last_time_us;
+        if track == layout::TRACK_VIDEO {
+            // The natural end of a segment follows the video frame rate.
+            if self.frames > 0 {
+                self.last_delta_us = time_us - self.last_video_time_us;
+            }
+            self.last_video_time_us = time_us;
         }
         self.frames += 1;
         self.last_time_us = time_us;
@@ -288,7 +341,7 @@ impl SegmentWriter {
         } else {
             40_000
         };
-        self.last_time_us + delta
+        (self.last_video_time_us + delta).max(self.last_time_us)
     }
 
     /// Writes the end record, syncs, and (with `publish_on_finish`) renames
