@@ -10,7 +10,7 @@
 //! | [`rtp`]      | RTP/RTCP headers, per-codec packetizers, interleaved framing        | none        |
 //! | [`playback`] | time range → cursor over frames across segments; pacing             | none        |
 //! | [`auth`]     | RTSP Digest/Basic auth, htdigest users file, nonces, camera access  | none        |
-//! | [`session`]  | the RTSP session state machine, driven with `now` as an argument    | none        |
+//! | [`session`]  | the RTSP protocol core: methods, session, timing; `now` as argument | none        |
 //! | [`server`]   | sockets, timers, signals: the one `smol::LocalExecutor`             | sockets     |
 //! | [`cli`]      | the `ctrtspd` subcommands (`serve`, `import`, `inspect`, `verify`)  | stdio       |
 //!

@@ -1,271 +1,235 @@
-//! RTSP methods: a parsed request in, the session and player changed, a
-//! response queued. The session's media state ([`Play`]) lives here too.
+//! The protocol core of one RTSP connection, sans-I/O, in the shape of
+//! quinn-proto's `Connection`: requests, RTCP input and `now` go in;
+//! responses, transmits (a frame due, an RTCP packet, close) and the next
+//! timeout come out. The catalog, authentication, a random source and the
+//! settings are lent for each call in an [`Env`]. It reads no clock and
+//! touches no socket: `server::conn` owns the buffers and does the writing.
 
 use std::fmt::Write as _;
-use std::os::fd::BorrowedFd;
+use std::net::SocketAddr;
 
-use super::Shared;
-use super::conn::Conn;
-use super::media::{FrameSend, RtpStream, Sent, Unit};
-use crate::auth::UserId;
-use crate::playback::{EndReason, Pacer, Player, Rate, pacing};
-use crate::rtp::{self, Packetizer};
+use super::play::{FrameOut, Play, Rtcp, RtpStream, URL_CAPACITY};
+use super::{Refusal, Seek, Session, SessionMethod, State, Transport, Window};
+use crate::auth::{Auth, UserId};
+use crate::playback::{EndReason, Next, Pacer, Player, Rate, pacing};
+use crate::rtp::Packetizer;
 use crate::rtsp::{
     self, ContentBase, Method, Request, ResponseWriter, SdpParams, Status, TrackControl,
     TransportReply, TransportSpec, UrlError,
 };
-use crate::session::{Refusal, Seek, Session, SessionMethod, State, Transport, Window};
-use crate::store::{FrameData, Kind};
+use crate::store::{Catalog, Kind};
 
 /// Methods we answer, for `Public:`.
 const PUBLIC: &str =
     "OPTIONS, DESCRIBE, SETUP, PLAY, PAUSE, TEARDOWN, GET_PARAMETER, SET_PARAMETER";
 
-/// RTCP CNAME of the server.
-const CNAME: &str = "ctrtspd";
-
-/// Longest request URI served (414 beyond): the SETUP URL is kept whole
-/// for RTP-Info and the log, and a DESCRIBE response, which repeats the URL
-/// twice (Content-Base, a=control) beside the parameter sets, then always
-/// fits the response buffer. Player URLs are under 200 bytes.
-const URL_CAPACITY: usize = 512;
-
-/// The buffer a response is written in: as large as the connection's
-/// output queue, which is empty when a request is handled.
-const RESPONSE_BYTES: usize = super::conn::OUT_BYTES;
+/// Largest response written: as large as the connection's output queue,
+/// which is empty when a request is handled.
+pub const RESPONSE_BYTES: usize = 3072;
 
 /// The one track of a recording.
 const TRACK: u8 = 0;
 
-/// A session's playback state.
-#[repr(C)]
-pub(crate) struct Play {
-    // Fields of every frame first, the URL last (`repr(C)` keeps the
-    // order): the pacer reads a playing session's state once per frame.
-    pub pacer: Pacer,
-    pub rtp: RtpStream,
-    pub ts_base: u32,
-    pub packetizer: Packetizer,
-    pub ended: Option<EndReason>,
-    /// The end once reached but not yet signalled: why, and when the BYE
-    /// goes (when the last frame's time is over).
-    pub ending: Option<(EndReason, i64)>,
-    /// Play position of the last frame sent, and its duration (its
-    /// distance from the frame before), to tell when its time is over.
-    pub last_play_us: Option<i64>,
-    pub last_frame_us: i64,
-    /// The last frame sent: RTP timestamp and recorded wallclock, for SR.
-    pub last_sent: Option<(u32, i64)>,
-    pub last_sr_mono_us: i64,
-    pub bytes_sent: u64,
-    pub frames_sent: u64,
-    pub player: Player,
-    pub session: Session,
-    /// The URL's window.
-    pub start_us: i64,
-    pub stop_us: Option<i64>,
-    /// npt 0: the recorded time of the window's first frame (the keyframe
-    /// at or before `start_us`).
-    pub origin_us: i64,
-    pub started_mono_us: i64,
-    /// Presentation URL, for RTP-Info and the log.
-    pub url: heapless::String<URL_CAPACITY>,
-    /// The user who set the session up (`None` when the server runs
-    /// open): only that user's requests reach it.
-    pub owner: Option<UserId>,
+/// Settings of the sessions (from the server's configuration).
+#[derive(Clone, Copy, Debug)]
+pub struct Config {
+    /// Seconds of client silence before a session is dropped.
+    pub session_timeout_s: u32,
+    /// A session following a live recording ends when nothing new arrives
+    /// for this long.
+    pub follow_idle_limit_us: i64,
+    /// Largest RTP packet sent (bytes, headers included).
+    pub max_rtp_packet_bytes: u16,
+    /// µs between RTCP sender reports.
+    pub sender_report_interval_us: i64,
 }
 
-/// An RTCP packet ready for the connection: bytes and length (0 = none).
-pub(crate) type RtcpBytes = ([u8; 128], usize);
+/// A source of unpredictable 64-bit values (session ids, SSRCs, initial
+/// sequence numbers and timestamps).
+pub trait Random {
+    /// A fresh value.
+    fn random_u64(&self) -> u64;
+}
 
-impl Play {
-    /// The URL's window and its npt origin.
-    pub fn window(&self) -> Window {
-        Window {
-            start_us: self.start_us,
-            stop_us: self.stop_us,
-            origin_us: self.origin_us,
-        }
+/// What a connection is lent for one call: the world outside the protocol.
+pub struct Env<'a> {
+    /// The store's catalog.
+    pub catalog: &'a mut Catalog,
+    /// Digest authentication; `None` when the server runs open.
+    pub auth: Option<&'a Auth>,
+    /// Ids and SSRCs.
+    pub random: &'a dyn Random,
+    /// Session settings.
+    pub config: Config,
+    /// The server's RTP port when UDP is offered; `None`: TCP only.
+    pub udp_rtp_port: Option<u16>,
+    /// Wallclock µs since the Unix epoch (relative windows, the live edge).
+    pub unix_us: i64,
+    /// Sequence number right after a frame the I/O layer is still writing
+    /// (`None` when none is): the RTP-Info of a PLAY must name the next.
+    pub inflight_end_seq: Option<u16>,
+}
+
+/// What the connection wants done next ([`Connection::poll`]).
+#[derive(Debug)]
+pub enum Poll {
+    /// Nothing due before this monotonic time (`None`: only on input).
+    Wait(Option<i64>),
+    /// Send this frame now; poll again once it is out.
+    Frame(FrameOut),
+    /// Send this RTCP packet, then poll again.
+    Rtcp(Rtcp),
+    /// The session timed out: send the BYE if any, then close.
+    Close(Option<Rtcp>),
+}
+
+/// A response larger than the room the caller gave: it was not written,
+/// and the client, which waits for it, must not be left waiting (the
+/// caller closes the connection).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ResponseTooLarge {
+    /// Bytes the response needed.
+    pub len_bytes: usize,
+    /// Bytes there were.
+    pub room_bytes: usize,
+}
+
+impl core::fmt::Display for ResponseTooLarge {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(
+            f,
+            "a {} byte response does not fit the {} bytes of room",
+            self.len_bytes, self.room_bytes
+        )
     }
+}
 
-    /// Starts sending the frame at `play_us` (called when it is due).
-    pub fn start_frame(&mut self, frame: FrameData, play_us: i64) -> FrameSend {
-        let segment = std::rc::Rc::clone(self.player.segment());
-        let ts_90k = pacing::rtp_ts_90k(self.ts_base, play_us);
-        if let Some(prev) = self.last_play_us
-            && play_us > prev
-        {
-            self.last_frame_us = play_us - prev;
-        }
-        self.last_play_us = Some(play_us);
-        self.last_sent = Some((ts_90k, frame.record.time_us));
-        self.bytes_sent += u64::from(frame.record.len_bytes);
-        self.frames_sent += 1;
-        self.player.advance();
-        FrameSend::new(Unit {
-            frame,
-            segment,
-            ts_90k,
-            first_seq: self.rtp.next_seq,
-            ssrc: self.rtp.ssrc,
-        })
-    }
+/// The response being written into the caller's buffer.
+struct Out<'b> {
+    buf: &'b mut [u8],
+    len: usize,
+    too_large: Option<ResponseTooLarge>,
+}
 
-    /// Continues sending `f`; says whether it waits on the UDP socket.
-    pub fn send(
-        &mut self,
-        f: &mut FrameSend,
-        packetizer: &Packetizer,
-        tcp: BorrowedFd<'_>,
-        shared: &Shared,
-    ) -> std::io::Result<(Sent, bool)> {
-        match self.session.transport() {
-            Transport::Tcp { rtp_channel, .. } => Ok((
-                f.send_tcp(tcp, packetizer, rtp_channel, &mut self.rtp)?,
-                false,
-            )),
-            Transport::Udp { rtp, .. } => {
-                let Some(udp) = &shared.udp else {
-                    return Ok((Sent::Done, true));
-                };
-                use std::os::fd::AsFd;
-                let mut mmsg = shared.mmsg.borrow_mut();
-                Ok((
-                    f.send_udp(udp.rtp.as_fd(), &mut mmsg, packetizer, rtp, &mut self.rtp)?,
-                    true,
-                ))
+impl Out<'_> {
+    fn put(&mut self, bytes: &[u8]) {
+        let end = self.len + bytes.len();
+        match self.buf.get_mut(self.len..end) {
+            Some(dst) => {
+                dst.copy_from_slice(bytes);
+                self.len = end;
             }
-        }
-    }
-
-    /// Finishes a TCP frame whose session is gone: the byte stream must not
-    /// be cut inside a packet (a frame not started is simply dropped).
-    pub fn send_orphan(
-        f: &mut FrameSend,
-        packetizer: &Packetizer,
-        channel: Option<u8>,
-        tcp: BorrowedFd<'_>,
-    ) -> std::io::Result<(Sent, bool)> {
-        let Some(channel) = channel.filter(|_| f.partial_bytes > 0) else {
-            return Ok((Sent::Done, false));
-        };
-        let mut scratch = RtpStream {
-            ssrc: f.unit.ssrc,
-            next_seq: 0,
-            packets: 0,
-            octets: 0,
-        };
-        Ok((f.send_tcp(tcp, packetizer, channel, &mut scratch)?, false))
-    }
-
-    /// An RTCP sender report when one is due: NTP time = the recorded
-    /// wallclock of the last frame sent, so clients show when it was filmed.
-    pub fn due_sender_report(&mut self, now: i64, shared: &Shared) -> Option<RtcpBytes> {
-        let (ts, unix_us) = self.last_sent?;
-        if now - self.last_sr_mono_us < shared.config.sender_report_interval_us {
-            return None;
-        }
-        self.last_sr_mono_us = now;
-        let ntp = rtp::unix_us_to_ntp(unix_us);
-        self.rtcp_out(shared, |buf| {
-            rtp::write_sender_report(
-                buf,
-                self.rtp.ssrc,
-                ntp,
-                ts,
-                self.rtp.packets,
-                self.rtp.octets,
-                CNAME,
-            )
-        })
-    }
-
-    /// RTCP BYE: the end of the stream for ffmpeg and GStreamer.
-    pub fn bye(&mut self, shared: &Shared) -> Option<RtcpBytes> {
-        let ssrc = self.rtp.ssrc;
-        self.rtcp_out(shared, |buf| rtp::write_bye(buf, ssrc, CNAME))
-    }
-
-    /// Writes an RTCP packet: over UDP it is sent at once (`None`); over
-    /// TCP it is returned framed for the connection's queue.
-    fn rtcp_out(
-        &self,
-        shared: &Shared,
-        write: impl FnOnce(&mut [u8]) -> Result<usize, rtp::RtcpError>,
-    ) -> Option<RtcpBytes> {
-        let mut buf = [0u8; 128];
-        match self.session.transport() {
-            Transport::Tcp { rtcp_channel, .. } => {
-                let n = write(&mut buf[4..]).ok()?;
-                buf[0] = b'$';
-                buf[1] = rtcp_channel;
-                buf[2..4].copy_from_slice(&(n as u16).to_be_bytes());
-                Some((buf, n + 4))
-            }
-            Transport::Udp { rtcp, .. } => {
-                let n = write(&mut buf).ok()?;
-                if let Some(udp) = &shared.udp {
-                    udp.send_rtcp(rtcp, &buf[..n]);
-                }
-                None
+            None => {
+                self.too_large = Some(ResponseTooLarge {
+                    len_bytes: end,
+                    room_bytes: self.buf.len(),
+                })
             }
         }
     }
 }
 
-fn url_error(e: UrlError) -> (Status, String) {
+/// Writes a response with just a status line into `out`; its length.
+pub fn write_error(
+    out: &mut [u8],
+    status: Status,
+    cseq: Option<u32>,
+    reason: &str,
+) -> Result<usize, ResponseTooLarge> {
+    let mut o = Out {
+        buf: out,
+        len: 0,
+        too_large: None,
+    };
+    reply_error(&mut o, status, cseq, reason);
+    o.too_large.map_or(Ok(o.len), Err)
+}
+
+fn reply_error(out: &mut Out<'_>, status: Status, cseq: Option<u32>, reason: &str) {
+    let mut buf = [0u8; 512];
+    let mut w = ResponseWriter::new(&mut buf);
+    w.start(status, Some(reason), cseq);
+    if let Ok(n) = w.finish(b"") {
+        out.put(buf.get(..n).unwrap_or(&[]));
+    }
+}
+
+/// The window a DESCRIBE resolved, reused by a SETUP of the same stream.
+#[derive(Clone, Copy, Debug)]
+struct Described {
+    camera: u32,
+    kind: Kind,
+    start_us: i64,
+    stop_us: Option<i64>,
+}
+
+/// The protocol state of one RTSP connection: at most one session.
+pub struct Connection {
+    /// The session's playback state, once set up.
+    pub play: Option<Box<Play>>,
+    described: Option<Described>,
+    peer: SocketAddr,
+    local: SocketAddr,
+}
+
+type Refused = (Status, String);
+
+fn url_error(e: UrlError) -> Refused {
     match e {
         UrlError::BadRequest(why) => (Status::BadRequest, format!("Bad Request: {why}")),
         UrlError::NotFound(why) => (Status::NotFound, format!("Not Found: {why}")),
     }
 }
 
-impl Conn {
-    /// Queues a response with just a status line (and the session header
-    /// when there is a session).
-    pub fn reply_error(&mut self, status: Status, cseq: Option<u32>, reason: &str) {
-        let mut buf = [0u8; 512];
-        let mut w = ResponseWriter::new(&mut buf);
-        w.start(status, Some(reason), cseq);
-        if let Ok(n) = w.finish(b"") {
-            self.queue_response(&buf[..n]);
+impl Connection {
+    /// A connection from `peer` to our `local` address.
+    pub fn new(peer: SocketAddr, local: SocketAddr) -> Connection {
+        Connection {
+            play: None,
+            described: None,
+            peer,
+            local,
         }
     }
 
-    /// Queues a whole response. One that does not fit would leave the
-    /// client waiting for an answer that never comes, or worse, pair its
-    /// next request with the wrong one: the connection is closed instead,
-    /// with a log line (requests are only handled with `out` empty, so
-    /// this does not happen with responses under [`RESPONSE_BYTES`]).
-    pub fn queue_response(&mut self, bytes: &[u8]) {
-        if !self.queue(bytes) {
-            log::error!(
-                "{}: closing: a {} byte response does not fit the output queue",
-                self.peer,
-                bytes.len()
-            );
-            self.close = true;
+    /// The client's address.
+    pub fn peer(&self) -> SocketAddr {
+        self.peer
+    }
+
+    /// The client's RTCP address of a UDP session (receiver reports to it
+    /// are keep-alives).
+    pub fn udp_rtcp(&self) -> Option<SocketAddr> {
+        match self.play.as_deref()?.session.transport() {
+            Transport::Udp { rtcp, .. } => Some(rtcp),
+            Transport::Tcp { .. } => None,
         }
     }
 
-    /// Ends the session (if any) with a log line; BYE if it was playing.
-    pub fn end_session(&mut self, why: &str) {
-        let Some(mut play) = self.play.take() else {
+    /// An RTCP packet from the client at `now`: interleaved on `channel`
+    /// (TCP), or `None` for one heard on the server's UDP RTCP port from
+    /// [`Connection::udp_rtcp`]. It keeps the session alive.
+    pub fn handle_rtcp(&mut self, channel: Option<u8>, now: i64) {
+        let Some(play) = self.play.as_deref_mut() else {
             return;
         };
-        if play.ended.is_none()
-            && play.session.state() == State::Playing
-            && let Some((b, n)) = play.bye(&self.shared)
-        {
-            let _ = self.queue(&b[..n]);
+        match (channel, play.session.transport()) {
+            (Some(c), Transport::Tcp { rtcp_channel, .. }) if c == rtcp_channel => {
+                play.session.touch(now)
+            }
+            (None, Transport::Udp { .. }) => play.session.touch(now),
+            _ => {}
         }
-        if let Transport::Udp { rtcp, .. } = play.session.transport() {
-            self.shared.udp_heard.borrow_mut().remove(&rtcp);
-        }
-        self.shared
-            .sessions
-            .set(self.shared.sessions.get().saturating_sub(1));
-        let secs = (self.shared.clock.mono_us() - play.started_mono_us) as f64 / 1e6;
+    }
+
+    /// Ends the session (if any) at `now` with a log line; its BYE if it
+    /// was playing.
+    pub fn end_session(&mut self, now: i64, why: &str) -> Option<Rtcp> {
+        let play = self.play.take()?;
+        let bye = (play.ended.is_none() && play.session.state() == State::Playing)
+            .then(|| play.bye())
+            .flatten();
+        let secs = (now - play.started_mono_us) as f64 / 1e6;
         log::info!(
             "session {} end: {} {} {} frames, {} bytes, {:.1} s ({why})",
             play.session.id_str(),
@@ -275,16 +239,125 @@ impl Conn {
             play.bytes_sent,
             secs
         );
+        bye
     }
 
-    /// Answers one request.
-    pub fn handle_request(&mut self, req: &Request<'_>, now: i64) {
+    /// Ends the stream on a store error (a segment unreadable, or its file
+    /// shrunk under the map): the log says which file and why, the client
+    /// gets an RTCP BYE.
+    pub fn end_on_store_error(&mut self, e: &crate::store::StoreError) -> Option<Rtcp> {
+        let play = self.play.as_deref_mut()?;
+        log::error!("session {}: store: {e}", play.session.id_str());
+        let bye = play.bye();
+        play.ending = None;
+        play.ended = Some(EndReason::StoreError);
+        bye
+    }
+
+    /// What is due at `now`: a frame, an RTCP packet, the close of a
+    /// timed-out session, or the time to ask again.
+    pub fn poll(&mut self, env: &mut Env<'_>, now: i64) -> Poll {
+        loop {
+            let Some(play) = self.play.as_deref_mut() else {
+                return Poll::Wait(None);
+            };
+            let expires = play.session.expires_at_mono_us();
+            if play.session.expired(now) {
+                log::info!(
+                    "session {} timed out ({} s without a word from {})",
+                    play.session.id_str(),
+                    play.session.timeout_s(),
+                    self.peer
+                );
+                return Poll::Close(self.end_session(now, "timeout"));
+            }
+            if play.session.state() != State::Playing || play.ended.is_some() {
+                return Poll::Wait(Some(expires));
+            }
+            if let Some((reason, at)) = play.ending {
+                if at > now {
+                    return Poll::Wait(Some(at.min(expires)));
+                }
+                log::info!(
+                    "session {}: end of stream ({reason:?})",
+                    play.session.id_str()
+                );
+                play.ending = None;
+                play.ended = Some(reason);
+                match play.bye() {
+                    Some(b) => return Poll::Rtcp(b),
+                    None => continue,
+                }
+            }
+            if let Some(rtcp) = play.due_sender_report(now, env.config.sender_report_interval_us) {
+                return Poll::Rtcp(rtcp);
+            }
+            let next = match play.player.peek(env.catalog, now, env.unix_us) {
+                Ok(Next::Frame { frame, play_us }) => Ok(Owned::Frame(frame.clone(), play_us)),
+                Ok(Next::PollAt(t)) => Ok(Owned::PollAt(t)),
+                Ok(Next::End(r)) => Ok(Owned::End(r)),
+                Err(e) => Err(e),
+            };
+            for e in play.player.take_skipped() {
+                log::warn!("session {}: skipped: {e}", play.session.id_str());
+            }
+            match next {
+                Ok(Owned::Frame(frame, play_us)) => {
+                    let deadline = play.pacer.deadline_mono_us(play_us);
+                    if deadline > now {
+                        return Poll::Wait(Some(deadline.min(expires)));
+                    }
+                    return Poll::Frame(play.start_frame(frame, play_us));
+                }
+                Ok(Owned::PollAt(t)) => return Poll::Wait(Some(t.min(expires))),
+                Ok(Owned::End(reason)) => {
+                    // The stream ends when the last frame's time is over, not
+                    // the instant it left: over UDP the BYE goes out on the
+                    // RTCP socket, and ffmpeg, which reads its RTCP socket
+                    // first and stops at a BYE, would drop the last frame's
+                    // RTP datagrams still queued on the other socket.
+                    let at = play.last_play_us.map_or(now, |p| {
+                        play.pacer
+                            .deadline_mono_us(p.saturating_add(play.last_frame_us))
+                    });
+                    play.ending = Some((reason, at));
+                }
+                Err(e) => {
+                    if let Some(b) = self.end_on_store_error(&e) {
+                        return Poll::Rtcp(b);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Answers one request at `now`: the response is written into `out`,
+    /// its length returned; one that does not fit is an error, and nothing
+    /// is written.
+    pub fn handle_request(
+        &mut self,
+        env: &mut Env<'_>,
+        req: &Request<'_>,
+        now: i64,
+        out: &mut [u8],
+    ) -> Result<usize, ResponseTooLarge> {
+        let mut o = Out {
+            buf: out,
+            len: 0,
+            too_large: None,
+        };
+        self.answer(env, &mut o, req, now);
+        o.too_large.map_or(Ok(o.len), Err)
+    }
+
+    fn answer(&mut self, env: &mut Env<'_>, out: &mut Out<'_>, req: &Request<'_>, now: i64) {
         let Some(cseq) = req.cseq else {
-            self.reply_error(Status::BadRequest, None, "Bad Request: missing CSeq");
+            reply_error(out, Status::BadRequest, None, "Bad Request: missing CSeq");
             return;
         };
         if req.version != rtsp::Version::RTSP_1_0 {
-            self.reply_error(
+            reply_error(
+                out,
                 Status::RtspVersionNotSupported,
                 Some(cseq),
                 "RTSP Version Not Supported",
@@ -300,7 +373,8 @@ impl Conn {
                 req.method_name,
                 req.uri.len()
             );
-            self.reply_error(
+            reply_error(
+                out,
                 Status::RequestUriTooLarge,
                 Some(cseq),
                 "Request-URI Too Large",
@@ -308,11 +382,11 @@ impl Conn {
             return;
         }
         log::debug!("{}: {} {}", self.peer, req.method_name, req.uri);
-        let user = match self.authorize(req, cseq) {
+        let user = match self.authorize(env, out, req, cseq, now) {
             Ok(user) => user,
             Err((status, reason)) => {
                 if status != Status::Unauthorized {
-                    self.reply_error(status, Some(cseq), &reason);
+                    reply_error(out, status, Some(cseq), &reason);
                 }
                 return;
             }
@@ -332,17 +406,22 @@ impl Conn {
                 req.method_name,
                 play.session.id_str()
             );
-            self.reply_error(Status::SessionNotFound, Some(cseq), "Session Not Found");
+            reply_error(
+                out,
+                Status::SessionNotFound,
+                Some(cseq),
+                "Session Not Found",
+            );
             return;
         }
         let result = match req.method {
-            Method::Options => self.options(req, cseq, now),
-            Method::Describe => self.describe(req, cseq),
-            Method::Setup => self.setup(req, cseq, now, user),
-            Method::Play => self.play(req, cseq, now),
-            Method::Pause => self.pause(req, cseq, now),
-            Method::Teardown => self.teardown(req, cseq, now),
-            Method::GetParameter | Method::SetParameter => self.keep_alive(req, cseq, now),
+            Method::Options => self.options(out, req, cseq, now),
+            Method::Describe => self.describe(env, out, req, cseq),
+            Method::Setup => self.setup(env, out, req, cseq, now, user),
+            Method::Play => self.play(env, out, req, cseq, now),
+            Method::Pause => self.pause(out, req, cseq, now),
+            Method::Teardown => self.teardown(out, req, cseq, now),
+            Method::GetParameter | Method::SetParameter => self.keep_alive(out, req, cseq, now),
             Method::Other => match req.method_name {
                 "ANNOUNCE" | "RECORD" | "REDIRECT" => {
                     Err((Status::MethodNotAllowed, "Method Not Allowed".into()))
@@ -358,30 +437,30 @@ impl Conn {
                 w.header("Allow", PUBLIC);
             }
             if let Ok(n) = w.finish(b"") {
-                self.queue_response(&buf[..n]);
+                out.put(buf.get(..n).unwrap_or(&[]));
             }
         }
     }
 
     /// Digest authentication and per-user camera access: the user, or
     /// `None` when the server runs open. OPTIONS is open (clients probe
-    /// with it before anything else). A 401 is queued here, with a fresh
+    /// with it before anything else). A 401 is written here, with a fresh
     /// challenge.
     fn authorize(
-        &mut self,
+        &self,
+        env: &Env<'_>,
+        out: &mut Out<'_>,
         req: &Request<'_>,
         cseq: u32,
-    ) -> Result<Option<UserId>, (Status, String)> {
+        now: i64,
+    ) -> Result<Option<UserId>, Refused> {
         if req.method == Method::Options {
             return Ok(None);
         }
-        let shared = std::rc::Rc::clone(&self.shared);
-        let auth = shared.auth.borrow();
-        let Some(auth) = auth.as_ref() else {
+        let Some(auth) = env.auth else {
             return Ok(None);
         };
         // Monotonic: a nonce's life must not move with the wall clock.
-        let now = shared.clock.mono_us();
         match auth.check(req.method_name, req.uri, req.header("Authorization"), now) {
             Ok(user) => {
                 if let Ok(url) = rtsp::parse_player_url(req.uri)
@@ -419,21 +498,27 @@ impl Conn {
                     w.header("WWW-Authenticate", value);
                 }
                 if let Ok(n) = w.finish(b"") {
-                    self.queue_response(&buf[..n]);
+                    out.put(buf.get(..n).unwrap_or(&[]));
                 }
                 Err((Status::Unauthorized, String::new()))
             }
         }
     }
 
-    fn respond(&mut self, cseq: u32, headers: impl FnOnce(&mut ResponseWriter<'_>), body: &[u8]) {
+    fn respond(
+        out: &mut Out<'_>,
+        cseq: u32,
+        headers: impl FnOnce(&mut ResponseWriter<'_>),
+        body: &[u8],
+    ) {
         let mut buf = [0u8; RESPONSE_BYTES];
         let mut w = ResponseWriter::new(&mut buf);
         w.start(Status::Ok, None, Some(cseq));
         headers(&mut w);
         match w.finish(body) {
-            Ok(n) => self.queue_response(&buf[..n]),
-            Err(_) => self.reply_error(
+            Ok(n) => out.put(buf.get(..n).unwrap_or(&[])),
+            Err(_) => reply_error(
+                out,
                 Status::InternalServerError,
                 Some(cseq),
                 "Internal Server Error: response too large",
@@ -441,8 +526,15 @@ impl Conn {
         }
     }
 
-    fn respond_setup(&mut self, cseq: u32, transport: TransportReply, sid: &str, timeout_s: u32) {
-        self.respond(
+    fn respond_setup(
+        out: &mut Out<'_>,
+        cseq: u32,
+        transport: TransportReply,
+        sid: &str,
+        timeout_s: u32,
+    ) {
+        Self::respond(
+            out,
             cseq,
             |w| {
                 w.header("Transport", transport);
@@ -453,7 +545,7 @@ impl Conn {
     }
 
     /// The session named by the request, or 454.
-    fn session_of(&mut self, req: &Request<'_>) -> Result<&mut Play, (Status, String)> {
+    fn session_of(&mut self, req: &Request<'_>) -> Result<&mut Play, Refused> {
         let not_found = || (Status::SessionNotFound, "Session Not Found".to_string());
         let id = req.session_id().ok_or_else(not_found)?;
         match self.play.as_deref_mut() {
@@ -462,35 +554,48 @@ impl Conn {
         }
     }
 
-    fn options(&mut self, req: &Request<'_>, cseq: u32, now: i64) -> Result<(), (Status, String)> {
+    fn options(
+        &mut self,
+        out: &mut Out<'_>,
+        req: &Request<'_>,
+        cseq: u32,
+        now: i64,
+    ) -> Result<(), Refused> {
         if req.session_id().is_some() {
             self.session_of(req)?.session.touch(now);
         }
-        self.respond(cseq, |w| w.header("Public", PUBLIC), b"");
+        Self::respond(out, cseq, |w| w.header("Public", PUBLIC), b"");
         Ok(())
     }
 
     fn keep_alive(
         &mut self,
+        out: &mut Out<'_>,
         req: &Request<'_>,
         cseq: u32,
         now: i64,
-    ) -> Result<(), (Status, String)> {
+    ) -> Result<(), Refused> {
         if req.session_id().is_some() {
             let play = self.session_of(req)?;
             let _ = play.session.apply(SessionMethod::KeepAlive, now);
             let sid = play.session.id_str();
-            self.respond(cseq, |w| w.header("Session", sid.as_str()), b"");
+            Self::respond(out, cseq, |w| w.header("Session", sid.as_str()), b"");
         } else {
-            self.respond(cseq, |_| {}, b"");
+            Self::respond(out, cseq, |_| {}, b"");
         }
         Ok(())
     }
 
-    fn describe(&mut self, req: &Request<'_>, cseq: u32) -> Result<(), (Status, String)> {
+    fn describe(
+        &mut self,
+        env: &mut Env<'_>,
+        out: &mut Out<'_>,
+        req: &Request<'_>,
+        cseq: u32,
+    ) -> Result<(), Refused> {
         let url = rtsp::parse_player_url(req.uri).map_err(url_error)?;
-        let (start_us, stop_us) = url.window.resolve(self.shared.clock.unix_us());
-        let player = self.open_player(url.camera, url.kind, start_us, stop_us)?;
+        let (start_us, stop_us) = url.window.resolve(env.unix_us);
+        let player = self.open_player(env, url.camera, url.kind, start_us, stop_us)?;
         let h = player.segment_header();
         let control = {
             let mut s = String::new();
@@ -510,7 +615,7 @@ impl Conn {
             vps: (!h.params.vps.is_empty()).then_some(&h.params.vps[..]),
             sps: &h.params.sps,
             pps: &h.params.pps,
-            session_id: self.shared.random_u64() >> 1,
+            session_id: env.random.random_u64() >> 1,
             origin_addr: &origin,
             // From npt 0, the window's first frame, which may be before
             // its start: the range must cover every frame sent (GStreamer
@@ -522,7 +627,7 @@ impl Conn {
             }
             .duration_us(),
             control: &control,
-            payload_type: super::media::PAYLOAD_TYPE,
+            payload_type: super::PAYLOAD_TYPE,
         };
         let mut sdp = String::new();
         rtsp::write_sdp(&mut sdp, &params).map_err(|_| {
@@ -531,9 +636,15 @@ impl Conn {
                 "Internal Server Error: SDP".to_string(),
             )
         })?;
-        self.described = Some((url.camera, url.kind, start_us, stop_us));
+        self.described = Some(Described {
+            camera: url.camera,
+            kind: url.kind,
+            start_us,
+            stop_us,
+        });
         let base = url.base;
-        self.respond(
+        Self::respond(
+            out,
             cseq,
             |w| {
                 w.header("Content-Base", ContentBase(base));
@@ -546,12 +657,13 @@ impl Conn {
 
     fn open_player(
         &self,
+        env: &mut Env<'_>,
         camera: u32,
         kind: Kind,
         start_us: i64,
         stop_us: Option<i64>,
-    ) -> Result<Player, (Status, String)> {
-        let mut cat = self.shared.catalog.borrow_mut();
+    ) -> Result<Player, Refused> {
+        let cat = &mut *env.catalog;
         if !cat.has_stream(camera, kind) {
             return Err((
                 Status::NotFound,
@@ -559,12 +671,12 @@ impl Conn {
             ));
         }
         match Player::open(
-            &mut cat,
+            cat,
             camera,
             kind,
             start_us,
             stop_us,
-            self.shared.config.follow_idle_limit_us,
+            env.config.follow_idle_limit_us,
         ) {
             Ok(Some(p)) => Ok(p),
             Ok(None) => Err((
@@ -583,11 +695,13 @@ impl Conn {
 
     fn setup(
         &mut self,
+        env: &mut Env<'_>,
+        out: &mut Out<'_>,
         req: &Request<'_>,
         cseq: u32,
         now: i64,
         owner: Option<UserId>,
-    ) -> Result<(), (Status, String)> {
+    ) -> Result<(), Refused> {
         let url = rtsp::parse_player_url(req.uri).map_err(url_error)?;
         if url.track.is_some_and(|t| t != TRACK) {
             return Err((Status::NotFound, "Not Found: no such track".into()));
@@ -613,7 +727,7 @@ impl Conn {
                 client_rtp_port,
                 client_rtcp_port,
             } => {
-                if self.shared.udp.is_none() {
+                if env.udp_rtp_port.is_none() {
                     return Err((
                         Status::UnsupportedTransport,
                         "Unsupported Transport: UDP unavailable".into(),
@@ -621,34 +735,26 @@ impl Conn {
                 }
                 let ip = self.peer.ip();
                 Transport::Udp {
-                    rtp: std::net::SocketAddr::new(ip, client_rtp_port),
-                    rtcp: std::net::SocketAddr::new(ip, client_rtcp_port),
+                    rtp: SocketAddr::new(ip, client_rtp_port),
+                    rtcp: SocketAddr::new(ip, client_rtcp_port),
                 }
             }
         };
-        let server_rtp_port = self.shared.udp.as_ref().map_or(0, |u| u.rtp_port);
+        let server_rtp_port = env.udp_rtp_port.unwrap_or(0);
         if req.session_id().is_some() {
-            let shared = std::rc::Rc::clone(&self.shared);
             // A second SETUP on the session: a transport change.
             let play = self.session_of(req)?;
             play.session
                 .apply(SessionMethod::Setup, now)
                 .map_err(refusal)?;
-            let mut heard = shared.udp_heard.borrow_mut();
-            if let Transport::Udp { rtcp, .. } = play.session.transport() {
-                heard.remove(&rtcp);
-            }
             play.session.set_transport(transport);
-            if let Transport::Udp { rtcp, .. } = transport {
-                heard.insert(rtcp, now);
-            }
-            drop(heard);
             let (sid, timeout, ssrc) = (
                 play.session.id_str(),
                 play.session.timeout_s(),
                 play.rtp.ssrc,
             );
-            self.respond_setup(
+            Self::respond_setup(
+                out,
                 cseq,
                 TransportReply {
                     spec,
@@ -669,31 +775,30 @@ impl Conn {
         // GStreamer drops the query from a relative control URL: the window
         // of this connection's DESCRIBE of the same stream wins.
         let (start_us, stop_us) = match self.described {
-            Some((c, k, s, e)) if c == url.camera && k == url.kind => (s, e),
-            _ => url.window.resolve(self.shared.clock.unix_us()),
+            Some(d) if d.camera == url.camera && d.kind == url.kind => (d.start_us, d.stop_us),
+            _ => url.window.resolve(env.unix_us),
         };
-        let player = self.open_player(url.camera, url.kind, start_us, stop_us)?;
+        let player = self.open_player(env, url.camera, url.kind, start_us, stop_us)?;
         let codec = player.segment_header().codec;
-        let packetizer =
-            Packetizer::for_max_rtp_packet(codec, self.shared.config.max_rtp_packet_bytes)
-                .map_err(|_| {
-                    (
-                        Status::InternalServerError,
-                        "Internal Server Error: packetizer".to_string(),
-                    )
-                })?;
-        let r = self.shared.random_u64();
+        let packetizer = Packetizer::for_max_rtp_packet(codec, env.config.max_rtp_packet_bytes)
+            .map_err(|_| {
+                (
+                    Status::InternalServerError,
+                    "Internal Server Error: packetizer".to_string(),
+                )
+            })?;
+        let r = env.random.random_u64();
         let rtp = RtpStream {
             ssrc: r as u32,
             next_seq: (r >> 32) as u16,
             packets: 0,
             octets: 0,
         };
-        let ts_base = (self.shared.random_u64() >> 16) as u32;
+        let ts_base = (env.random.random_u64() >> 16) as u32;
         let session = Session::new(
-            self.shared.random_u64(),
+            env.random.random_u64(),
             transport,
-            self.shared.config.session_timeout_s,
+            env.config.session_timeout_s,
             now,
         );
         // The control URL the client set up: RTP-Info names it back.
@@ -737,12 +842,9 @@ impl Conn {
                 "UDP"
             }
         );
-        if let Transport::Udp { rtcp, .. } = transport {
-            self.shared.udp_heard.borrow_mut().insert(rtcp, now);
-        }
         self.play = Some(Box::new(play));
-        self.shared.sessions.set(self.shared.sessions.get() + 1);
-        self.respond_setup(
+        Self::respond_setup(
+            out,
             cseq,
             TransportReply {
                 spec,
@@ -755,7 +857,14 @@ impl Conn {
         Ok(())
     }
 
-    fn play(&mut self, req: &Request<'_>, cseq: u32, now: i64) -> Result<(), (Status, String)> {
+    fn play(
+        &mut self,
+        env: &mut Env<'_>,
+        out: &mut Out<'_>,
+        req: &Request<'_>,
+        cseq: u32,
+        now: i64,
+    ) -> Result<(), Refused> {
         let range = match req.header("Range").map(rtsp::parse_range) {
             None => None,
             Some(Ok(r)) => Some(r),
@@ -773,25 +882,19 @@ impl Conn {
         // says what is applied, normal speed (RFC 2326 §12.34, §12.35).
         let scale = applied_rate(req, "Scale")?;
         let speed = applied_rate(req, "Speed")?;
-        let shared = std::rc::Rc::clone(&self.shared);
-        // The RTP-Info seq must name the first packet after a frame still in flight.
-        let inflight_end_seq = self
-            .inflight
-            .as_ref()
-            .map(|i| i.send.end_seq(&i.packetizer));
         let play = self.session_of(req)?;
         let was = play.session.state();
         let window = play.window();
         let asked = window
             .resolve(range, was == State::Ready)
             .map_err(|r| (Status::InvalidRange, r.reason().to_string()))?;
-        let unix_now = shared.clock.unix_us();
         let seek = asked.seek != Seek::Stay;
         if seek {
-            let mut cat = shared.catalog.borrow_mut();
             let found = match asked.seek {
-                Seek::To(t) => play.player.seek(&mut cat, t),
-                _ => play.player.seek_newest(&mut cat, unix_now, window.start_us),
+                Seek::To(t) => play.player.seek(env.catalog, t),
+                _ => play
+                    .player
+                    .seek_newest(env.catalog, env.unix_us, window.start_us),
             };
             match found {
                 Ok(true) => {
@@ -820,9 +923,8 @@ impl Conn {
             .apply(SessionMethod::Play, now)
             .map_err(refusal)?;
         // Where the stream resumes: the next frame's place on the timeline.
-        let mut cat = shared.catalog.borrow_mut();
-        let (first_us, play_us) = match play.player.peek(&mut cat, now, unix_now) {
-            Ok(crate::playback::Next::Frame { frame, play_us }) => (frame.record.time_us, play_us),
+        let (first_us, play_us) = match play.player.peek(env.catalog, now, env.unix_us) {
+            Ok(Next::Frame { frame, play_us }) => (frame.record.time_us, play_us),
             _ => (
                 // Nothing to send yet (the live edge): where it stopped.
                 play.player
@@ -832,17 +934,17 @@ impl Conn {
                 play.player.play_us(),
             ),
         };
-        drop(cat);
         play.pacer.reanchor(play_us, now);
         let rtptime = pacing::rtp_ts_90k(play.ts_base, play_us);
-        let seq = inflight_end_seq.unwrap_or(play.rtp.next_seq);
+        let seq = env.inflight_end_seq.unwrap_or(play.rtp.next_seq);
         if seek {
             // A new position: the next frame's packets start right after.
             play.rtp.next_seq = seq;
         }
         let reply_range = window.reply(asked.unit, first_us, play.player.stop_us());
-        let (sid, url) = (play.session.id_str(), play.url.clone());
-        self.respond(
+        let (sid, url) = (play.session.id_str(), &play.url);
+        Self::respond(
+            out,
             cseq,
             |w| {
                 w.header("Session", sid.as_str());
@@ -863,32 +965,51 @@ impl Conn {
         Ok(())
     }
 
-    fn pause(&mut self, req: &Request<'_>, cseq: u32, now: i64) -> Result<(), (Status, String)> {
+    fn pause(
+        &mut self,
+        out: &mut Out<'_>,
+        req: &Request<'_>,
+        cseq: u32,
+        now: i64,
+    ) -> Result<(), Refused> {
         let play = self.session_of(req)?;
         play.session
             .apply(SessionMethod::Pause, now)
             .map_err(refusal)?;
         let sid = play.session.id_str();
-        self.respond(cseq, |w| w.header("Session", sid.as_str()), b"");
+        Self::respond(out, cseq, |w| w.header("Session", sid.as_str()), b"");
         Ok(())
     }
 
-    fn teardown(&mut self, req: &Request<'_>, cseq: u32, now: i64) -> Result<(), (Status, String)> {
+    fn teardown(
+        &mut self,
+        out: &mut Out<'_>,
+        req: &Request<'_>,
+        cseq: u32,
+        now: i64,
+    ) -> Result<(), Refused> {
         let play = self.session_of(req)?;
         play.session
             .apply(SessionMethod::Teardown, now)
             .map_err(refusal)?;
         // No BYE after TEARDOWN: the client asked for the end.
         play.ended = Some(EndReason::StopReached);
-        self.respond(cseq, |_| {}, b"");
-        self.end_session("teardown");
+        Self::respond(out, cseq, |_| {}, b"");
+        let _ = self.end_session(now, "teardown");
         Ok(())
     }
 }
 
+/// [`Next`] without the borrow of the player.
+enum Owned {
+    Frame(crate::store::FrameData, i64),
+    PollAt(i64),
+    End(EndReason),
+}
+
 /// Whether the request carries the rate header `name` (`Scale`, `Speed`),
 /// which must then be a number; 400 otherwise. Only 1.0 is applied.
-fn applied_rate(req: &Request<'_>, name: &str) -> Result<bool, (Status, String)> {
+fn applied_rate(req: &Request<'_>, name: &str) -> Result<bool, Refused> {
     match req.header(name) {
         None => Ok(false),
         Some(v) if v.trim().parse::<f64>().is_ok_and(f64::is_finite) => Ok(true),
@@ -899,7 +1020,7 @@ fn applied_rate(req: &Request<'_>, name: &str) -> Result<bool, (Status, String)>
     }
 }
 
-fn refusal(r: Refusal) -> (Status, String) {
+fn refusal(r: Refusal) -> Refused {
     match r {
         Refusal::NotValidInState => (
             Status::MethodNotValidInThisState,
