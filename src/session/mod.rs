@@ -9,6 +9,8 @@
 //! - [`play_range`]: PLAY ranges resolved against the URL's window.
 
 pub mod connection;
+#[cfg(test)]
+mod conversation_tests;
 pub mod play;
 pub mod play_range;
 
