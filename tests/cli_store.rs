@@ -1,5 +1,13 @@
 //! The store commands run as a user would: `ctrtspd import`, `inspect`,
 //! `verify` on real ffmpeg streams.
+// A test or bench: a failed assumption is a failed run, not a crash on
+// someone's input (the house rules of Cargo.toml [lints] are for src/).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod common;
 

@@ -2,6 +2,14 @@
 //! avdec ! fakesink` against the real `ctrtspd serve`, over TCP and UDP.
 //! The pipeline must reach EOS by itself at the window's stop (the server's
 //! RTCP BYE), having decoded exactly the frames of the window.
+// A test or bench: a failed assumption is a failed run, not a crash on
+// someone's input (the house rules of Cargo.toml [lints] are for src/).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod common;
 

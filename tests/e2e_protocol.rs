@@ -3,6 +3,14 @@
 //! lines, headers and SDP, and depacketizes the interleaved RTP with
 //! `ctrtspd::rtp::Depacketizer` to count access units and check their
 //! timestamps.
+// A test or bench: a failed assumption is a failed run, not a crash on
+// someone's input (the house rules of Cargo.toml [lints] are for src/).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod common;
 

@@ -17,11 +17,15 @@ impl fmt::Display for Hex<'_> {
 /// Lowercase hex of `bytes` into a fixed buffer (`OUT` must be `2 * N`),
 /// to feed a hasher: RFC 2617 hashes the hex form of HA1 and HA2.
 pub fn to_hex<const N: usize, const OUT: usize>(bytes: &[u8; N]) -> [u8; OUT] {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    fn digit(n: u8) -> u8 {
+        if n < 10 { b'0' + n } else { b'a' + (n - 10) }
+    }
     let mut out = [0u8; OUT];
     for (pair, b) in out.chunks_exact_mut(2).zip(bytes) {
-        pair[0] = DIGITS[usize::from(b >> 4)];
-        pair[1] = DIGITS[usize::from(b & 0x0f)];
+        if let [hi, lo] = pair {
+            *hi = digit(b >> 4);
+            *lo = digit(b & 0x0f);
+        }
     }
     out
 }

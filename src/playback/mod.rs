@@ -3,6 +3,7 @@
 
 pub mod pacing;
 pub mod player;
+pub mod trick;
 
 pub use pacing::{Pacer, Rate, Timeline};
 pub use player::{EndReason, Next, Player};

@@ -83,8 +83,9 @@ pub fn parse_rtp(buf: &[u8]) -> Result<ParsedRtp<'_>, RtpError> {
     }
     let mut ext = None;
     if b0 & 0x10 != 0 {
-        let h = buf
-            .get(pos..pos + 4)
+        let h: &[u8; 4] = buf
+            .get(pos..)
+            .and_then(<[u8]>::first_chunk)
             .filter(|_| pos + 4 <= end)
             .ok_or(err(pos, "extension header past end"))?;
         let profile = u16::from_be_bytes([h[0], h[1]]);

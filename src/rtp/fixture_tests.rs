@@ -180,3 +180,98 @@ fn gstreamer_rtpbin_receiver_reports() {
     };
     assert_eq!(summaries, vec![rr, rr]);
 }
+
+/// FNV-1a, 64-bit: a fingerprint of a whole packet stream.
+fn fnv1a(hash: u64, bytes: &[u8]) -> u64 {
+    bytes.iter().fold(hash, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+/// Every packet, head and payload, of the ffmpeg-encoded frames as a plain
+/// client gets them (no ONVIF extension), over TCP and UDP framing.
+fn plain_stream_fingerprint(codec: Codec, annexb: &[u8]) -> (usize, u64) {
+    let aus = access_units(codec, &annexb_nals(annexb));
+    let p = Packetizer::for_max_rtp_packet(codec, 1400).unwrap();
+    let mut head = PacketHead::new();
+    let (mut packets, mut hash) = (0, 0xcbf2_9ce4_8422_2325);
+    for channel in [Some(0), None] {
+        let mut seq = 65000u16;
+        for (i, nals) in aus.iter().enumerate() {
+            for frag in p.fragments(nals.iter().map(|n| &n[..])) {
+                let hdr = RtpHeader {
+                    payload_type: 96,
+                    marker: false,
+                    seq,
+                    ts_90k: 0xffff_0000u32.wrapping_add(3600 * i as u32),
+                    ssrc: 0x1a2b_3c4d,
+                };
+                seq = seq.wrapping_add(1);
+                write_head(&mut head, channel, &hdr, None, &frag).unwrap();
+                hash = fnv1a(fnv1a(hash, head.as_bytes()), frag.payload());
+                packets += 1;
+            }
+        }
+    }
+    (packets, hash)
+}
+
+/// Plain clients' bytes are pinned: the fingerprints were taken before the
+/// ONVIF replay extension (its T flag, its own module) was reworked, so any
+/// change to what a client without `onvif-replay` receives fails here.
+#[test]
+fn plain_client_bytes_unchanged_by_onvif_extension() {
+    let h264 = plain_stream_fingerprint(Codec::H264, H264_ANNEXB);
+    let h265 = plain_stream_fingerprint(Codec::H265, H265_ANNEXB);
+    assert_eq!(h264, (48, 0xc614_639c_d3a3_4692));
+    assert_eq!(h265, (46, 0xcdb5_64a3_6a8a_be1b));
+}
+
+/// With the extension on the first packet of every frame (an ONVIF
+/// client), each packet is the plain one with X set and the 16 extension
+/// bytes after the fixed header on the first packet of a frame, nothing
+/// else changed, and still within the packet size (the room is reserved).
+#[test]
+fn onvif_extension_only_on_first_packet_of_each_frame() {
+    for (codec, annexb) in [(Codec::H264, H264_ANNEXB), (Codec::H265, H265_ANNEXB)] {
+        let aus = access_units(codec, &annexb_nals(annexb));
+        let p = Packetizer::for_max_rtp_packet(codec, 1400).unwrap();
+        let (mut plain, mut onvif) = (PacketHead::new(), PacketHead::new());
+        let mut with_ext = 0;
+        for (i, nals) in aus.iter().enumerate() {
+            let ext = OnvifReplayExt {
+                clean_point: i % 25 == 0,
+                ..OnvifReplayExt::at_unix_us(1_709_215_200_000_000 + 40_000 * i as i64, 4)
+            };
+            for (k, frag) in p.fragments(nals.iter().map(|n| &n[..])).enumerate() {
+                let hdr = RtpHeader {
+                    payload_type: 96,
+                    marker: false,
+                    seq: k as u16,
+                    ts_90k: 3600 * i as u32,
+                    ssrc: 7,
+                };
+                write_head(&mut plain, Some(0), &hdr, None, &frag).unwrap();
+                let ext = (k == 0).then_some(&ext);
+                write_head(&mut onvif, Some(0), &hdr, ext, &frag).unwrap();
+                let (a, b) = (plain.as_bytes(), onvif.as_bytes());
+                let rtp_len = |h: &[u8]| usize::from(u16::from_be_bytes([h[2], h[3]]));
+                assert!(rtp_len(b) <= 1400);
+                if k > 0 {
+                    assert_eq!(a, b);
+                    continue;
+                }
+                with_ext += 1;
+                assert_eq!(rtp_len(b), rtp_len(a) + 16);
+                assert_eq!(b[4], a[4] | 0x10, "X bit");
+                assert_eq!(&b[5..16], &a[5..16]);
+                assert_eq!(b[16..32], ext.unwrap().to_bytes());
+                assert_eq!(&b[32..], &a[16..]);
+                let wire = [b, frag.payload()].concat();
+                let rtp = parse_rtp(&wire[4..]).unwrap();
+                assert_eq!(rtp.onvif_ext(), ext.copied());
+            }
+        }
+        assert_eq!(with_ext, aus.len());
+    }
+}

@@ -4,6 +4,7 @@
 
 use static_assertions::{assert_eq_size, const_assert};
 
+pub use super::onvif::{ONVIF_EXT_LEN, ONVIF_REPLAY_PROFILE, OnvifReplayExt};
 use super::packetizer::{Fragment, MAX_FRAGMENT_PREFIX_LEN};
 
 /// Bytes of the RTSP interleaved prefix (`$`, channel, u16 BE length), RFC 2326 §10.12.
@@ -11,18 +12,6 @@ pub const INTERLEAVED_PREFIX_LEN: usize = 4;
 
 /// Bytes of the RTP fixed header without CSRCs (RFC 3550 §5.1); we never send CSRCs.
 pub const RTP_HEADER_LEN: usize = 12;
-
-/// Bytes of the ONVIF replay header extension on the wire: 4 bytes of
-/// extension header (profile, length) plus 12 bytes of data.
-pub const ONVIF_EXT_LEN: usize = 16;
-
-/// The "defined by profile" value of the ONVIF replay extension
-/// (ONVIF Streaming Specification §6.3).
-pub const ONVIF_REPLAY_PROFILE: u16 = 0xABAC;
-
-/// Length of the ONVIF extension data in 32-bit words, as written in the
-/// extension header.
-const ONVIF_EXT_WORDS: u16 = 3;
 
 /// Capacity of [`PacketHead`]. The sum of the parts is 35; 39 makes the whole
 /// struct (with its length byte) exactly 40 bytes, so arrays of heads (one per
@@ -53,68 +42,6 @@ pub struct RtpHeader {
     pub ts_90k: u32,
     /// Synchronization source of the stream.
     pub ssrc: u32,
-}
-
-/// The ONVIF replay RTP header extension (ONVIF Streaming Specification
-/// §6.3): the frame's wallclock time and replay flags, sent on the first
-/// packet of each frame during replay.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct OnvifReplayExt {
-    /// Wallclock time of the frame, NTP 64-bit format (see [`super::ntp`]).
-    pub ntp: u64,
-    /// C: the frame is a clean point (a keyframe a decoder can start at).
-    pub clean_point: bool,
-    /// E: the last frame of a contiguous section of the recording.
-    pub end_of_stream: bool,
-    /// D: the first frame after a discontinuity (gap, seek, direction change).
-    pub discontinuity: bool,
-    /// Low byte of the CSeq of the PLAY request this frame answers.
-    pub cseq: u8,
-}
-
-impl OnvifReplayExt {
-    const CLEAN_POINT: u8 = 0x80;
-    const END_OF_STREAM: u8 = 0x40;
-    const DISCONTINUITY: u8 = 0x20;
-
-    /// The extension as it goes on the wire, header included.
-    pub const fn to_bytes(&self) -> [u8; ONVIF_EXT_LEN] {
-        let p = ONVIF_REPLAY_PROFILE.to_be_bytes();
-        let w = ONVIF_EXT_WORDS.to_be_bytes();
-        let n = self.ntp.to_be_bytes();
-        let mut flags = 0;
-        if self.clean_point {
-            flags |= Self::CLEAN_POINT;
-        }
-        if self.end_of_stream {
-            flags |= Self::END_OF_STREAM;
-        }
-        if self.discontinuity {
-            flags |= Self::DISCONTINUITY;
-        }
-        [
-            p[0], p[1], w[0], w[1], n[0], n[1], n[2], n[3], n[4], n[5], n[6], n[7], flags,
-            self.cseq, 0, 0,
-        ]
-    }
-
-    /// Reads the extension from a received header extension: `profile` and
-    /// its `data` (without the 4-byte extension header). `None` if it is
-    /// another profile or not 12 bytes.
-    pub fn from_ext(profile: u16, data: &[u8]) -> Option<Self> {
-        if profile != ONVIF_REPLAY_PROFILE {
-            return None;
-        }
-        let d: &[u8; 12] = data.try_into().ok()?;
-        let [n0, n1, n2, n3, n4, n5, n6, n7, flags, cseq, _, _] = *d;
-        Some(Self {
-            ntp: u64::from_be_bytes([n0, n1, n2, n3, n4, n5, n6, n7]),
-            clean_point: flags & Self::CLEAN_POINT != 0,
-            end_of_stream: flags & Self::END_OF_STREAM != 0,
-            discontinuity: flags & Self::DISCONTINUITY != 0,
-            cseq,
-        })
-    }
 }
 
 /// Everything of one RTP packet that precedes the payload slice, in a fixed
@@ -321,8 +248,9 @@ mod tests {
         let ext = OnvifReplayExt {
             ntp: 0x83aa_7e81_8000_0000,
             clean_point: true,
-            end_of_stream: false,
+            end_of_section: false,
             discontinuity: true,
+            terminal: false,
             cseq: 7,
         };
         write_head(&mut head, Some(0), &hdr(true), Some(&ext), &frag).unwrap();

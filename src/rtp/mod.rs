@@ -38,6 +38,7 @@ pub mod h264;
 pub mod h265;
 pub mod header;
 pub mod ntp;
+pub mod onvif;
 pub mod packetizer;
 pub mod rtcp;
 
@@ -52,5 +53,6 @@ pub use depacketizer::{
 };
 pub use header::{HeadError, MAX_HEAD_LEN, OnvifReplayExt, PacketHead, RtpHeader, write_head};
 pub use ntp::{ntp_to_unix_us, unix_us_to_ntp};
+pub use onvif::OnvifExtError;
 pub use packetizer::{Fragment, Fragments, Packetizer, PacketizerError};
 pub use rtcp::{RtcpError, RtcpSummary, parse_compound, write_bye, write_sender_report};

@@ -5,6 +5,7 @@
 //! bytes and `now`, and owns every buffer.
 
 mod interleaved;
+mod onvif;
 mod range;
 mod request;
 mod response;
@@ -17,6 +18,10 @@ mod url;
 mod fuzz;
 
 pub use interleaved::{Interleaved, parse_interleaved};
+pub use onvif::{
+    ClockRange, Frames, MAX_UNSUPPORTED_TAGS, ONVIF_REPLAY_TAG, OnvifHeaderError, OnvifPlay,
+    Require, Scale, Speed, parse_immediate, parse_rate_control,
+};
 pub use range::{NptReply, Range, RangeError, parse_range};
 pub use request::{
     Header, MAX_BODY_BYTES, MAX_HEADERS, MAX_REQUEST_BYTES, Method, ParseError, Request, Version,

@@ -44,6 +44,8 @@ pub enum Status {
     ServiceUnavailable = 503,
     /// 505 RTSP Version Not Supported
     RtspVersionNotSupported = 505,
+    /// 551 Option not supported (a `Require` tag; list it in `Unsupported:`)
+    OptionNotSupported = 551,
 }
 
 impl Status {
@@ -75,6 +77,7 @@ impl Status {
             Status::NotImplemented => "Not Implemented",
             Status::ServiceUnavailable => "Service Unavailable",
             Status::RtspVersionNotSupported => "RTSP Version not supported",
+            Status::OptionNotSupported => "Option not supported",
         }
     }
 }
@@ -89,5 +92,7 @@ mod tests {
         assert_eq!(Status::UnsupportedTransport.code(), 461);
         assert_eq!(Status::SessionNotFound.reason(), "Session Not Found");
         assert_eq!(Status::RtspVersionNotSupported.code(), 505);
+        assert_eq!(Status::OptionNotSupported.code(), 551);
+        assert_eq!(Status::OptionNotSupported.reason(), "Option not supported");
     }
 }

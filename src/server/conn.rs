@@ -399,14 +399,17 @@ impl Conn {
             if room == 0 {
                 return Ok(true);
             }
-            match self.stream.get_ref().read(&mut tmp[..room]) {
+            let Some(dst) = tmp.get_mut(..room) else {
+                return Ok(true);
+            };
+            match self.stream.get_ref().read(dst) {
                 Ok(0) => return Ok(false),
                 Ok(n) => {
-                    let mut chunk = &tmp[..n];
+                    let mut chunk = tmp.get(..n).unwrap_or_default();
                     if self.discard_bytes > 0 {
                         let d = self.discard_bytes.min(chunk.len());
                         self.discard_bytes -= d;
-                        chunk = &chunk[d..];
+                        chunk = chunk.get(d..).unwrap_or_default();
                     }
                     // Room was checked above.
                     let _ = self.rbuf.extend_from_slice(chunk);
@@ -476,8 +479,9 @@ impl Conn {
                         // An interleaved frame larger than our buffer: skip it.
                         let declared = self
                             .rbuf
-                            .get(2..4)
-                            .map_or(0, |b| usize::from(u16::from_be_bytes([b[0], b[1]])));
+                            .get(2..)
+                            .and_then(<[u8]>::first_chunk)
+                            .map_or(0, |b| usize::from(u16::from_be_bytes(*b)));
                         self.discard_bytes = (4 + declared).saturating_sub(self.rbuf.len());
                         self.rbuf.clear();
                         if let Err(e) = self.input_budget.spend(now, 4 + declared) {
@@ -555,7 +559,8 @@ impl Conn {
     fn flush_out(&mut self) -> std::io::Result<bool> {
         use std::io::Write;
         while self.out_sent < self.out.len() {
-            match self.stream.get_ref().write(&self.out[self.out_sent..]) {
+            let pending = self.out.get(self.out_sent..).unwrap_or_default();
+            match self.stream.get_ref().write(pending) {
                 Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
                 Ok(n) => self.out_sent += n,
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Ok(false),

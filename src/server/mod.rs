@@ -204,9 +204,17 @@ impl Shared {
         }
     }
 
-    /// A fresh unpredictable-enough 64-bit value (session ids, SSRCs,
-    /// initial sequence numbers and timestamps).
+    /// A fresh unpredictable 64-bit value (session ids, SSRCs, initial
+    /// sequence numbers and timestamps), from the operating system's random
+    /// source: a session id guessed is a session taken over where no users
+    /// file is set. getrandom(2) worked at start-up (the nonce secret), so
+    /// it does not fail later; should it, a SipHash keyed by std's
+    /// per-process random keys over a counter and the time stands in.
     pub fn random_u64(&self) -> u64 {
+        let mut bytes = [0u8; 8];
+        if getrandom::fill(&mut bytes).is_ok() {
+            return u64::from_le_bytes(bytes);
+        }
         use std::hash::{BuildHasher, Hasher};
         let mut h = std::collections::hash_map::RandomState::new().build_hasher();
         let n = self.next_id.get().wrapping_add(1);

@@ -239,7 +239,9 @@ impl IdxHeader {
             return Err(LayoutError::BadParams);
         }
         let header_len = (IDX_FIXED_LEN + params_len).div_ceil(RECORD_LEN) * RECORD_LEN;
-        let mut b = vec![0u8; header_len];
+        // The fixed part at constant offsets in an array (checked at compile
+        // time), then the parameter block, then zero padding.
+        let mut b = [0u8; IDX_FIXED_LEN];
         b[0..8].copy_from_slice(&IDX_MAGIC);
         b[8..10].copy_from_slice(&VERSION.to_le_bytes());
         b[10..12].copy_from_slice(&(header_len as u16).to_le_bytes());
@@ -251,20 +253,23 @@ impl IdxHeader {
         b[32..40].copy_from_slice(&self.nonce.to_le_bytes());
         b[40..42].copy_from_slice(&(params_len as u16).to_le_bytes());
         b[42] = 1;
-        let mut at = IDX_FIXED_LEN;
+        let mut block = Vec::with_capacity(header_len - IDX_FIXED_LEN);
         for p in [&self.params.vps, &self.params.sps, &self.params.pps] {
-            b[at..at + 2].copy_from_slice(&(p.len() as u16).to_le_bytes());
-            b[at + 2..at + 2 + p.len()].copy_from_slice(p);
-            at += 2 + p.len();
+            block.extend_from_slice(&(p.len() as u16).to_le_bytes());
+            block.extend_from_slice(p);
         }
-        let crc = header_crc(&b[..60], &b[IDX_FIXED_LEN..IDX_FIXED_LEN + params_len]);
+        let crc = header_crc(&b[..60], &block);
         b[60..64].copy_from_slice(&crc.to_le_bytes());
-        Ok(b)
+        let mut out = Vec::with_capacity(header_len);
+        out.extend_from_slice(&b);
+        out.extend_from_slice(&block);
+        out.resize(header_len, 0);
+        Ok(out)
     }
 
     /// Decodes and checks an index header from the start of `b`.
     pub fn decode(b: &[u8]) -> Result<IdxHeader, LayoutError> {
-        let fixed = b.get(..IDX_FIXED_LEN).ok_or(LayoutError::Truncated)?;
+        let fixed: &[u8; IDX_FIXED_LEN] = b.first_chunk().ok_or(LayoutError::Truncated)?;
         if fixed[0..8] != IDX_MAGIC {
             return Err(LayoutError::BadMagic);
         }
@@ -337,7 +342,7 @@ pub fn encode_dat_header(nonce: u64) -> [u8; DAT_HEADER_LEN] {
 
 /// Decodes the payload file header and returns its nonce.
 pub fn decode_dat_header(b: &[u8]) -> Result<u64, LayoutError> {
-    let h = b.get(..DAT_HEADER_LEN).ok_or(LayoutError::Truncated)?;
+    let h: &[u8; DAT_HEADER_LEN] = b.first_chunk().ok_or(LayoutError::Truncated)?;
     if h[0..8] != DAT_MAGIC {
         return Err(LayoutError::BadMagic);
     }
@@ -428,7 +433,7 @@ impl Record {
 
     /// Decodes and checks one record from the first [`RECORD_LEN`] bytes of `b`.
     pub fn decode(b: &[u8]) -> Result<Record, LayoutError> {
-        let b = b.get(..RECORD_LEN).ok_or(LayoutError::Truncated)?;
+        let b: &[u8; RECORD_LEN] = b.first_chunk().ok_or(LayoutError::Truncated)?;
         if crc32c::checksum(&b[..28]) != u32_at(b, 28).ok_or(LayoutError::Truncated)? {
             return Err(LayoutError::RecordCrc);
         }

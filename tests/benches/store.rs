@@ -11,6 +11,14 @@
 //! - import throughput in MB/s.
 //!
 //! Data goes to `$TMPDIR` (default /tmp) and is removed at the end.
+// A test or bench: a failed assumption is a failed run, not a crash on
+// someone's input (the house rules of Cargo.toml [lints] are for src/).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod common;
 

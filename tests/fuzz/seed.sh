@@ -83,6 +83,23 @@ for value in [b"npt=now-", b"npt=10.5-20", b"clock=20240229T160000Z-20240229T161
               b"RTP/AVP/TCP;unicast;interleaved=2-3;mode=play"]:
     seed("rtsp_headers", value)
 
+# ONVIF (the first byte picks): header values of the captures (1), replay
+# extensions (0), and 40 ms frames with a key every 5 for the trick plan (2).
+onvif_headers = (b"require", b"rate-control", b"frames", b"immediate", b"scale", b"speed",
+                 b"range")
+for r in requests:
+    for line in r.split(b"\r\n"):
+        name, _, value = line.partition(b": ")
+        if name.lower() in onvif_headers:
+            seed("onvif", b"\x01" + value)
+for ext in ["abac0003e98b0c6000000000a0090000",
+            "abac0005e98b0c6080000000502a1234ffd80001ffffffff"]:
+    seed("onvif", b"\x00" + bytes.fromhex(ext))
+frames = b"".join(struct.pack("<hB", 40, 1 if i % 5 == 0 else 0) for i in range(30))
+for flags in range(0, 64, 7):
+    params = bytes([flags]) + struct.pack("<iiii", 2000, 5000, 600, 300)[:15]
+    seed("onvif", b"\x02" + params + frames)
+
 # Codecs: whole streams (first byte picks the codec), single NAL units,
 # H.265 SPS+PPS+slice triples, and length-prefixed frames.
 streams = {0: ["ffmpeg_testsrc_h264_gop25.264", "ffmpeg_testsrc_h264_bframes.264",
