@@ -659,12 +659,13 @@ fn play_range_end_is_honoured() {
     );
 }
 
-/// Scale and Speed, not applied yet, are answered with the rate applied
-/// (1.0, RFC 2326 §12.34, §12.35), and the stream is paced at normal
-/// speed; a rate that is not a number is a 400. (Both used to be ignored
-/// in silence.)
+/// Scale (RFC 2326 §12.34) plays faster on the client's timeline: at
+/// Scale 2 the window's 50 frames take half their recorded 2 s, RTP
+/// timestamps step by half a frame; the reply states the Scale applied.
+/// Speed (§12.35) delivers faster with the timestamps of Scale 1. A rate
+/// that is not a number is a 400. (Both used to be answered 1.0.)
 #[test]
-fn scale_and_speed_are_answered_with_the_rate_applied() {
+fn scale_and_speed_are_applied_and_answered() {
     let root = TempDir::new("e2e-proto-scale");
     let path = concat_fixture(&root, "ffmpeg_testsrc_h264_gop25.264", 2);
     import_file(&root, 1, "regul", T0, 25, &path);
@@ -676,20 +677,30 @@ fn scale_and_speed_are_answered_with_the_rate_applied() {
         r.status_line,
         "RTSP/1.0 400 Bad Request: Scale is not a number"
     );
-    let r = c.send(
-        "PLAY",
-        &url,
-        &[("Session", &sid), ("Scale", "2"), ("Speed", "2.0")],
-    );
+    let r = c.send("PLAY", &url, &[("Session", &sid), ("Scale", "2")]);
     assert_eq!(r.status_line, "RTSP/1.0 200 OK");
-    assert_eq!(r.header("Scale"), Some("1.0"));
-    assert_eq!(r.header("Speed"), Some("1.0"));
+    assert_eq!(r.header("Scale"), Some("2"));
+    assert_eq!(r.header("Speed"), None);
     let (aus, took) = play_out(&mut c, 0);
     assert_eq!(aus.len(), 50);
-    assert_steps(&aus, "Scale 2 asked, 1 applied");
+    for w in aus.windows(2) {
+        assert_eq!(w[1].ts_90k.wrapping_sub(w[0].ts_90k), FRAME_90K / 2);
+    }
     assert!(
-        took >= Duration::from_millis(1800) && took < Duration::from_secs(10),
-        "2 s of video at Scale 1 took {took:?}"
+        took >= Duration::from_millis(900) && took < Duration::from_millis(1800),
+        "2 s of video at Scale 2 took {took:?}"
+    );
+    // Speed 2: as fast, the timestamps of Scale 1.
+    let (mut c, sid) = set_up(&server, &url);
+    let r = c.send("PLAY", &url, &[("Session", &sid), ("Speed", "2.0")]);
+    assert_eq!(r.status_line, "RTSP/1.0 200 OK");
+    assert_eq!(r.header("Speed"), Some("2.000"));
+    let (aus, took) = play_out(&mut c, 0);
+    assert_eq!(aus.len(), 50);
+    assert_steps(&aus, "Speed 2");
+    assert!(
+        took >= Duration::from_millis(900) && took < Duration::from_millis(1800),
+        "2 s of video at Speed 2 took {took:?}"
     );
     // Without Scale, none in the reply.
     let (mut c, sid) = set_up(&server, &url);

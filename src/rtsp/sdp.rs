@@ -31,6 +31,9 @@ pub struct SdpParams<'a> {
     /// `a=range:npt=0-D`, D in seconds rounded up to the millisecond. VLC
     /// offers a seek bar only then. `None` writes the open `npt=0-`.
     pub duration_us: Option<u64>,
+    /// `a=range:clock=` of the window (ONVIF replay: the recorded times a
+    /// client may ask for), after the npt range that other clients read.
+    pub clock: Option<super::ClockRange>,
     /// The media `a=control`: `trackID=0` or an absolute URL (see
     /// [`TrackControl`](super::TrackControl)).
     pub control: &'a str,
@@ -65,6 +68,9 @@ pub fn write_sdp(out: &mut impl Write, p: &SdpParams<'_>) -> fmt::Result {
         }
         None => out.write_str("a=range:npt=0-\r\n")?,
     }
+    if let Some(clock) = p.clock {
+        write!(out, "a=range:{clock}\r\n")?;
+    }
     let pt = p.payload_type;
     write!(
         out,
@@ -93,7 +99,12 @@ pub fn write_sdp(out: &mut impl Write, p: &SdpParams<'_>) -> fmt::Result {
             write!(out, "sprop-sps={};sprop-pps={}", b64(p.sps), b64(p.pps))?;
         }
     }
-    write!(out, "\r\na=control:{}\r\n", p.control)
+    // ONVIF replay names each track (one video track: VIDEO001).
+    write!(
+        out,
+        "\r\na=control:{}\r\na=x-onvif-track:VIDEO001\r\n",
+        p.control
+    )
 }
 
 /// The `Content-Base` header value for a presentation URL: with a `/`
@@ -152,6 +163,10 @@ mod tests {
             session_id: 1709215200,
             origin_addr: "192.168.1.10",
             duration_us: Some(600_000_000),
+            clock: Some(crate::rtsp::ClockRange {
+                start_unix_us: Some(1_709_215_200_000_000),
+                end_unix_us: Some(1_709_215_800_000_000),
+            }),
             control: "trackID=0",
             payload_type: 96,
         };
@@ -164,12 +179,14 @@ mod tests {
              t=0 0\r\n\
              a=tool:ctrtspd\r\n\
              a=range:npt=0-600.000\r\n\
+             a=range:clock=20240229T140000Z-20240229T141000Z\r\n\
              m=video 0 RTP/AVP 96\r\n\
              c=IN IP4 0.0.0.0\r\n\
              a=rtpmap:96 H264/90000\r\n\
              a=fmtp:96 packetization-mode=1;profile-level-id=F4000B;\
              sprop-parameter-sets=Z/QAC5GbKFCPxOAiAAADAAIAAAMAZB4oUyw=,aOvjxEhE\r\n\
-             a=control:trackID=0\r\n"
+             a=control:trackID=0\r\n\
+             a=x-onvif-track:VIDEO001\r\n"
         );
     }
 
@@ -183,6 +200,7 @@ mod tests {
             session_id: 7,
             origin_addr: "fe80::1",
             duration_us: None,
+            clock: None,
             control: "rtsp://nvr:8554/player/alarm/3/trackID=0?start=1709218800",
             payload_type: 97,
         };
@@ -200,7 +218,8 @@ mod tests {
              a=fmtp:97 sprop-vps=QAEMAf//BAgAAAMAnggAAAMAAB6VmAk=;\
              sprop-sps=QgEBBAgAAAMAnggAAAMAAB6QAoQPLLKzSSZXgLcCAgAEAAADAAQAAAMAZCA=;\
              sprop-pps=RAHBcoYMRiQ=\r\n\
-             a=control:rtsp://nvr:8554/player/alarm/3/trackID=0?start=1709218800\r\n"
+             a=control:rtsp://nvr:8554/player/alarm/3/trackID=0?start=1709218800\r\n\
+             a=x-onvif-track:VIDEO001\r\n"
         );
     }
 
@@ -214,6 +233,7 @@ mod tests {
             session_id: 1,
             origin_addr: "10.0.0.1",
             duration_us: Some(10_959_001),
+            clock: None,
             control: "trackID=0",
             payload_type: 96,
         };
@@ -251,6 +271,7 @@ mod tests {
             session_id: 1,
             origin_addr: "10.0.0.1",
             duration_us: None,
+            clock: None,
             control: "trackID=0",
             payload_type: 96,
         };

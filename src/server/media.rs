@@ -136,8 +136,14 @@ impl<'a> Batch<'a> {
                 ssrc: unit.ssrc,
             };
             let mut head = PacketHead::new();
+            // The ONVIF extension rides on the frame's first packet only.
+            let ext = if skip + self.heads.len() == 0 {
+                unit.ext()
+            } else {
+                None
+            };
             // A fragment never exceeds the packetizer's bound, far below u16::MAX.
-            if write_head(&mut head, channel, &hdr, None, &frag).is_err() {
+            if write_head(&mut head, channel, &hdr, ext.as_ref(), &frag).is_err() {
                 last = true;
                 break;
             }

@@ -8,14 +8,15 @@
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 
-use super::play::{FrameOut, Play, Rtcp, RtpStream, URL_CAPACITY};
+use super::play::{Delivery, FrameOut, Play, Rtcp, RtpStream, UNPACED_BURST_FRAMES, URL_CAPACITY};
 use super::{Refusal, Seek, Session, SessionMethod, State, Transport, Window};
 use crate::auth::{Auth, UserId};
+use crate::playback::trick::KEY_ONLY_ABOVE_SCALE_MILLI;
 use crate::playback::{EndReason, Next, Pacer, Player, Rate, pacing};
 use crate::rtp::Packetizer;
 use crate::rtsp::{
-    self, ContentBase, Method, Request, ResponseWriter, SdpParams, Status, TrackControl,
-    TransportReply, TransportSpec, UrlError,
+    self, ClockRange, ContentBase, Frames, Method, OnvifPlay, Request, Require, ResponseWriter,
+    Scale, SdpParams, Speed, Status, TrackControl, TransportReply, TransportSpec, UrlError,
 };
 use crate::store::{Catalog, Kind};
 
@@ -303,9 +304,27 @@ impl Connection {
             }
             match next {
                 Ok(Owned::Frame(frame, play_us)) => {
-                    let deadline = play.pacer.deadline_mono_us(play_us);
-                    if deadline > now {
-                        return Poll::Wait(Some(deadline.min(expires)));
+                    if !play
+                        .delivery
+                        .keeps(frame.record.keyframe, frame.record.time_us)
+                    {
+                        // `Frames: intra` or a high Scale: not this one.
+                        play.player.advance();
+                        continue;
+                    }
+                    if play.delivery.unpaced {
+                        // As fast as the transport takes it, but in bursts:
+                        // the other connections get the thread in between.
+                        if play.delivery.burst >= UNPACED_BURST_FRAMES {
+                            play.delivery.burst = 0;
+                            return Poll::Wait(Some(now));
+                        }
+                        play.delivery.burst += 1;
+                    } else {
+                        let deadline = play.pacer.deadline_mono_us(play_us);
+                        if deadline > now {
+                            return Poll::Wait(Some(deadline.min(expires)));
+                        }
                     }
                     return Poll::Frame(play.start_frame(frame, play_us));
                 }
@@ -316,10 +335,12 @@ impl Connection {
                     // RTCP socket, and ffmpeg, which reads its RTCP socket
                     // first and stops at a BYE, would drop the last frame's
                     // RTP datagrams still queued on the other socket.
-                    let at = play.last_play_us.map_or(now, |p| {
-                        play.pacer
-                            .deadline_mono_us(p.saturating_add(play.last_frame_us))
-                    });
+                    let at = match play.last_play_us {
+                        Some(p) if !play.delivery.unpaced => play
+                            .pacer
+                            .deadline_mono_us(p.saturating_add(play.last_frame_us)),
+                        _ => now,
+                    };
                     play.ending = Some((reason, at));
                 }
                 Err(e) => {
@@ -412,6 +433,33 @@ impl Connection {
                 Some(cseq),
                 "Session Not Found",
             );
+            return;
+        }
+        // Option tags (RFC 2326 §12.32): ONVIF replay is the one we have.
+        let mut require = Require::default();
+        for h in req
+            .headers
+            .iter()
+            .filter(|h| h.name.eq_ignore_ascii_case("Require"))
+        {
+            if let Err(e) = require.add(h.value) {
+                reply_error(
+                    out,
+                    Status::BadRequest,
+                    Some(cseq),
+                    &format!("Bad Request: {e}"),
+                );
+                return;
+            }
+        }
+        if require.has_unsupported() {
+            let mut buf = [0u8; 512];
+            let mut w = ResponseWriter::new(&mut buf);
+            w.start(Status::OptionNotSupported, None, Some(cseq));
+            w.header("Unsupported", &require);
+            if let Ok(n) = w.finish(b"") {
+                out.put(buf.get(..n).unwrap_or(&[]));
+            }
             return;
         }
         let result = match req.method {
@@ -626,6 +674,10 @@ impl Connection {
                 origin_us: player.next_time_us().unwrap_or(start_us),
             }
             .duration_us(),
+            clock: Some(ClockRange {
+                start_unix_us: Some(player.next_time_us().unwrap_or(start_us)),
+                end_unix_us: stop_us,
+            }),
             control: &control,
             payload_type: super::PAYLOAD_TYPE,
         };
@@ -826,6 +878,8 @@ impl Connection {
             frames_sent: 0,
             started_mono_us: now,
             owner,
+            onvif: OnvifPlay::parse_headers(&req.headers).is_ok_and(|o| o.is_onvif()),
+            delivery: Delivery::NORMAL,
         };
         let (sid, timeout, ssrc) = (
             play.session.id_str(),
@@ -878,10 +932,12 @@ impl Connection {
                 return Err((Status::BadRequest, format!("Bad Request: Range: {why}")));
             }
         };
-        // No trick play yet: whatever Scale or Speed is asked, the reply
-        // says what is applied, normal speed (RFC 2326 §12.34, §12.35).
-        let scale = applied_rate(req, "Scale")?;
-        let speed = applied_rate(req, "Speed")?;
+        let scale_asked = applied_rate(req, "Scale")?;
+        let speed_asked = applied_rate(req, "Speed")?;
+        // Lenient: GStreamer asks Scale 4 with Rate-Control: no, which the
+        // spec forbids; the Scale applied (stated in the reply) is then 1.
+        let onvif = OnvifPlay::parse_headers(&req.headers)
+            .map_err(|e| (Status::BadRequest, format!("Bad Request: {e}")))?;
         let play = self.session_of(req)?;
         let was = play.session.state();
         let window = play.window();
@@ -934,8 +990,14 @@ impl Connection {
                 play.player.play_us(),
             ),
         };
-        play.pacer.reanchor(play_us, now);
-        let rtptime = pacing::rtp_ts_90k(play.ts_base, play_us);
+        play.onvif |= onvif.is_onvif();
+        play.delivery = delivery(&onvif, play.delivery, cseq, play_us, seek);
+        play.pacer = Pacer::new(play.delivery.rate(), play_us, now);
+        let rtptime = play.rtp_ts_90k(play_us);
+        let (scale, speed) = (
+            Scale::from_milli(i32::try_from(play.delivery.scale_milli).unwrap_or(1000)),
+            play.delivery.speed_milli,
+        );
         let seq = env.inflight_end_seq.unwrap_or(play.rtp.next_seq);
         if seek {
             // A new position: the next frame's packets start right after.
@@ -949,11 +1011,14 @@ impl Connection {
             |w| {
                 w.header("Session", sid.as_str());
                 w.header("Range", reply_range);
-                if scale {
-                    w.header("Scale", "1.0");
+                if scale_asked {
+                    w.header("Scale", scale);
                 }
-                if speed {
-                    w.header("Speed", "1.0");
+                if speed_asked {
+                    w.header(
+                        "Speed",
+                        format_args!("{}.{:03}", speed / 1000, speed % 1000),
+                    );
                 }
                 w.header(
                     "RTP-Info",
@@ -1005,6 +1070,51 @@ enum Owned {
     Frame(crate::store::FrameData, i64),
     PollAt(i64),
     End(EndReason),
+}
+
+/// How a PLAY delivers: from its ONVIF and trick-play headers, the
+/// delivery before it (for a monotonic RTP timeline), its CSeq and the
+/// play position it starts at.
+///
+/// - `Rate-Control: no`: unpaced, Scale 1.
+/// - `Scale`: forward 0.25 to 16 (clamped); reverse is not served yet, the
+///   reply says Scale 1. Above 4 (`KEY_ONLY_ABOVE_SCALE_MILLI`), key frames only.
+/// - `Speed`: 0.25 to 16 (clamped), delivery only.
+/// - `Frames: intra[/<ms>]`: key frames only (at least `ms` apart on the
+///   recording); `predicted` and `all`: every frame (no B-frames are stored).
+/// - Every PLAY is a discontinuity (D on its first frame), `Immediate` or
+///   not: a PLAY always takes effect at once here.
+fn delivery(o: &OnvifPlay<'_>, before: Delivery, cseq: u32, play_us: i64, seek: bool) -> Delivery {
+    let unpaced = !o.rate_controlled();
+    let asked = o.scale_or_normal();
+    let scale_milli = if unpaced || asked.is_reverse() {
+        1000
+    } else {
+        asked.clamp_onvif().milli().unsigned_abs()
+    };
+    let speed_milli = o
+        .speed
+        .map_or(1000, |s: Speed| s.milli().clamp(250, 16_000));
+    let frames = o.frames.unwrap_or_default();
+    let min_key_interval_us = match frames {
+        Frames::Intra {
+            min_interval_ms: Some(ms),
+        } => i64::from(ms) * 1000,
+        _ => 0,
+    };
+    Delivery {
+        cseq: (cseq & 0xff) as u8,
+        discontinuity: true,
+        unpaced,
+        burst: 0,
+        key_only: frames.key_frames_only() || scale_milli > KEY_ONLY_ABOVE_SCALE_MILLI,
+        min_key_interval_us,
+        last_key_us: before.last_key_us.filter(|_| !seek),
+        scale_milli,
+        speed_milli: if unpaced { 1000 } else { speed_milli },
+        rtp_anchor_us: before.rtp_us(play_us),
+        play_anchor_us: play_us,
+    }
 }
 
 /// Whether the request carries the rate header `name` (`Scale`, `Speed`),

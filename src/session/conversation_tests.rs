@@ -37,6 +37,7 @@ struct Sent {
     first_seq: u16,
     time_us: i64,
     keyframe: bool,
+    ext: Option<crate::rtp::OnvifReplayExt>,
 }
 
 /// What came out of the core in a stretch of simulated time.
@@ -145,6 +146,7 @@ impl Sim {
                         first_seq: f.first_seq,
                         time_us: f.frame.record.time_us,
                         keyframe: f.frame.record.keyframe,
+                        ext: f.ext(),
                     });
                 }
                 Poll::Rtcp(r) => out.rtcp.push((now, r.dest, r.bytes().to_vec())),
@@ -247,6 +249,7 @@ fn ffmpeg_over_tcp_plays_the_window_paced_then_bye() {
         assert_eq!(f.ts_90k, rtptime.wrapping_add((n * 3600) as u32));
         assert_eq!(f.first_seq, seq.wrapping_add(n as u16));
         assert_eq!(f.keyframe, n % 25 == 0);
+        assert_eq!(f.ext, None, "plain RTP for a plain client");
     }
     // Sender reports every 5 s on the interleaved RTCP channel, their NTP
     // time the recorded wallclock of the last frame sent; then the BYE
@@ -413,4 +416,254 @@ fn udp_setup_without_udp_is_refused() {
         "RTSP/1.0 461 Unsupported Transport: UDP unavailable"
     );
     assert!(sim.conn.play.is_none());
+}
+
+const GST_ONVIF_SETUP: &[u8] = include_bytes!("../../tests/fixtures/gstreamer_onvif_setup.txt");
+const GST_ONVIF_PLAY: &[u8] = include_bytes!("../../tests/fixtures/gstreamer_onvif_play.txt");
+const GST_ONVIF_PLAY_NO_RATE_CONTROL: &[u8] =
+    include_bytes!("../../tests/fixtures/gstreamer_onvif_play_no_rate_control.txt");
+const GST_ONVIF_PLAY_REVERSE: &[u8] =
+    include_bytes!("../../tests/fixtures/gstreamer_onvif_play_reverse.txt");
+
+/// A PLAY of the fixtures' URL with these extra header lines.
+fn play_with(cseq: u32, headers: &str) -> Vec<u8> {
+    format!(
+        "PLAY rtsp://127.0.0.1:18554/player/regul/3/?start=1709215200 RTSP/1.0\r\n\
+         CSeq: {cseq}\r\nSession: {FIXTURE_SESSION}\r\n{headers}\r\n"
+    )
+    .into_bytes()
+}
+
+/// Described, then set up over TCP with GStreamer's onvif-mode SETUP (no
+/// ONVIF header, and no query: the DESCRIBE's window holds).
+fn onvif_sim() -> Sim {
+    let mut sim = Sim::new(None);
+    assert_eq!(status(&sim.request(GST_DESCRIBE)), "RTSP/1.0 200 OK");
+    let r = sim.request(GST_ONVIF_SETUP);
+    assert_eq!(status(&r), "RTSP/1.0 200 OK", "{r}");
+    sim
+}
+
+/// Gaps between consecutive frames' send times and RTP timestamps.
+fn steps(frames: &[Sent]) -> Vec<(i64, u32)> {
+    frames
+        .windows(2)
+        .map(|w| {
+            (
+                w[1].mono_us - w[0].mono_us,
+                w[1].ts_90k.wrapping_sub(w[0].ts_90k),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn sdp_announces_the_onvif_track_and_the_clock_window() {
+    let mut sim = Sim::new(None);
+    let r = sim.request(GST_DESCRIBE);
+    // npt first (what plain clients read), the recorded window in clock.
+    let npt = r.find("a=range:npt=0-\r\n").unwrap();
+    let clock = r.find("a=range:clock=20240229T140000Z-\r\n").unwrap();
+    assert!(npt < clock, "{r}");
+    assert!(r.contains("a=control:rtsp://127.0.0.1:19366/player/regul/3/trackID=0?start=1709215200\r\na=x-onvif-track:VIDEO001\r\n"), "{r}");
+}
+
+#[test]
+fn gstreamer_onvif_play_gets_the_replay_extension_on_every_frame() {
+    let mut sim = onvif_sim();
+    let play_at = sim.now;
+    let r = sim.request(GST_ONVIF_PLAY);
+    assert_eq!(status(&r), "RTSP/1.0 200 OK", "{r}");
+    assert_eq!(
+        header(&r, "Range"),
+        Some("clock=20240229T140000Z-20240229T141000Z")
+    );
+    let (seq, rtptime) = rtp_info(&r);
+    let out = sim.run_until(play_at + 10_000_000);
+    assert_eq!(out.frames.len(), usize::from(FRAMES));
+    for (n, f) in out.frames.iter().enumerate() {
+        let ext = f.ext.unwrap();
+        assert_eq!(ext.ntp, crate::rtp::unix_us_to_ntp(f.time_us));
+        assert_eq!(ext.unix_us(), T0_UNIX_US + n as i64 * FRAME_US);
+        assert_eq!(ext.clean_point, n % 25 == 0, "C on key frames, frame {n}");
+        assert_eq!(
+            ext.discontinuity,
+            n == 0,
+            "D on the PLAY's first frame only"
+        );
+        assert_eq!(ext.cseq, 4, "the low byte of the PLAY's CSeq");
+        assert!(!ext.end_of_section && !ext.terminal);
+        // Paced at the recording's pace, as for any client.
+        assert_eq!(f.mono_us, play_at + n as i64 * FRAME_US);
+        assert_eq!(f.first_seq, seq.wrapping_add(n as u16));
+        assert_eq!(f.ts_90k, rtptime.wrapping_add(n as u32 * 3600));
+    }
+    // The clock range's end is past and the recording complete: the BYE
+    // follows the last frame's time, the session stays in PLAY (no PAUSE).
+    let bye = out.rtcp.last().unwrap();
+    assert!(parse_compound(&bye.2[4..]).unwrap().has_bye);
+    assert_eq!(bye.0, play_at + 100 * FRAME_US);
+    assert_eq!(
+        sim.conn.play.as_ref().unwrap().session.state(),
+        super::State::Playing
+    );
+}
+
+#[test]
+fn require_onvif_replay_is_accepted_and_other_tags_get_551() {
+    let mut sim = Sim::new(None);
+    let setup = String::from_utf8(FFMPEG_SETUP_TCP.to_vec()).unwrap();
+    let with =
+        |tags: &str| setup.replace("CSeq: 3\r\n", &format!("CSeq: 3\r\nRequire: {tags}\r\n"));
+    let r = sim.request(with("onvif-replay, funky-feature,x-y").as_bytes());
+    assert_eq!(status(&r), "RTSP/1.0 551 Option not supported", "{r}");
+    assert_eq!(header(&r, "Unsupported"), Some("funky-feature, x-y"));
+    assert!(sim.conn.play.is_none());
+    let r = sim.request(with("onvif-replay").as_bytes());
+    assert_eq!(status(&r), "RTSP/1.0 200 OK", "{r}");
+    // A PLAY with nothing of ONVIF: the SETUP's Require made it a replay.
+    let r = sim.request(FFMPEG_PLAY);
+    assert_eq!(status(&r), "RTSP/1.0 200 OK", "{r}");
+    let out = sim.run_until(sim.now + 100_000);
+    assert!(out.frames.iter().all(|f| f.ext.is_some()), "{out:?}");
+    let r = sim.request(&play_with(9, "Require: onvif-replay, bogus\r\n"));
+    assert_eq!(status(&r), "RTSP/1.0 551 Option not supported", "{r}");
+    assert_eq!(header(&r, "Unsupported"), Some("bogus"));
+}
+
+#[test]
+fn rate_control_no_sends_unpaced_in_bursts_with_zero_sender_reports() {
+    let mut sim = onvif_sim();
+    let play_at = sim.now;
+    let r = sim.request(GST_ONVIF_PLAY_NO_RATE_CONTROL);
+    assert_eq!(status(&r), "RTSP/1.0 200 OK", "{r}");
+    let out = sim.run_until(play_at + 10_000_000);
+    assert_eq!(out.frames.len(), usize::from(FRAMES));
+    // 4 s of recording at once: every frame at the PLAY's instant, in
+    // bursts of 32 (the connection is due again at once in between).
+    assert!(out.frames.iter().all(|f| f.mono_us == play_at), "{out:?}");
+    // RTP timestamps still follow the recording.
+    assert!(steps(&out.frames).iter().all(|&(_, ts)| ts == 3600));
+    let (at, _, sr) = &out.rtcp[0];
+    let s = parse_compound(&sr[4..]).unwrap();
+    assert!(s.has_sr && *at == play_at);
+    assert_eq!(&sr[4 + 8..4 + 20], &[0u8; 12], "SR NTP and RTP fields zero");
+    let (bye_at, _, bye) = out.rtcp.last().unwrap();
+    assert!(parse_compound(&bye[4..]).unwrap().has_bye);
+    assert_eq!(*bye_at, play_at, "the end without waiting for the pace");
+}
+
+#[test]
+fn scale_2_halves_the_spacing_and_the_timestamps() {
+    let mut sim = onvif_sim();
+    let play_at = sim.now;
+    let r = sim.request(&play_with(4, "Scale: 2\r\nRange: npt=0-\r\n"));
+    assert_eq!(status(&r), "RTSP/1.0 200 OK", "{r}");
+    assert_eq!(header(&r, "Scale"), Some("2"));
+    let out = sim.run_until(play_at + 10_000_000);
+    assert_eq!(out.frames.len(), usize::from(FRAMES));
+    assert!(
+        steps(&out.frames).iter().all(|&s| s == (20_000, 1800)),
+        "{:?}",
+        steps(&out.frames)
+    );
+    assert_eq!(out.frames.last().unwrap().mono_us, play_at + 99 * 20_000);
+}
+
+#[test]
+fn speed_2_halves_the_spacing_only() {
+    let mut sim = onvif_sim();
+    let play_at = sim.now;
+    let r = sim.request(&play_with(4, "Speed: 2\r\n"));
+    assert_eq!(status(&r), "RTSP/1.0 200 OK", "{r}");
+    assert_eq!(header(&r, "Speed"), Some("2.000"));
+    assert_eq!(header(&r, "Scale"), None);
+    let out = sim.run_until(play_at + 10_000_000);
+    assert_eq!(out.frames.len(), usize::from(FRAMES));
+    assert!(steps(&out.frames).iter().all(|&s| s == (20_000, 3600)));
+}
+
+#[test]
+fn above_scale_4_and_with_frames_intra_only_key_frames_go() {
+    // Scale 8: key frames only, a second of recording in 125 ms.
+    let mut sim = onvif_sim();
+    let play_at = sim.now;
+    let r = sim.request(&play_with(4, "Scale: 8\r\n"));
+    assert_eq!(header(&r, "Scale"), Some("8"), "{r}");
+    let out = sim.run_until(play_at + 10_000_000);
+    let times: Vec<_> = out
+        .frames
+        .iter()
+        .map(|f| (f.time_us - T0_UNIX_US) / FRAME_US)
+        .collect();
+    assert_eq!(times, vec![0, 25, 50, 75]);
+    assert!(steps(&out.frames).iter().all(|&s| s == (125_000, 11_250)));
+    // Scale 4 keeps every frame (the threshold is above 4).
+    let mut sim = onvif_sim();
+    sim.request(&play_with(4, "Scale: 4\r\n"));
+    assert_eq!(sim.run_until(sim.now + 10_000_000).frames.len(), 100);
+    // Frames: intra at Scale 1: key frames at their recorded times, C set.
+    let mut sim = onvif_sim();
+    let play_at = sim.now;
+    sim.request(&play_with(4, "Frames: intra\r\n"));
+    let out = sim.run_until(play_at + 10_000_000);
+    assert_eq!(out.frames.len(), 4);
+    assert!(
+        out.frames
+            .iter()
+            .all(|f| f.keyframe && f.ext.unwrap().clean_point)
+    );
+    assert!(steps(&out.frames).iter().all(|&s| s == (1_000_000, 90_000)));
+    // intra/2000: key frames at least 2 s apart on the recording.
+    let mut sim = onvif_sim();
+    sim.request(&play_with(4, "Frames: intra/2000\r\n"));
+    let out = sim.run_until(sim.now + 10_000_000);
+    let times: Vec<_> = out
+        .frames
+        .iter()
+        .map(|f| (f.time_us - T0_UNIX_US) / FRAME_US)
+        .collect();
+    assert_eq!(times, vec![0, 50]);
+    // predicted and all: every frame (no B-frames are recorded).
+    let mut sim = onvif_sim();
+    sim.request(&play_with(4, "Frames: predicted\r\n"));
+    assert_eq!(sim.run_until(sim.now + 10_000_000).frames.len(), 100);
+}
+
+#[test]
+fn a_new_play_mid_stream_is_a_discontinuity_with_monotonic_timestamps() {
+    let mut sim = onvif_sim();
+    sim.request(&play_with(4, ""));
+    let first = sim.run_until(sim.now + 1_000_000);
+    assert_eq!(first.frames.len(), 26);
+    // Immediate, back to the start at Scale 2.
+    let r = sim.request(&play_with(
+        0x1234,
+        "Immediate: yes\r\nScale: 2\r\nRange: clock=20240229T140000Z-\r\n",
+    ));
+    assert_eq!(status(&r), "RTSP/1.0 200 OK", "{r}");
+    let (_, rtptime) = rtp_info(&r);
+    let again = sim.run_until(sim.now + 10_000_000);
+    let f0 = again.frames[0];
+    assert_eq!(f0.time_us, T0_UNIX_US, "from the start again");
+    assert_eq!(f0.ts_90k, rtptime);
+    let ext = f0.ext.unwrap();
+    assert!(ext.discontinuity && ext.clean_point);
+    assert_eq!(ext.cseq, 0x34);
+    assert!(!again.frames[1].ext.unwrap().discontinuity);
+    // The client's timeline never goes back: past the last frame before.
+    let before = first.frames.last().unwrap().ts_90k;
+    assert!(f0.ts_90k.wrapping_sub(before) < 1 << 31 && f0.ts_90k != before);
+    assert!(steps(&again.frames).iter().all(|&s| s == (20_000, 1800)));
+}
+
+#[test]
+fn reverse_is_not_served_yet_and_the_reply_says_so() {
+    let mut sim = onvif_sim();
+    let r = sim.request(&play_with(4, "Scale: -1\r\n"));
+    assert_eq!(status(&r), "RTSP/1.0 200 OK", "{r}");
+    assert_eq!(header(&r, "Scale"), Some("1"));
+    // GStreamer's reverse PLAY carries a decreasing clock range.
+    let r = sim.request(GST_ONVIF_PLAY_REVERSE);
+    assert_ne!(status(&r), "RTSP/1.0 200 OK", "{r}");
 }

@@ -4,8 +4,8 @@
 //! the server's.
 
 use crate::auth::UserId;
-use crate::playback::{EndReason, Pacer, Player, pacing};
-use crate::rtp::{self, Packetizer};
+use crate::playback::{EndReason, Pacer, Player, Rate, pacing};
+use crate::rtp::{self, OnvifReplayExt, Packetizer};
 use crate::store::{FrameData, Segment};
 
 use super::{Session, Transport, Window};
@@ -49,6 +49,109 @@ pub struct FrameOut {
     pub first_seq: u16,
     /// SSRC of the stream (a resumed packet must get the same head bytes).
     pub ssrc: u32,
+    /// The ONVIF replay extension's flags of its first packet (replay
+    /// sessions only): flags byte, CSeq byte. Its time is the frame's; kept
+    /// this small so the frame in flight grows by no byte.
+    pub onvif: Option<(u8, u8)>,
+}
+
+impl FrameOut {
+    /// The ONVIF replay extension of the frame's first packet, if any.
+    pub fn ext(&self) -> Option<OnvifReplayExt> {
+        use crate::rtp::onvif::{
+            FLAG_CLEAN_POINT, FLAG_DISCONTINUITY, FLAG_END_OF_SECTION, FLAG_TERMINAL,
+        };
+        let (flags, cseq) = self.onvif?;
+        Some(OnvifReplayExt {
+            clean_point: flags & FLAG_CLEAN_POINT != 0,
+            end_of_section: flags & FLAG_END_OF_SECTION != 0,
+            discontinuity: flags & FLAG_DISCONTINUITY != 0,
+            terminal: flags & FLAG_TERMINAL != 0,
+            ..OnvifReplayExt::at_unix_us(self.frame.record.time_us, cseq)
+        })
+    }
+}
+
+/// Frames sent back to back, unpaced (`Rate-Control: no`), before the
+/// connection lets the others have the thread (it is due again at once).
+pub const UNPACED_BURST_FRAMES: u16 = 32;
+
+/// How a PLAY asked to deliver (ONVIF replay and trick play), and where the
+/// delivery stands. Fixed size, `Copy`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Delivery {
+    /// Low byte of the CSeq of the PLAY that started the transmission.
+    pub cseq: u8,
+    /// The next frame follows a discontinuity (a PLAY, a seek, a gap): D.
+    pub discontinuity: bool,
+    /// `Rate-Control: no`: send as fast as the transport takes it.
+    pub unpaced: bool,
+    /// Frames sent in the current unpaced burst.
+    pub burst: u16,
+    /// Key frames only (`Frames: intra`, or |Scale| above the threshold).
+    pub key_only: bool,
+    /// `Frames: intra/<ms>`: least recorded distance between key frames sent.
+    pub min_key_interval_us: i64,
+    /// Recorded time of the last key frame sent.
+    pub last_key_us: Option<i64>,
+    /// Scale applied (thousandths, forward): media time per delivery time,
+    /// RTP timestamps included.
+    pub scale_milli: u32,
+    /// Speed applied (thousandths): delivery only, timestamps unchanged.
+    pub speed_milli: u32,
+    /// The RTP position (µs) of `play_anchor_us`: the RTP timeline runs at
+    /// the play timeline's pace divided by the Scale from there on.
+    pub rtp_anchor_us: i64,
+    /// See `rtp_anchor_us`.
+    pub play_anchor_us: i64,
+}
+
+impl Delivery {
+    /// Normal delivery: everything, paced, at Scale and Speed 1.
+    pub const NORMAL: Delivery = Delivery {
+        cseq: 0,
+        discontinuity: false,
+        unpaced: false,
+        burst: 0,
+        key_only: false,
+        min_key_interval_us: 0,
+        last_key_us: None,
+        scale_milli: 1000,
+        speed_milli: 1000,
+        rtp_anchor_us: 0,
+        play_anchor_us: 0,
+    };
+
+    /// The RTP position (µs) of play position `play_us`: the play timeline
+    /// divided by the Scale since the last change of Scale, so that the
+    /// client renders Scale 2 in half the time, and monotonic across
+    /// changes. At Scale 1 from the start, the play position itself.
+    pub fn rtp_us(&self, play_us: i64) -> i64 {
+        let ahead =
+            i128::from(play_us - self.play_anchor_us) * 1000 / i128::from(self.scale_milli.max(1));
+        self.rtp_anchor_us
+            .saturating_add(ahead.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64)
+    }
+
+    /// The pacing rate: play µs per µs of delivery.
+    pub fn rate(&self) -> Rate {
+        let num = u64::from(self.scale_milli) * u64::from(self.speed_milli);
+        Rate {
+            num: u32::try_from(num / 1000).unwrap_or(u32::MAX).max(1),
+            den: 1000,
+        }
+    }
+
+    /// Whether the frame at `time_us` (a key frame or not) is sent.
+    pub fn keeps(&self, keyframe: bool, time_us: i64) -> bool {
+        if !self.key_only {
+            return true;
+        }
+        keyframe
+            && self
+                .last_key_us
+                .is_none_or(|k| time_us - k >= self.min_key_interval_us || time_us < k)
+    }
 }
 
 /// Where an RTCP packet goes.
@@ -126,6 +229,10 @@ pub struct Play {
     /// The user who set the session up (`None` when the server runs
     /// open): only that user's requests reach it.
     pub owner: Option<UserId>,
+    /// ONVIF replay: the 0xABAC extension goes on each frame's first packet.
+    pub onvif: bool,
+    /// How the current PLAY delivers.
+    pub delivery: Delivery,
 }
 
 impl Play {
@@ -149,7 +256,24 @@ impl Play {
     /// Starts the frame at `play_us` (called when it is due).
     pub fn start_frame(&mut self, frame: FrameData, play_us: i64) -> FrameOut {
         let segment = std::rc::Rc::clone(self.player.segment());
-        let ts_90k = pacing::rtp_ts_90k(self.ts_base, play_us);
+        let ts_90k = self.rtp_ts_90k(play_us);
+        let time_us = frame.record.time_us;
+        // A gap in the recording is a discontinuity for the client too.
+        let gap = self.last_sent.is_some_and(|(_, t)| {
+            time_us < t || time_us - t > pacing::MAX_FRAME_GAP_US && !self.delivery.key_only
+        });
+        let onvif = self.onvif.then(|| {
+            let ext = OnvifReplayExt {
+                clean_point: frame.record.keyframe,
+                discontinuity: self.delivery.discontinuity || gap,
+                ..OnvifReplayExt::default()
+            };
+            (ext.flags_byte(), self.delivery.cseq)
+        });
+        self.delivery.discontinuity = false;
+        if frame.record.keyframe {
+            self.delivery.last_key_us = Some(time_us);
+        }
         if let Some(prev) = self.last_play_us
             && play_us > prev
         {
@@ -166,7 +290,13 @@ impl Play {
             ts_90k,
             first_seq: self.rtp.next_seq,
             ssrc: self.rtp.ssrc,
+            onvif,
         }
+    }
+
+    /// RTP timestamp of the frame at play position `play_us`.
+    pub fn rtp_ts_90k(&self, play_us: i64) -> u32 {
+        pacing::rtp_ts_90k(self.ts_base, self.delivery.rtp_us(play_us))
     }
 
     /// An RTCP sender report when one is due (every `interval_us`): NTP
@@ -178,7 +308,12 @@ impl Play {
             return None;
         }
         self.last_sr_mono_us = now;
-        let ntp = rtp::unix_us_to_ntp(unix_us);
+        // Unpaced, no time relation holds: ONVIF asks for zero fields.
+        let (ntp, ts) = if self.delivery.unpaced {
+            (0, 0)
+        } else {
+            (rtp::unix_us_to_ntp(unix_us), ts)
+        };
         self.rtcp(|buf| {
             rtp::write_sender_report(
                 buf,
