@@ -32,8 +32,13 @@ pub struct SdpParams<'a> {
     /// offers a seek bar only then. `None` writes the open `npt=0-`.
     pub duration_us: Option<u64>,
     /// `a=range:clock=` of the window (ONVIF replay: the recorded times a
-    /// client may ask for), after the npt range that other clients read.
+    /// client may ask for).
     pub clock: Option<super::ClockRange>,
+    /// The clock range goes first (a DESCRIBE with `Require:
+    /// onvif-replay`): GStreamer reads only the first range, its ONVIF mode
+    /// wants clock (with npt it asks clock times from 1900), its plain mode
+    /// npt (with clock first it asks a range past the window).
+    pub clock_first: bool,
     /// The media `a=control`: `trackID=0` or an absolute URL (see
     /// [`TrackControl`](super::TrackControl)).
     pub control: &'a str,
@@ -60,6 +65,13 @@ pub fn write_sdp(out: &mut impl Write, p: &SdpParams<'_>) -> fmt::Result {
          a=tool:ctrtspd\r\n",
         p.session_id, p.origin_addr
     )?;
+    let clock = |out: &mut dyn Write| match p.clock {
+        Some(c) => write!(out, "a=range:{c}\r\n"),
+        None => Ok(()),
+    };
+    if p.clock_first {
+        clock(out)?;
+    }
     match p.duration_us {
         // Rounded up to the millisecond: the range covers every frame.
         Some(us) => {
@@ -68,9 +80,10 @@ pub fn write_sdp(out: &mut impl Write, p: &SdpParams<'_>) -> fmt::Result {
         }
         None => out.write_str("a=range:npt=0-\r\n")?,
     }
-    if let Some(clock) = p.clock {
-        write!(out, "a=range:{clock}\r\n")?;
+    if !p.clock_first {
+        clock(out)?;
     }
+
     let pt = p.payload_type;
     write!(
         out,
@@ -167,6 +180,7 @@ mod tests {
                 start_unix_us: Some(1_709_215_200_000_000),
                 end_unix_us: Some(1_709_215_800_000_000),
             }),
+            clock_first: true,
             control: "trackID=0",
             payload_type: 96,
         };
@@ -178,8 +192,8 @@ mod tests {
              s=ctrtspd playback\r\n\
              t=0 0\r\n\
              a=tool:ctrtspd\r\n\
-             a=range:npt=0-600.000\r\n\
              a=range:clock=20240229T140000Z-20240229T141000Z\r\n\
+             a=range:npt=0-600.000\r\n\
              m=video 0 RTP/AVP 96\r\n\
              c=IN IP4 0.0.0.0\r\n\
              a=rtpmap:96 H264/90000\r\n\
@@ -201,6 +215,7 @@ mod tests {
             origin_addr: "fe80::1",
             duration_us: None,
             clock: None,
+            clock_first: false,
             control: "rtsp://nvr:8554/player/alarm/3/trackID=0?start=1709218800",
             payload_type: 97,
         };
@@ -234,6 +249,7 @@ mod tests {
             origin_addr: "10.0.0.1",
             duration_us: Some(10_959_001),
             clock: None,
+            clock_first: false,
             control: "trackID=0",
             payload_type: 96,
         };
@@ -272,6 +288,7 @@ mod tests {
             origin_addr: "10.0.0.1",
             duration_us: None,
             clock: None,
+            clock_first: false,
             control: "trackID=0",
             payload_type: 96,
         };

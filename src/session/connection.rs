@@ -464,7 +464,7 @@ impl Connection {
         }
         let result = match req.method {
             Method::Options => self.options(out, req, cseq, now),
-            Method::Describe => self.describe(env, out, req, cseq),
+            Method::Describe => self.describe(env, out, req, cseq, require.onvif_replay),
             Method::Setup => self.setup(env, out, req, cseq, now, user),
             Method::Play => self.play(env, out, req, cseq, now),
             Method::Pause => self.pause(out, req, cseq, now),
@@ -640,6 +640,7 @@ impl Connection {
         out: &mut Out<'_>,
         req: &Request<'_>,
         cseq: u32,
+        onvif: bool,
     ) -> Result<(), Refused> {
         let url = rtsp::parse_player_url(req.uri).map_err(url_error)?;
         let (start_us, stop_us) = url.window.resolve(env.unix_us);
@@ -678,6 +679,7 @@ impl Connection {
                 start_unix_us: Some(player.next_time_us().unwrap_or(start_us)),
                 end_unix_us: stop_us,
             }),
+            clock_first: onvif,
             control: &control,
             payload_type: super::PAYLOAD_TYPE,
         };

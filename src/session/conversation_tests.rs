@@ -461,11 +461,20 @@ fn steps(frames: &[Sent]) -> Vec<(i64, u32)> {
 fn sdp_announces_the_onvif_track_and_the_clock_window() {
     let mut sim = Sim::new(None);
     let r = sim.request(GST_DESCRIBE);
-    // npt first (what plain clients read), the recorded window in clock.
+    // For a plain client npt first (GStreamer reads the first range only),
+    // then the recorded window in clock.
     let npt = r.find("a=range:npt=0-\r\n").unwrap();
     let clock = r.find("a=range:clock=20240229T140000Z-\r\n").unwrap();
     assert!(npt < clock, "{r}");
     assert!(r.contains("a=control:rtsp://127.0.0.1:19366/player/regul/3/trackID=0?start=1709215200\r\na=x-onvif-track:VIDEO001\r\n"), "{r}");
+    // For an ONVIF replay client, clock first.
+    let onvif = String::from_utf8(GST_DESCRIBE.to_vec())
+        .unwrap()
+        .replace("CSeq: 2\r\n", "CSeq: 2\r\nRequire: onvif-replay\r\n");
+    let r = sim.request(onvif.as_bytes());
+    let npt = r.find("a=range:npt=0-\r\n").unwrap();
+    let clock = r.find("a=range:clock=20240229T140000Z-\r\n").unwrap();
+    assert!(clock < npt, "{r}");
 }
 
 #[test]
