@@ -6,9 +6,7 @@ TCP, every request with `Require: onvif-replay`, and prints one line per access 
 extension: `au <ntp_ns> <key 0|1> <discont 0|1> <mono_ns>` (ntp_ns: the
 buffer PTS rtponvifparse set from the extension, ns since 1900; mono_ns:
 when it arrived), then `eos`, `error <text>` or `idle` (nothing for 3 s
-after the last buffer: GStreamer 1.22's ONVIF mode misses the RTCP BYE now
-and then when it comes right after a burst), and `elapsed <ns>` (of the
-last access unit).
+after the last buffer), and `elapsed <ns>` (of the last access unit).
 
 Usage: onvif_replay.py URL RATE_CONTROL(yes|no) [SEEK_CLOCK_NS]
 With SEEK_CLOCK_NS, seeks there (a clock time, ns since 1900, as

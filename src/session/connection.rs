@@ -326,7 +326,13 @@ impl Connection {
                             return Poll::Wait(Some(deadline.min(expires)));
                         }
                     }
-                    return Poll::Frame(play.start_frame(frame, play_us));
+                    return Poll::Frame(play.start_frame(
+                        frame,
+                        play_us,
+                        env.catalog,
+                        now,
+                        env.unix_us,
+                    ));
                 }
                 Ok(Owned::PollAt(t)) => return Poll::Wait(Some(t.min(expires))),
                 Ok(Owned::End(reason)) => {

@@ -501,7 +501,8 @@ fn gstreamer_onvif_play_gets_the_replay_extension_on_every_frame() {
             "D on the PLAY's first frame only"
         );
         assert_eq!(ext.cseq, 4, "the low byte of the PLAY's CSeq");
-        assert!(!ext.end_of_section && !ext.terminal);
+        assert!(!ext.end_of_section, "no gap");
+        assert_eq!(ext.terminal, n == 99, "T on the last frame only");
         // Paced at the recording's pace, as for any client.
         assert_eq!(f.mono_us, play_at + n as i64 * FRAME_US);
         assert_eq!(f.first_seq, seq.wrapping_add(n as u16));
@@ -675,4 +676,50 @@ fn reverse_is_not_served_yet_and_the_reply_says_so() {
     // GStreamer's reverse PLAY carries a decreasing clock range.
     let r = sim.request(GST_ONVIF_PLAY_REVERSE);
     assert_ne!(status(&r), "RTSP/1.0 200 OK", "{r}");
+}
+
+#[test]
+fn e_before_a_gap_d_after_it_t_at_the_end() {
+    let mut sim = Sim::new(None);
+    // A second recording 10 s later: frames 0..100 then 100..150 after a gap.
+    drop(crate::store::tests::record_25fps(
+        &sim._dir.0,
+        3,
+        T0_UNIX_US + 10_000_000,
+        50,
+    ));
+    sim.cat = Catalog::open(&sim._dir.0).unwrap();
+    let r = sim.request(&play_with(4, "Require: onvif-replay\r\n"));
+    assert_eq!(status(&r), "RTSP/1.0 454 Session Not Found", "{r}");
+    sim.request(GST_DESCRIBE);
+    sim.request(GST_ONVIF_SETUP);
+    let r = sim.request(&play_with(
+        7,
+        "Rate-Control: yes\r\nRange: clock=20240229T140000Z-20240229T140100Z\r\n",
+    ));
+    assert_eq!(status(&r), "RTSP/1.0 200 OK", "{r}");
+    let out = sim.run_until(sim.now + 30_000_000);
+    assert_eq!(out.frames.len(), 150);
+    let flags: Vec<(usize, bool, bool, bool)> = out
+        .frames
+        .iter()
+        .enumerate()
+        .map(|(n, f)| (n, f.ext.unwrap()))
+        .filter(|(_, e)| e.end_of_section || e.discontinuity || e.terminal)
+        .map(|(n, e)| (n, e.end_of_section, e.discontinuity, e.terminal))
+        .collect();
+    assert_eq!(
+        flags,
+        vec![
+            (0, false, true, false),
+            (99, true, false, false),
+            (100, false, true, false),
+            (149, false, false, true)
+        ]
+    );
+    assert_eq!(out.frames[100].time_us, T0_UNIX_US + 10_000_000);
+    // One timeline across the gap: the frame after it follows one frame
+    // later, in time and in RTP.
+    let (dt, dts) = steps(&out.frames)[99];
+    assert_eq!((dt, dts), (FRAME_US, 3600));
 }

@@ -4,9 +4,9 @@
 //! the server's.
 
 use crate::auth::UserId;
-use crate::playback::{EndReason, Pacer, Player, Rate, pacing};
+use crate::playback::{EndReason, Next, Pacer, Player, Rate, pacing};
 use crate::rtp::{self, OnvifReplayExt, Packetizer};
-use crate::store::{FrameData, Segment};
+use crate::store::{Catalog, FrameData, Segment};
 
 use super::{Session, Transport, Window};
 
@@ -254,18 +254,43 @@ impl Play {
     }
 
     /// Starts the frame at `play_us` (called when it is due).
-    pub fn start_frame(&mut self, frame: FrameData, play_us: i64) -> FrameOut {
+    ///
+    /// For an ONVIF replay session the player looks one frame ahead (the
+    /// catalog and times are for that): E when a gap follows, T when the
+    /// stream ends after this frame (GStreamer's client ends its stream at
+    /// T). In key-frames-only delivery, E is not set and T only when no
+    /// frame at all follows.
+    pub fn start_frame(
+        &mut self,
+        frame: FrameData,
+        play_us: i64,
+        cat: &mut Catalog,
+        now_mono_us: i64,
+        now_unix_us: i64,
+    ) -> FrameOut {
         let segment = std::rc::Rc::clone(self.player.segment());
         let ts_90k = self.rtp_ts_90k(play_us);
         let time_us = frame.record.time_us;
+        let key_only = self.delivery.key_only;
         // A gap in the recording is a discontinuity for the client too.
-        let gap = self.last_sent.is_some_and(|(_, t)| {
-            time_us < t || time_us - t > pacing::MAX_FRAME_GAP_US && !self.delivery.key_only
-        });
+        let gap = |from: i64, to: i64| to < from || to - from > pacing::MAX_FRAME_GAP_US;
+        let after_gap = self
+            .last_sent
+            .is_some_and(|(_, t)| !key_only && gap(t, time_us));
+        self.player.advance();
         let onvif = self.onvif.then(|| {
+            let (end_of_section, terminal) = match self.player.peek(cat, now_mono_us, now_unix_us) {
+                Ok(Next::Frame { frame: next, .. }) => {
+                    (!key_only && gap(time_us, next.record.time_us), false)
+                }
+                Ok(Next::End(_)) => (false, true),
+                _ => (false, false),
+            };
             let ext = OnvifReplayExt {
                 clean_point: frame.record.keyframe,
-                discontinuity: self.delivery.discontinuity || gap,
+                discontinuity: self.delivery.discontinuity || after_gap,
+                end_of_section,
+                terminal,
                 ..OnvifReplayExt::default()
             };
             (ext.flags_byte(), self.delivery.cseq)
@@ -283,7 +308,6 @@ impl Play {
         self.last_sent = Some((ts_90k, frame.record.time_us));
         self.bytes_sent += u64::from(frame.record.len_bytes);
         self.frames_sent += 1;
-        self.player.advance();
         FrameOut {
             frame,
             segment,
