@@ -9,10 +9,12 @@
 //! | [`rtsp`]     | RTSP request parser, response writer, URL/Transport/Range, SDP      | none        |
 //! | [`rtp`]      | RTP/RTCP headers, per-codec packetizers, interleaved framing        | none        |
 //! | [`playback`] | time range → cursor over frames across segments; pacing             | none        |
+//! | [`mp4`]      | MP4 export: `moov`-first layout from the index, body from the maps   | via store   |
+//! | [`http`]     | HTTP/1.1 requests, routes, ranges, JSON API, timeline page          | via store   |
 //! | [`auth`]     | RTSP Digest/Basic auth, htdigest users file, nonces, camera access  | none        |
 //! | [`session`]  | the RTSP protocol core: methods, session, timing; `now` as argument | none        |
 //! | [`server`]   | sockets, timers, signals: the one `smol::LocalExecutor`             | sockets     |
-//! | [`cli`]      | the `ctrtspd` subcommands (`serve`, `import`, `inspect`, `verify`)  | stdio       |
+//! | [`cli`]      | the `ctrtspd` subcommands (`serve`, `import`, `export`, ...)       | stdio       |
 //!
 //! Everything but `store` (files), `server` (sockets) and `cli` is sans-I/O:
 //! pure functions and state machines that take `now` as an argument.
@@ -22,6 +24,8 @@ pub mod cli;
 pub mod codec;
 #[cfg(feature = "demo")]
 pub mod demo;
+pub mod http;
+pub mod mp4;
 pub mod playback;
 pub mod rtp;
 pub mod rtsp;

@@ -57,6 +57,67 @@ impl core::fmt::Display for Utc {
     }
 }
 
+/// Formats µs since the epoch as RFC 3339 UTC with microseconds:
+/// `2024-02-29T14:00:00.123456Z`.
+pub struct Rfc3339(pub i64);
+
+impl core::fmt::Display for Rfc3339 {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let (y, mo, d) = civil_from_days(day_of_us(self.0));
+        let in_day_us = self.0.rem_euclid(US_PER_DAY);
+        let s = in_day_us / 1_000_000;
+        write!(
+            f,
+            "{y:04}-{mo:02}-{d:02}T{:02}:{:02}:{:02}.{:06}Z",
+            s / 3600,
+            s / 60 % 60,
+            s % 60,
+            in_day_us % 1_000_000
+        )
+    }
+}
+
+/// Formats µs since the epoch as Unix seconds with six decimals:
+/// `1709215200.123456` (`-0.500000` before the epoch).
+pub struct UnixSeconds(pub i64);
+
+impl core::fmt::Display for UnixSeconds {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let sign = if self.0 < 0 { "-" } else { "" };
+        let abs = self.0.unsigned_abs();
+        write!(f, "{sign}{}.{:06}", abs / 1_000_000, abs % 1_000_000)
+    }
+}
+
+/// Parses Unix seconds with up to six decimals (`1709215200`,
+/// `1709215200.5`) into µs; `None` for anything else or out of range.
+pub fn parse_unix_seconds(text: &str) -> Option<i64> {
+    let (neg, text) = match text.strip_prefix('-') {
+        Some(t) => (true, t),
+        None => (false, text),
+    };
+    let (whole, frac) = match text.split_once('.') {
+        Some((w, f)) => (w, Some(f)),
+        None => (text, None),
+    };
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let frac = frac.unwrap_or("0");
+    if !digits(whole) || !digits(frac) || frac.len() > 6 {
+        return None;
+    }
+    let secs: i64 = whole.parse().ok()?;
+    let mut frac_us: i64 = if frac.is_empty() {
+        0
+    } else {
+        frac.parse().ok()?
+    };
+    for _ in frac.len()..6 {
+        frac_us *= 10;
+    }
+    let us = secs.checked_mul(1_000_000)?.checked_add(frac_us)?;
+    Some(if neg { -us } else { us })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -76,6 +137,38 @@ mod tests {
             Utc(1_709_215_200_123_999).to_string(),
             "2024-02-29 14:00:00.123"
         );
+        assert_eq!(
+            Rfc3339(1_709_215_200_123_999).to_string(),
+            "2024-02-29T14:00:00.123999Z"
+        );
+        assert_eq!(Rfc3339(-1).to_string(), "1969-12-31T23:59:59.999999Z");
+        assert_eq!(
+            UnixSeconds(1_709_215_200_000_001).to_string(),
+            "1709215200.000001"
+        );
+        assert_eq!(UnixSeconds(-500_000).to_string(), "-0.500000");
+        assert_eq!(
+            parse_unix_seconds("1709215200"),
+            Some(1_709_215_200_000_000)
+        );
+        assert_eq!(
+            parse_unix_seconds("1709215200.5"),
+            Some(1_709_215_200_500_000)
+        );
+        assert_eq!(parse_unix_seconds("-0.000001"), Some(-1));
+        for bad in [
+            "",
+            ".",
+            "1.",
+            "1.2.3",
+            "1e9",
+            "+1",
+            "1.1234567",
+            "99999999999999999999",
+            " 1",
+        ] {
+            assert_eq!(parse_unix_seconds(bad), None, "{bad:?}");
+        }
     }
 
     #[test]

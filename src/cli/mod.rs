@@ -11,6 +11,7 @@ macro_rules! say {
     }};
 }
 
+mod export;
 mod import;
 mod inspect;
 mod serve;
@@ -36,6 +37,7 @@ struct Top {
 #[argh(subcommand)]
 enum Command {
     Serve(serve::Args),
+    Export(export::Args),
     Import(import::Args),
     Inspect(inspect::Args),
     Verify(verify::Args),
@@ -66,6 +68,7 @@ pub fn main() -> i32 {
     };
     match top.cmd {
         Command::Serve(a) => serve::run(a),
+        Command::Export(a) => export::run(a),
         Command::Import(a) => import::run(a),
         Command::Inspect(a) => inspect::run(a),
         Command::Verify(a) => verify::run(a),

@@ -18,6 +18,14 @@ pub struct Args {
     /// RTSP listen address (default 0.0.0.0:8554)
     #[argh(option, default = "SocketAddr::from(([0, 0, 0, 0], 8554))")]
     listen: SocketAddr,
+    /// HTTP listen address for the API, MP4 export, metrics and the
+    /// timeline page, or "off" (default 0.0.0.0:8080)
+    #[argh(
+        option,
+        default = "Some(SocketAddr::from(([0, 0, 0, 0], 8080)))",
+        from_str_fn(parse_http)
+    )]
+    http: Option<SocketAddr>,
     /// log level: error, warn, info, debug, trace (default info)
     #[argh(option, default = "String::from(\"info\")")]
     log_level: String,
@@ -62,6 +70,16 @@ pub struct Args {
     /// with stale=true (default 60)
     #[argh(option, default = "60")]
     nonce_lifetime: u32,
+}
+
+/// Parses `--http`: an address, or `off`.
+fn parse_http(s: &str) -> Result<Option<SocketAddr>, String> {
+    if s == "off" {
+        return Ok(None);
+    }
+    s.parse()
+        .map(Some)
+        .map_err(|_| format!("--http {s:?}: expected ADDRESS:PORT or off"))
 }
 
 /// Runs `serve`.
@@ -119,6 +137,7 @@ pub fn run(a: Args) -> i32 {
         }
     };
     let mut config = Config::new(root.clone(), a.listen);
+    config.http_listen = a.http;
     config.session_timeout_s = a.session_timeout.max(1);
     config.follow_idle_limit_us = i64::from(a.follow_idle) * 1_000_000;
     config.limits.max_connections = a.max_connections;
@@ -147,6 +166,9 @@ pub fn run(a: Args) -> i32 {
             return EXIT_FAILURE;
         }
     };
+    if let Some(h) = server.http_local_addr() {
+        log::info!("http: listening on http://{h}/ (API, MP4 export, metrics, timeline page)");
+    }
     let addr = server
         .local_addr()
         .map_or_else(|_| a.listen.to_string(), |a| a.to_string());

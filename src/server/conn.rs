@@ -127,6 +127,7 @@ pub(crate) async fn run(shared: Rc<Shared>, stream: Async<TcpStream>, peer: Sock
     conn.last_input_mono_us = shared.clock.mono_us();
     if let Err(why) = conn.admit() {
         log::warn!("{peer}: refused: {why}");
+        shared.metrics.rtsp_refused(503);
         let _ = conn.queue(b"RTSP/1.0 503 Service Unavailable\r\nServer: ctrtspd\r\n\r\n");
         let _ = conn.flush_out();
         conn.leave();
@@ -635,7 +636,11 @@ impl Conn {
                         ..Wait::default()
                     });
                 }
-                Poll::Frame(unit) => {
+                Poll::Frame {
+                    frame: unit,
+                    late_us,
+                } => {
+                    (self.shared.metrics).frame_started(late_us, unit.frame.record.len_bytes);
                     let (packetizer, channel) = match self.core.play.as_deref() {
                         Some(play) => (play.packetizer, play.rtp_channel()),
                         None => continue,
@@ -706,6 +711,13 @@ impl Conn {
         };
         let after = (self.core.play.is_some(), self.core.udp_rtcp());
         if before != after {
+            // A session made, ended, or moved between TCP and UDP.
+            if before.0 {
+                shared.metrics.session(before.1.is_none(), -1);
+            }
+            if after.0 {
+                shared.metrics.session(after.1.is_none(), 1);
+            }
             let mut heard = shared.udp_heard.borrow_mut();
             if let Some(a) = before.1 {
                 heard.remove(&a);
@@ -738,11 +750,20 @@ impl Conn {
         let written = self.with_core(now, inflight_end_seq, |core, env| {
             core.handle_request(env, req, now, &mut buf)
         });
-        self.queue_written(&buf, written);
+        if let Ok(w) = &written {
+            if w.status >= 400 {
+                self.shared.metrics.rtsp_refused(w.status);
+            }
+            if w.auth_failed {
+                super::metrics::bump(&self.shared.metrics.rtsp_auth_failures, 1);
+            }
+        }
+        self.queue_written(&buf, written.map(|w| w.len_bytes));
     }
 
     /// Queues a response with just a status line.
     pub fn reply_error(&mut self, status: rtsp::Status, cseq: Option<u32>, reason: &str) {
+        self.shared.metrics.rtsp_refused(status.code());
         let mut buf = [0u8; 512];
         let written = crate::session::write_error(&mut buf, status, cseq, reason);
         self.queue_written(&buf, written);

@@ -12,7 +12,9 @@
 mod budget;
 mod clock;
 mod conn;
+mod http;
 pub mod media;
+pub(crate) mod metrics;
 mod pacer;
 mod schedule;
 pub mod signals;
@@ -38,6 +40,8 @@ pub struct Config {
     pub root: PathBuf,
     /// RTSP listen address.
     pub listen: SocketAddr,
+    /// HTTP listen address (`None`: no HTTP server).
+    pub http_listen: Option<SocketAddr>,
     /// Seconds of client silence before a session is dropped.
     pub session_timeout_s: u32,
     /// A session following a live recording ends when nothing new arrives
@@ -101,6 +105,7 @@ impl Config {
         Config {
             root,
             listen,
+            http_listen: None,
             session_timeout_s: crate::session::DEFAULT_TIMEOUT_S,
             follow_idle_limit_us: 20_000_000,
             max_rtp_packet_bytes: crate::rtp::packetizer::DEFAULT_MAX_RTP_PACKET_BYTES,
@@ -184,6 +189,8 @@ pub(crate) struct Shared {
     pub mmsg: RefCell<nix::sys::socket::MultiHeaders<nix::sys::socket::SockaddrStorage>>,
     /// When each connection is next due; served by the pacer task.
     pub schedule: schedule::Schedule,
+    /// Counters for `/metrics`.
+    pub metrics: metrics::Metrics,
 }
 
 impl Shared {
@@ -324,6 +331,7 @@ async fn rtcp_in(shared: Rc<Shared>) {
 pub struct Server {
     shared: Rc<Shared>,
     listener: Async<TcpListener>,
+    http_listener: Option<Async<TcpListener>>,
     tick: pacer::Tick,
     stop_tx: smol::channel::Sender<()>,
 }
@@ -349,6 +357,17 @@ impl Server {
             .get_ref()
             .local_addr()
             .map_err(|e| ServerError::Io("local address", e))?;
+        // The bound port, not 0, for what the server tells clients.
+        let config = Config {
+            listen: local,
+            ..config
+        };
+        let http_listener = match config.http_listen {
+            Some(addr) => {
+                Some(Async::<TcpListener>::bind(addr).map_err(|e| ServerError::Bind(addr, e))?)
+            }
+            None => None,
+        };
         let udp = match udp::UdpPair::bind(local) {
             Ok(u) => Some(u),
             Err(e) => {
@@ -375,11 +394,13 @@ impl Server {
                 None,
             )),
             schedule: schedule::Schedule::default(),
+            metrics: metrics::Metrics::default(),
         });
         let tick = pacer::Tick::new().map_err(|e| ServerError::Io("pacer timerfd", e))?;
         Ok(Server {
             shared,
             listener,
+            http_listener,
             tick,
             stop_tx,
         })
@@ -388,6 +409,13 @@ impl Server {
     /// The RTSP address actually bound (the port, when 0 was asked).
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
         self.listener.get_ref().local_addr()
+    }
+
+    /// The HTTP address actually bound, if HTTP is on.
+    pub fn http_local_addr(&self) -> Option<SocketAddr> {
+        self.http_listener
+            .as_ref()
+            .and_then(|l| l.get_ref().local_addr().ok())
     }
 
     /// Serves until `stop` completes, then ends every session (RTCP BYE),
@@ -406,10 +434,18 @@ impl Server {
             Rc::clone(&self.shared),
         ));
         let rtcp_in = ex.spawn(rtcp_in(Rc::clone(&self.shared)));
+        let http_accept = self.http_listener.map(|l| {
+            ex.spawn(http::accept_loop(
+                Rc::downgrade(&ex),
+                Rc::new(l),
+                Rc::clone(&self.shared),
+            ))
+        });
         smol::block_on(ex.run(async {
             stop.await;
             // Connections still pending in the backlog are not taken.
             drop(accept);
+            drop(http_accept);
             drop(rtcp_in);
             self.shared.stopping.set(true);
             self.stop_tx.close();

@@ -77,7 +77,12 @@ pub enum Poll {
     /// Nothing due before this monotonic time (`None`: only on input).
     Wait(Option<i64>),
     /// Send this frame now; poll again once it is out.
-    Frame(FrameOut),
+    Frame {
+        /// The frame.
+        frame: FrameOut,
+        /// How late it is on its deadline (0 unpaced), for the metrics.
+        late_us: i64,
+    },
     /// Send this RTCP packet, then poll again.
     Rtcp(Rtcp),
     /// The session timed out: send the BYE if any, then close.
@@ -105,15 +110,34 @@ impl core::fmt::Display for ResponseTooLarge {
     }
 }
 
+/// A response written by [`Connection::handle_request`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Written {
+    /// Its length in the caller's buffer.
+    pub len_bytes: usize,
+    /// Its status code (the server counts refusals).
+    pub status: u16,
+    /// Credentials were sent and refused (not merely absent).
+    pub auth_failed: bool,
+}
+
 /// The response being written into the caller's buffer.
 struct Out<'b> {
     buf: &'b mut [u8],
     len: usize,
     too_large: Option<ResponseTooLarge>,
+    status: u16,
+    auth_failed: bool,
 }
 
 impl Out<'_> {
+    /// Appends a whole response; its status code is read from it.
     fn put(&mut self, bytes: &[u8]) {
+        self.status = bytes
+            .get(9..12)
+            .and_then(|c| core::str::from_utf8(c).ok())
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0);
         let end = self.len + bytes.len();
         match self.buf.get_mut(self.len..end) {
             Some(dst) => {
@@ -141,6 +165,8 @@ pub fn write_error(
         buf: out,
         len: 0,
         too_large: None,
+        status: 0,
+        auth_failed: false,
     };
     reply_error(&mut o, status, cseq, reason);
     o.too_large.map_or(Ok(o.len), Err)
@@ -312,6 +338,7 @@ impl Connection {
                         play.player.advance();
                         continue;
                     }
+                    let mut late_us = 0;
                     if play.delivery.unpaced {
                         // As fast as the transport takes it, but in bursts:
                         // the other connections get the thread in between.
@@ -325,14 +352,10 @@ impl Connection {
                         if deadline > now {
                             return Poll::Wait(Some(deadline.min(expires)));
                         }
+                        late_us = now - deadline;
                     }
-                    return Poll::Frame(play.start_frame(
-                        frame,
-                        play_us,
-                        env.catalog,
-                        now,
-                        env.unix_us,
-                    ));
+                    let frame = play.start_frame(frame, play_us, env.catalog, now, env.unix_us);
+                    return Poll::Frame { frame, late_us };
                 }
                 Ok(Owned::PollAt(t)) => return Poll::Wait(Some(t.min(expires))),
                 Ok(Owned::End(reason)) => {
@@ -359,22 +382,31 @@ impl Connection {
     }
 
     /// Answers one request at `now`: the response is written into `out`,
-    /// its length returned; one that does not fit is an error, and nothing
-    /// is written.
+    /// its length and status returned; one that does not fit is an error,
+    /// and nothing is written.
     pub fn handle_request(
         &mut self,
         env: &mut Env<'_>,
         req: &Request<'_>,
         now: i64,
         out: &mut [u8],
-    ) -> Result<usize, ResponseTooLarge> {
+    ) -> Result<Written, ResponseTooLarge> {
         let mut o = Out {
             buf: out,
             len: 0,
             too_large: None,
+            status: 0,
+            auth_failed: false,
         };
         self.answer(env, &mut o, req, now);
-        o.too_large.map_or(Ok(o.len), Err)
+        match o.too_large {
+            Some(e) => Err(e),
+            None => Ok(Written {
+                len_bytes: o.len,
+                status: o.status,
+                auth_failed: o.auth_failed,
+            }),
+        }
     }
 
     fn answer(&mut self, env: &mut Env<'_>, out: &mut Out<'_>, req: &Request<'_>, now: i64) {
@@ -542,6 +574,7 @@ impl Connection {
             }
             Err(denied) => {
                 if !matches!(denied, crate::auth::Denied::NoCredentials) {
+                    out.auth_failed = true;
                     log::warn!("{}: authentication failed: {denied}", self.peer);
                 }
                 let challenge = auth.challenge(now, denied.is_stale());

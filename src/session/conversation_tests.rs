@@ -114,8 +114,9 @@ impl Sim {
         let now = self.now;
         let mut buf = [0u8; super::connection::RESPONSE_BYTES];
         let (mut env, conn) = self.env();
-        let n = conn.handle_request(&mut env, &req, now, &mut buf).unwrap();
-        let resp = String::from_utf8(buf[..n].to_vec()).unwrap();
+        let w = conn.handle_request(&mut env, &req, now, &mut buf).unwrap();
+        let resp = String::from_utf8(buf[..w.len_bytes].to_vec()).unwrap();
+        assert_eq!(resp.get(9..12), Some(&*w.status.to_string()), "{resp}");
         if let Some(v) = header(&resp, "Session") {
             self.session = Some(v.split(';').next().unwrap().to_string());
         }
@@ -135,7 +136,7 @@ impl Sim {
                     self.now = until;
                     return out;
                 }
-                Poll::Frame(f) => {
+                Poll::Frame { frame: f, .. } => {
                     let play = self.conn.play.as_deref_mut().unwrap();
                     play.rtp.next_seq = f.first_seq.wrapping_add(1);
                     play.rtp.packets += 1;

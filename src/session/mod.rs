@@ -14,7 +14,9 @@ mod conversation_tests;
 pub mod play;
 pub mod play_range;
 
-pub use connection::{Config, Connection, Env, Poll, Random, ResponseTooLarge, write_error};
+pub use connection::{
+    Config, Connection, Env, Poll, Random, ResponseTooLarge, Written, write_error,
+};
 pub use play::{FrameOut, Play, Rtcp, RtcpDest, RtpStream};
 pub use play_range::{PlayRange, RangeRefusal, Seek, Unit, Window};
 

@@ -56,6 +56,18 @@ impl FrameData {
     pub fn touch_payload(&self) -> bool {
         self.map.touch(self.payload())
     }
+
+    /// The map that holds the payload, to send it later without copying
+    /// (the MP4 export keeps the map, not the frame).
+    pub fn map(&self) -> &Rc<Map> {
+        &self.map
+    }
+
+    /// Where the payload is in [`Self::map`] (checked against the map's
+    /// length when the frame was read).
+    pub fn range(&self) -> core::ops::Range<usize> {
+        self.range.clone()
+    }
 }
 
 #[derive(Debug)]

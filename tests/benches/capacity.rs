@@ -22,7 +22,9 @@
 //! FILE` to record the server with `perf record -e cpu-clock` during load,
 //! `--rounds N` [1] to alternate load and floor N times and print the
 //! median and pooled ratio, `--server-arg ARG` (repeatable) appended to
-//! every `ctrtspd serve`. Floor experiments by environment: `FLOOR_MMAP=1`
+//! every `ctrtspd serve`, `--exports N` [0] to keep N MP4 exports over HTTP
+//! running during load (each GETs a minute of the store again and again).
+//! Floor experiments by environment: `FLOOR_MMAP=1`
 //! reads the clip through a mapping, `FLOOR_TOUCH=BYTES` touches that much
 //! scattered per-connection memory per frame (one word per cache line).
 //!
@@ -79,7 +81,7 @@ use std::time::{Duration, Instant};
 
 use common::data::{DAY_US, cached_store, data_dir, empty_month, import_copies, manifest};
 use common::figures::{Rng, pct};
-use common::process::{Guard, free_port, status_kb, wait_port, watchdog};
+use common::process::{Guard, cpu_s, cpu_split, free_port, status_kb, wait_port, watchdog};
 use common::rtsp::{Conversation, Response, resolve_control};
 use ctrtspd::codec::{self, AccessUnits, Codec};
 use ctrtspd::rtp::Packetizer;
@@ -122,32 +124,6 @@ fn pinned(cores: &str) -> Command {
     };
     c.args(["-c", cores]);
     c
-}
-
-fn clk_tck() -> f64 {
-    Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
-        .unwrap_or(100.0)
-}
-
-/// (utime, stime) of a process, seconds.
-fn cpu_split(pid: u32) -> (f64, f64) {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // Fields after the ")" of comm: state is field 3; utime 14, stime 15.
-    let rest = s.rsplit_once(')').map_or("", |(_, r)| r);
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let tick = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    let hz = clk_tck();
-    (tick(11) / hz, tick(12) / hz)
-}
-
-/// utime + stime of a process, seconds.
-fn cpu_s(pid: u32) -> f64 {
-    let (user, sys) = cpu_split(pid);
-    user + sys
 }
 
 /// Voluntary context switches summed over a process's threads.
@@ -1029,6 +1005,68 @@ struct Opts {
     gst_cores: String,
     perf: Option<PathBuf>,
     rounds: usize,
+    /// MP4 exports over HTTP kept running during the load phase.
+    exports: usize,
+}
+
+/// `--exports N`: N clients that GET the MP4 export of a minute of the
+/// load store again and again during the load phase, each on its own
+/// thread at nice 19 (the generator beside them on core 1 keeps its
+/// priority: what is measured is the server's lateness, not theirs).
+struct Exports {
+    stop: std::sync::Arc<AtomicBool>,
+    threads: Vec<std::thread::JoinHandle<u64>>,
+    started: Instant,
+}
+
+impl Exports {
+    fn start(port: u16, n: usize, seconds: i64) -> Exports {
+        wait_port(port, Duration::from_secs(10)).expect("HTTP did not listen");
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        let path = format!(
+            "/export/regul/1.mp4?start={T0_S}&stop={}",
+            T0_S + seconds.clamp(1, 60)
+        );
+        let threads = (0..n)
+            .map(|_| {
+                let (stop, path) = (std::sync::Arc::clone(&stop), path.clone());
+                std::thread::spawn(move || {
+                    // SAFETY: plain syscalls on this thread's own id.
+                    unsafe {
+                        let tid = nix::libc::gettid();
+                        nix::libc::setpriority(nix::libc::PRIO_PROCESS, tid as nix::libc::id_t, 19);
+                    }
+                    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+                    let mut buf = vec![0u8; 256 << 10];
+                    let mut bytes = 0u64;
+                    while !stop.load(Ordering::Relaxed) {
+                        match common::http::get_discard(&mut s, &path, &mut buf) {
+                            Ok((200, n)) => bytes += n,
+                            other => panic!("export: {other:?}"),
+                        }
+                    }
+                    bytes
+                })
+            })
+            .collect();
+        Exports {
+            stop,
+            threads,
+            started: Instant::now(),
+        }
+    }
+
+    fn finish(self, label: &str) {
+        self.stop.store(true, Ordering::Relaxed);
+        let n = self.threads.len();
+        let bytes: u64 = self.threads.into_iter().map(|t| t.join().unwrap()).sum();
+        let wall = self.started.elapsed().as_secs_f64();
+        println!(
+            "[{label}] {n} HTTP exports alongside: {:.2} GB in {wall:.1} s ({:.2} GB/s)",
+            bytes as f64 / 1e9,
+            bytes as f64 / 1e9 / wall
+        );
+    }
 }
 
 const DEFAULT_URL: &str = "rtsp://127.0.0.1:{port}/player/regul/1/?start={start}&stop={stop}";
@@ -1042,6 +1080,21 @@ fn server_bin() -> PathBuf {
 static SERVER_ARGS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
 
 fn start_server(root: &Path, port: u16, tag: &str) -> Guard {
+    start_server_http(root, port, tag, None)
+}
+
+/// [`start_server`] with HTTP on `http_port` (`None`: `--http off`).
+fn start_server_http(root: &Path, port: u16, tag: &str, http_port: Option<u16>) -> Guard {
+    let asked = SERVER_ARGS
+        .get()
+        .into_iter()
+        .flatten()
+        .any(|a| a == "--http");
+    let http = match http_port {
+        Some(p) => vec!["--http".to_string(), format!("127.0.0.1:{p}")],
+        None if asked => vec![],
+        None => vec!["--http".to_string(), "off".to_string()],
+    };
     let log = std::fs::File::create(data_dir().join(format!("server-{tag}.log"))).unwrap();
     Guard::spawn(
         pinned("0")
@@ -1059,6 +1112,8 @@ fn start_server(root: &Path, port: u16, tag: &str) -> Guard {
                 "100000",
             ])
             .args(SERVER_ARGS.get().into_iter().flatten())
+            // No HTTP unless asked: parallel runs would fight over 8080.
+            .args(http)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log),
@@ -1113,8 +1168,10 @@ fn measured_run(pid: u32, plan: GenPlan, label: &str) -> (Summary, Measured) {
 
 fn phase_load(o: &Opts, root: &Path, tag: &str, stagger_s: i64) -> Measured {
     let port = free_port();
-    let server = start_server(root, port, tag);
+    let http_port = (o.exports > 0).then(free_port);
+    let server = start_server_http(root, port, tag, http_port);
     wait_port(port, Duration::from_secs(10)).expect("server did not listen");
+    let exports = http_port.map(|p| Exports::start(p, o.exports, o.seconds));
     let plan = GenPlan {
         sessions: o.sessions,
         seconds: o.seconds,
@@ -1142,6 +1199,9 @@ fn phase_load(o: &Opts, root: &Path, tag: &str, stagger_s: i64) -> Measured {
         )
     });
     let (_, m) = measured_run(server.pid(), plan, &label);
+    if let Some(e) = exports {
+        e.finish(&label);
+    }
     if let Some(mut p) = perf {
         let _ = nix::sys::signal::kill(
             nix::unistd::Pid::from_raw(p.pid() as i32),
@@ -1583,6 +1643,7 @@ fn parse_opts(args: &[String]) -> Opts {
         gst_cores: "0".into(),
         perf: None,
         rounds: 1,
+        exports: 0,
     };
     let mut server_args = Vec::new();
     let mut it = args.iter();
@@ -1612,6 +1673,7 @@ fn parse_opts(args: &[String]) -> Opts {
             "--gst-cores" => o.gst_cores = v(),
             "--perf" => o.perf = Some(PathBuf::from(v())),
             "--server-arg" => server_args.push(v()),
+            "--exports" => o.exports = v().parse().unwrap(),
             "--nice" => {
                 v();
             }

@@ -595,6 +595,7 @@ fn main() {
             .arg("--listen")
             .arg(format!("127.0.0.1:{port}"))
             .args(["--max-connections-per-peer", "100000"])
+            .args(["--http", "off"])
             .args(["--request-timeout", &REQUEST_TIMEOUT_S.to_string()])
             .args(["--session-timeout", &SESSION_TIMEOUT_S.to_string()])
             .stdin(Stdio::null())

@@ -175,6 +175,8 @@ pub struct ServerProcess {
     child: Child,
     /// The RTSP address it listens on.
     pub addr: SocketAddr,
+    /// The HTTP address it listens on (`None` with `--http off`).
+    pub http_addr: Option<SocketAddr>,
     /// Everything it logged so far (stdout and stderr).
     log: Arc<Mutex<String>>,
 }
@@ -196,7 +198,13 @@ impl ServerProcess {
     ///
     /// `--listen 127.0.0.1:0` lets the kernel pick a free port, which the
     /// server logs: no race with other tests choosing ports in parallel.
+    /// The same for HTTP (`--http 127.0.0.1:0`) unless `extra` says `--http`.
     pub fn start(root: &TempDir, extra: &[&str]) -> ServerProcess {
+        let http: &[&str] = if extra.contains(&"--http") {
+            &[]
+        } else {
+            &["--http", "127.0.0.1:0"]
+        };
         let mut child = ctrtspd()
             .args([
                 "serve",
@@ -207,6 +215,7 @@ impl ServerProcess {
                 "--log-level",
                 "debug",
             ])
+            .args(http)
             .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -245,7 +254,20 @@ impl ServerProcess {
             std::thread::sleep(Duration::from_millis(20));
         };
         assert!(addr.ip().is_loopback(), "server bound {addr}");
-        let server = ServerProcess { child, addr, log };
+        // Logged before the RTSP line, so already there.
+        let http_addr = log
+            .lock()
+            .unwrap()
+            .split("http: listening on http://")
+            .nth(1)
+            .and_then(|rest| rest.split('/').next())
+            .and_then(|a| a.parse::<SocketAddr>().ok());
+        let server = ServerProcess {
+            child,
+            addr,
+            http_addr,
+            log,
+        };
         // The log line comes after bind(); check that accept() answers too.
         let deadline = Instant::now() + SERVER_START_TIMEOUT;
         while std::net::TcpStream::connect_timeout(&server.addr, Duration::from_secs(1)).is_err() {
@@ -262,6 +284,14 @@ impl ServerProcess {
     /// `rtsp://ADDR/player/<path>`.
     pub fn url(&self, path: &str) -> String {
         format!("rtsp://{}/player/{path}", self.addr)
+    }
+
+    /// `http://ADDR<path>` (panics if HTTP is off).
+    pub fn http_url(&self, path: &str) -> String {
+        format!(
+            "http://{}{path}",
+            self.http_addr.expect("the server has HTTP on")
+        )
     }
 
     /// The process id (of qemu when emulated: it passes signals on).
@@ -383,6 +413,51 @@ pub fn concat_fixture(dir: &TempDir, name: &str, copies: usize) -> PathBuf {
     let path = dir.0.join(format!("{copies}x-{name}"));
     std::fs::write(&path, one.repeat(copies)).unwrap();
     path
+}
+
+/// `ctrtspd export` of camera `camera`'s `kind` recording from `start` to
+/// `stop` (Unix s) into `out`, with a hard timeout.
+pub fn export(
+    root: &TempDir,
+    camera: u32,
+    kind: &str,
+    (start, stop): (i64, i64),
+    out: &Path,
+) -> Finished {
+    let mut cmd = ctrtspd();
+    cmd.args(["export", "--root", root.path_str(), "--kind", kind])
+        .args(["--camera", &camera.to_string()])
+        .args(["--start", &start.to_string(), "--stop", &stop.to_string()])
+        .arg("-o")
+        .arg(out);
+    run_with_timeout(&mut cmd, Duration::from_secs(60))
+}
+
+/// Frames ffprobe decodes from `input` (a file or a URL); any complaint
+/// from it fails the test.
+pub fn count_frames(input: &str) -> usize {
+    let f = run_with_timeout(
+        Command::new("ffprobe").args([
+            "-v",
+            "error",
+            "-count_frames",
+            "-show_entries",
+            "stream=nb_read_frames",
+            "-of",
+            "csv=p=0",
+            input,
+        ]),
+        Duration::from_secs(60),
+    );
+    assert!(
+        f.success() && f.stderr.trim().is_empty(),
+        "ffprobe {input}: {}",
+        f.stderr
+    );
+    f.stdout
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("ffprobe {input}: no frame count in {:?}", f.stdout))
 }
 
 /// Imports the Annex B file `path` into `root` at `start` (Unix s), `fps`.

@@ -4,12 +4,14 @@
 //! - [`process`]: child guards, the watchdog, ports, `/proc` status;
 //! - [`rtsp`]: the I/O-free half of the benches' small RTSP clients;
 //! - [`data`]: where bench data lives and how stores are built and cached;
-//! - [`figures`]: percentiles and a repeatable random source.
+//! - [`figures`]: percentiles and a repeatable random source;
+//! - [`http`]: GET an export and read it away.
 
 // Each bench uses a different subset of these helpers.
 #![allow(dead_code)]
 
 pub mod data;
 pub mod figures;
+pub mod http;
 pub mod process;
 pub mod rtsp;

@@ -107,3 +107,30 @@ pub fn status_kb(pid: u32, field: &str) -> u64 {
         .and_then(|v| v.parse().ok())
         .unwrap_or(0)
 }
+
+/// Clock ticks per second of /proc times.
+pub fn clk_tck() -> f64 {
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+        .unwrap_or(100.0)
+}
+
+/// (utime, stime) of a process, seconds.
+pub fn cpu_split(pid: u32) -> (f64, f64) {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the ")" of comm: state is field 3; utime 14, stime 15.
+    let rest = s.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let tick = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    let hz = clk_tck();
+    (tick(11) / hz, tick(12) / hz)
+}
+
+/// utime + stime of a process, seconds.
+pub fn cpu_s(pid: u32) -> f64 {
+    let (user, sys) = cpu_split(pid);
+    user + sys
+}
