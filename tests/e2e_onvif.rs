@@ -75,12 +75,24 @@ fn require_python_gi() {
 }
 
 fn replay(url: &str, rate_control: bool, seek_unix_us: Option<i64>) -> Run {
+    replay_at_rate(url, rate_control, seek_unix_us, None)
+}
+
+fn replay_at_rate(
+    url: &str,
+    rate_control: bool,
+    seek_unix_us: Option<i64>,
+    rate: Option<f64>,
+) -> Run {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/onvif_replay.py");
     let mut cmd = Command::new(python_gi());
     cmd.args([script, url, if rate_control { "yes" } else { "no" }]);
     if let Some(t) = seek_unix_us {
         let ns = (t + NTP_UNIX_S * 1_000_000) * 1000;
         cmd.arg(ns.to_string());
+        if let Some(r) = rate {
+            cmd.arg(r.to_string());
+        }
     }
     let f = run_with_timeout(&mut cmd, Duration::from_secs(75));
     let out = f.stdout.clone();
@@ -187,4 +199,43 @@ fn onvif_mode_without_rate_control_plays_a_minute_in_far_less() {
         "60 s of recording unpaced took {:?}",
         run.elapsed
     );
+}
+
+#[test]
+fn onvif_mode_reverse_sends_gops_backwards_with_decreasing_key_frames() {
+    require_gstreamer();
+    require_python_gi();
+    let root = TempDir::new("e2e-onvif-reverse");
+    let server = server_with(&root, 3);
+    let url = server.url(&format!("regul/1/?start={}&stop={}", T0 + 2, T0 + 11));
+    // From 8.5 s back to the window's start (2 s): the GOP of 8 s up to
+    // 8.5 s, then whole GOPs 7, 6, ... 2, each played forward.
+    let run = replay_at_rate(&url, true, Some((T0 + 8) * 1_000_000 + 500_000), Some(-1.0));
+    assert!(run.eos && !run.idle, "no EOS: {}", run.out);
+    let us: Vec<i64> = run
+        .aus
+        .iter()
+        .map(|a| {
+            let ns = a.pts_ns as i64 - NTP_UNIX_S * 1_000_000_000;
+            // rtponvifparse rounds down: back to the frame's µs.
+            (ns + 999) / 1000
+        })
+        .collect();
+    let keys: Vec<i64> = run
+        .aus
+        .iter()
+        .zip(&us)
+        .filter(|(a, _)| a.key)
+        .map(|(_, &t)| (t / 1_000_000) - T0)
+        .collect();
+    assert_eq!(keys, vec![7, 6, 5, 4, 3, 2], "{}", run.out);
+    let mut expected: Vec<i64> = (0..=12)
+        .map(|n| (T0 + 8) * 1_000_000 + n * FRAME_US)
+        .collect();
+    for gop in (2..=7).rev() {
+        expected.extend((0..25).map(|n| (T0 + gop) * 1_000_000 + n * FRAME_US));
+    }
+    // GStreamer may drop the first access unit (the key frame at 8 s).
+    let skip = usize::from(us.first() != Some(&((T0 + 8) * 1_000_000)));
+    assert_eq!(us, expected[skip..], "{}", run.out);
 }

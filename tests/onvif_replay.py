@@ -8,9 +8,10 @@ buffer PTS rtponvifparse set from the extension, ns since 1900; mono_ns:
 when it arrived), then `eos`, `error <text>` or `idle` (nothing for 3 s
 after the last buffer), and `elapsed <ns>` (of the last access unit).
 
-Usage: onvif_replay.py URL RATE_CONTROL(yes|no) [SEEK_CLOCK_NS]
+Usage: onvif_replay.py URL RATE_CONTROL(yes|no) [SEEK_CLOCK_NS [RATE]]
 With SEEK_CLOCK_NS, seeks there (a clock time, ns since 1900, as
-onvif-mode takes it) once the stream has started, and prints `seek` first.
+onvif-mode takes it) once the stream has started, and prints `seek` first;
+with a negative RATE, plays backwards from there (to the window's start).
 Ends by itself: EOS, an error, or 60 s.
 """
 import os
@@ -30,6 +31,7 @@ NTP_UNIX_OFFSET_NS = 2_208_988_800 * 1_000_000_000
 def main():
     url, rate_control = sys.argv[1], sys.argv[2] == "yes"
     seek_ns = int(sys.argv[3]) if len(sys.argv) > 3 else None
+    rate = float(sys.argv[4]) if len(sys.argv) > 4 else 1.0
     Gst.init(None)
     pipe = Gst.parse_launch(
         f"rtspsrc name=src location={url} protocols=tcp onvif-mode=true "
@@ -66,7 +68,18 @@ def main():
 
     def do_seek():
         print("seek", flush=True)
-        pipe.seek_simple(Gst.Format.TIME, Gst.SeekFlags.FLUSH, seek_ns)
+        if rate > 0:
+            pipe.seek_simple(Gst.Format.TIME, Gst.SeekFlags.FLUSH, seek_ns)
+        else:
+            pipe.seek(
+                rate,
+                Gst.Format.TIME,
+                Gst.SeekFlags.FLUSH,
+                Gst.SeekType.NONE,
+                0,
+                Gst.SeekType.SET,
+                seek_ns,
+            )
         return False
 
     def before_send(_src, msg):

@@ -168,6 +168,16 @@ impl Player {
         self.seek(cat, newest_us.max(not_before_us))
     }
 
+    /// Places the frame peeked `step_us` after the last one handed out
+    /// (see [`super::pacing::Timeline::place_after`]).
+    pub fn restep_peeked(&mut self, step_us: i64) {
+        if let Some((f, play_us)) = &mut self.peeked {
+            *play_us =
+                self.timeline
+                    .place_after(self.timeline_before_peek, f.record.time_us, step_us);
+        }
+    }
+
     /// Stops at `stop_us` from now on (a PLAY's range end). A frame looked
     /// at but not sent that is at or after the new stop is not sent.
     pub fn set_stop(&mut self, stop_us: Option<i64>) {

@@ -329,10 +329,26 @@ impl Connection {
                 log::warn!("session {}: skipped: {e}", play.session.id_str());
             }
             match next {
+                Ok(Owned::Frame(frame, _))
+                    if play.delivery.reverse
+                        && frame.record.time_us >= play.delivery.gop_end_us =>
+                {
+                    // This GOP is sent: the one before it, or the end.
+                    if !previous_gop(play, env, now) {
+                        play.ending = Some((EndReason::StopReached, play.end_at(now)));
+                    }
+                }
+                Ok(Owned::PollAt(_) | Owned::End(_)) if play.delivery.reverse => {
+                    // Past the recording's end: the GOP before, or the end.
+                    if !previous_gop(play, env, now) {
+                        play.ending = Some((EndReason::StopReached, play.end_at(now)));
+                    }
+                }
                 Ok(Owned::Frame(frame, play_us)) => {
-                    if !play
-                        .delivery
-                        .keeps(frame.record.keyframe, frame.record.time_us)
+                    if !play.delivery.reverse
+                        && !play
+                            .delivery
+                            .keeps(frame.record.keyframe, frame.record.time_us)
                     {
                         // `Frames: intra` or a high Scale: not this one.
                         play.player.advance();
@@ -359,18 +375,9 @@ impl Connection {
                 }
                 Ok(Owned::PollAt(t)) => return Poll::Wait(Some(t.min(expires))),
                 Ok(Owned::End(reason)) => {
-                    // The stream ends when the last frame's time is over, not
-                    // the instant it left: over UDP the BYE goes out on the
-                    // RTCP socket, and ffmpeg, which reads its RTCP socket
-                    // first and stops at a BYE, would drop the last frame's
-                    // RTP datagrams still queued on the other socket.
-                    let at = match play.last_play_us {
-                        Some(p) if !play.delivery.unpaced => play
-                            .pacer
-                            .deadline_mono_us(p.saturating_add(play.last_frame_us)),
-                        _ => now,
-                    };
-                    play.ending = Some((reason, at));
+                    // The stream ends when the last frame's time is over,
+                    // not the instant it left (see `Play::end_at`).
+                    play.ending = Some((reason, play.end_at(now)));
                 }
                 Err(e) => {
                     if let Some(b) = self.end_on_store_error(&e) {
@@ -626,6 +633,39 @@ impl Connection {
             |w| {
                 w.header("Transport", transport);
                 w.header("Session", format_args!("{sid};timeout={timeout_s}"));
+            },
+            b"",
+        );
+    }
+
+    /// The reply to a PLAY: the range sent, the Scale and Speed applied
+    /// (when asked), the RTP numbering (`seq`, `rtptime`) it starts with.
+    fn respond_play(
+        out: &mut Out<'_>,
+        cseq: u32,
+        play: &Play,
+        range: impl core::fmt::Display,
+        scale: Option<Scale>,
+        speed: Option<impl core::fmt::Display>,
+        (seq, rtptime): (u16, u32),
+    ) {
+        let (sid, url) = (play.session.id_str(), &play.url);
+        Self::respond(
+            out,
+            cseq,
+            |w| {
+                w.header("Session", sid.as_str());
+                w.header("Range", range);
+                if let Some(scale) = scale {
+                    w.header("Scale", scale);
+                }
+                if let Some(speed) = speed {
+                    w.header("Speed", speed);
+                }
+                w.header(
+                    "RTP-Info",
+                    format_args!("url={url};seq={seq};rtptime={rtptime}"),
+                );
             },
             b"",
         );
@@ -960,6 +1000,15 @@ impl Connection {
         cseq: u32,
         now: i64,
     ) -> Result<(), Refused> {
+        let scale_asked = applied_rate(req, "Scale")?;
+        let speed_asked = applied_rate(req, "Speed")?;
+        // Lenient: GStreamer asks Scale 4 with Rate-Control: no, which the
+        // spec forbids; the Scale applied (stated in the reply) is then 1.
+        let onvif = OnvifPlay::parse_headers(&req.headers)
+            .map_err(|e| (Status::BadRequest, format!("Bad Request: {e}")))?;
+        if onvif.scale_or_normal().is_reverse() {
+            return self.play_reverse(env, out, req, &onvif, cseq, now);
+        }
         let range = match req.header("Range").map(rtsp::parse_range) {
             None => None,
             Some(Ok(r)) => Some(r),
@@ -973,12 +1022,6 @@ impl Connection {
                 return Err((Status::BadRequest, format!("Bad Request: Range: {why}")));
             }
         };
-        let scale_asked = applied_rate(req, "Scale")?;
-        let speed_asked = applied_rate(req, "Speed")?;
-        // Lenient: GStreamer asks Scale 4 with Rate-Control: no, which the
-        // spec forbids; the Scale applied (stated in the reply) is then 1.
-        let onvif = OnvifPlay::parse_headers(&req.headers)
-            .map_err(|e| (Status::BadRequest, format!("Bad Request: {e}")))?;
         let play = self.session_of(req)?;
         let was = play.session.state();
         let window = play.window();
@@ -1045,28 +1088,97 @@ impl Connection {
             play.rtp.next_seq = seq;
         }
         let reply_range = window.reply(asked.unit, first_us, play.player.stop_us());
-        let (sid, url) = (play.session.id_str(), &play.url);
-        Self::respond(
+        let speed = format_args!("{}.{:03}", speed / 1000, speed % 1000);
+        Self::respond_play(
             out,
             cseq,
-            |w| {
-                w.header("Session", sid.as_str());
-                w.header("Range", reply_range);
-                if scale_asked {
-                    w.header("Scale", scale);
-                }
-                if speed_asked {
-                    w.header(
-                        "Speed",
-                        format_args!("{}.{:03}", speed / 1000, speed % 1000),
-                    );
-                }
-                w.header(
-                    "RTP-Info",
-                    format_args!("url={url};seq={seq};rtptime={rtptime}"),
-                );
-            },
-            b"",
+            play,
+            reply_range,
+            scale_asked.then_some(scale),
+            speed_asked.then_some(speed),
+            (seq, rtptime),
+        );
+        Ok(())
+    }
+
+    /// PLAY at a negative Scale: from the range's start (a clock time),
+    /// else where the stream is, else the window's end, back to the range's
+    /// end or the window's start, GOP by GOP ([`Delivery::reverse`]).
+    fn play_reverse(
+        &mut self,
+        env: &mut Env<'_>,
+        out: &mut Out<'_>,
+        req: &Request<'_>,
+        onvif: &OnvifPlay<'_>,
+        cseq: u32,
+        now: i64,
+    ) -> Result<(), Refused> {
+        let play = self.session_of(req)?;
+        let window = play.window();
+        let latest = window.stop_us.map_or(env.unix_us, |s| s - 1);
+        let range = onvif.clock_range;
+        let start_us = range
+            .and_then(|r| r.start_unix_us)
+            .or(play.last_sent.map(|(_, t)| t))
+            .unwrap_or(latest)
+            .clamp(window.start_us, latest.max(window.start_us));
+        let bound_us = range
+            .and_then(|r| r.end_unix_us)
+            .unwrap_or(window.start_us)
+            .max(window.start_us);
+        let nothing = || {
+            (
+                Status::InvalidRange,
+                "Invalid Range: nothing recorded there".to_string(),
+            )
+        };
+        // The key frame at or before the start, also past the recording's end.
+        match play
+            .player
+            .seek_newest(env.catalog, start_us, window.start_us)
+        {
+            Ok(true) => {}
+            Ok(false) => return Err(nothing()),
+            Err(e) => {
+                log::error!("session {}: seek: {e}", play.session.id_str());
+                return Err((
+                    Status::InternalServerError,
+                    "Internal Server Error: store unreadable".into(),
+                ));
+            }
+        }
+        play.ended = None;
+        play.ending = None;
+        play.session
+            .apply(SessionMethod::Play, now)
+            .map_err(refusal)?;
+        let (key_us, play_us) = match play.player.peek(env.catalog, now, env.unix_us) {
+            Ok(Next::Frame { frame, play_us }) => (frame.record.time_us, play_us),
+            _ => return Err(nothing()),
+        };
+        play.onvif |= onvif.is_onvif();
+        let mut d = delivery(onvif, play.delivery, cseq, play_us, true);
+        d.gop_start_us = key_us;
+        d.gop_end_us = if d.key_only { key_us + 1 } else { start_us + 1 };
+        d.reverse_bound_us = bound_us;
+        play.delivery = d;
+        play.pacer = Pacer::new(d.rate(), play_us, now);
+        let rtptime = play.rtp_ts_90k(play_us);
+        let seq = env.inflight_end_seq.unwrap_or(play.rtp.next_seq);
+        play.rtp.next_seq = seq;
+        let scale = Scale::from_milli(-i32::try_from(d.scale_milli).unwrap_or(1000));
+        let reply_range = ClockRange {
+            start_unix_us: Some(start_us),
+            end_unix_us: Some(bound_us),
+        };
+        Self::respond_play(
+            out,
+            cseq,
+            play,
+            reply_range,
+            Some(scale),
+            None::<Scale>,
+            (seq, rtptime),
         );
         Ok(())
     }
@@ -1113,6 +1225,40 @@ enum Owned {
     End(EndReason),
 }
 
+/// Reverse: moves `play` to the GOP before the one just sent (D on its
+/// first frame); false when there is none to send (the bound is reached,
+/// nothing is recorded before, or the store fails).
+fn previous_gop(play: &mut Play, env: &mut Env<'_>, now: i64) -> bool {
+    let d = play.delivery;
+    if d.gop_start_us <= d.reverse_bound_us
+        || !play
+            .player
+            .seek(env.catalog, d.gop_start_us - 1)
+            .unwrap_or(false)
+    {
+        return false;
+    }
+    let key_us = match play.player.peek(env.catalog, now, env.unix_us) {
+        Ok(Next::Frame { frame, .. }) if frame.record.time_us < d.gop_start_us => {
+            frame.record.time_us
+        }
+        _ => return false,
+    };
+    if d.key_only {
+        // Key frames only: they follow each other by their distance on
+        // the recording (divided by the Scale, as forward).
+        play.player.restep_peeked(d.gop_start_us - key_us);
+    }
+    play.delivery.gop_end_us = if d.key_only {
+        key_us + 1
+    } else {
+        d.gop_start_us
+    };
+    play.delivery.gop_start_us = key_us;
+    play.delivery.discontinuity = true;
+    true
+}
+
 /// How a PLAY delivers: from its ONVIF and trick-play headers, the
 /// delivery before it (for a monotonic RTP timeline), its CSeq and the
 /// play position it starts at.
@@ -1128,7 +1274,7 @@ enum Owned {
 fn delivery(o: &OnvifPlay<'_>, before: Delivery, cseq: u32, play_us: i64, seek: bool) -> Delivery {
     let unpaced = !o.rate_controlled();
     let asked = o.scale_or_normal();
-    let scale_milli = if unpaced || asked.is_reverse() {
+    let scale_milli = if unpaced {
         1000
     } else {
         asked.clamp_onvif().milli().unsigned_abs()
@@ -1155,6 +1301,10 @@ fn delivery(o: &OnvifPlay<'_>, before: Delivery, cseq: u32, play_us: i64, seek: 
         speed_milli: if unpaced { 1000 } else { speed_milli },
         rtp_anchor_us: before.rtp_us(play_us),
         play_anchor_us: play_us,
+        reverse: asked.is_reverse(),
+        gop_start_us: 0,
+        gop_end_us: 0,
+        reverse_bound_us: 0,
     }
 }
 

@@ -445,6 +445,14 @@ fn onvif_sim() -> Sim {
     sim
 }
 
+/// The recording's frame numbers of the frames sent, in order.
+fn frame_numbers(out: &Out) -> Vec<i64> {
+    out.frames
+        .iter()
+        .map(|f| (f.time_us - T0_UNIX_US) / FRAME_US)
+        .collect()
+}
+
 /// Gaps between consecutive frames' send times and RTP timestamps.
 fn steps(frames: &[Sent]) -> Vec<(i64, u32)> {
     frames
@@ -602,11 +610,7 @@ fn above_scale_4_and_with_frames_intra_only_key_frames_go() {
     let r = sim.request(&play_with(4, "Scale: 8\r\n"));
     assert_eq!(header(&r, "Scale"), Some("8"), "{r}");
     let out = sim.run_until(play_at + 10_000_000);
-    let times: Vec<_> = out
-        .frames
-        .iter()
-        .map(|f| (f.time_us - T0_UNIX_US) / FRAME_US)
-        .collect();
+    let times = frame_numbers(&out);
     assert_eq!(times, vec![0, 25, 50, 75]);
     assert!(steps(&out.frames).iter().all(|&s| s == (125_000, 11_250)));
     // Scale 4 keeps every frame (the threshold is above 4).
@@ -629,11 +633,7 @@ fn above_scale_4_and_with_frames_intra_only_key_frames_go() {
     let mut sim = onvif_sim();
     sim.request(&play_with(4, "Frames: intra/2000\r\n"));
     let out = sim.run_until(sim.now + 10_000_000);
-    let times: Vec<_> = out
-        .frames
-        .iter()
-        .map(|f| (f.time_us - T0_UNIX_US) / FRAME_US)
-        .collect();
+    let times = frame_numbers(&out);
     assert_eq!(times, vec![0, 50]);
     // predicted and all: every frame (no B-frames are recorded).
     let mut sim = onvif_sim();
@@ -669,14 +669,71 @@ fn a_new_play_mid_stream_is_a_discontinuity_with_monotonic_timestamps() {
 }
 
 #[test]
-fn reverse_is_not_served_yet_and_the_reply_says_so() {
+fn gstreamer_reverse_sends_gops_backwards_frames_forward_inside() {
     let mut sim = onvif_sim();
-    let r = sim.request(&play_with(4, "Scale: -1\r\n"));
-    assert_eq!(status(&r), "RTSP/1.0 200 OK", "{r}");
-    assert_eq!(header(&r, "Scale"), Some("1"));
-    // GStreamer's reverse PLAY carries a decreasing clock range.
+    let play_at = sim.now;
     let r = sim.request(GST_ONVIF_PLAY_REVERSE);
-    assert_ne!(status(&r), "RTSP/1.0 200 OK", "{r}");
+    assert_eq!(status(&r), "RTSP/1.0 200 OK", "{r}");
+    assert_eq!(header(&r, "Scale"), Some("-1"));
+    assert_eq!(
+        header(&r, "Range"),
+        Some("clock=20240229T140500Z-20240229T140000Z")
+    );
+    let (seq, rtptime) = rtp_info(&r);
+    let out = sim.run_until(play_at + 10_000_000);
+    let order = frame_numbers(&out);
+    let expected: Vec<i64> = [75..100, 50..75, 25..50, 0..25]
+        .into_iter()
+        .flatten()
+        .collect();
+    assert_eq!(order, expected);
+    // D on each GOP's first frame, C on key frames, T on the very last.
+    for (n, f) in out.frames.iter().enumerate() {
+        let e = f.ext.unwrap();
+        assert_eq!(e.discontinuity, f.keyframe, "D at {n}");
+        assert_eq!(e.clean_point, f.keyframe);
+        assert_eq!(e.terminal, n == 99, "T at {n}");
+        assert_eq!(e.cseq, 8);
+        assert_eq!(
+            f.first_seq,
+            seq.wrapping_add(n as u16),
+            "sequence in delivery order"
+        );
+    }
+    // The client's timeline runs forward: one frame per frame, the jumps
+    // back included; at Scale 1's pace.
+    assert_eq!(out.frames[0].ts_90k, rtptime);
+    assert!(steps(&out.frames).iter().all(|&s| s == (FRAME_US, 3600)));
+    let bye = out.rtcp.last().unwrap();
+    assert!(parse_compound(&bye.2[4..]).unwrap().has_bye);
+}
+
+#[test]
+fn reverse_above_scale_4_sends_key_frames_at_their_distance_over_the_scale() {
+    let mut sim = onvif_sim();
+    let play_at = sim.now;
+    let r = sim.request(&play_with(
+        4,
+        "Rate-Control: yes\r\nScale: -8\r\nRange: clock=20240229T140003.500Z-\r\n",
+    ));
+    assert_eq!(status(&r), "RTSP/1.0 200 OK", "{r}");
+    assert_eq!(header(&r, "Scale"), Some("-8"));
+    let out = sim.run_until(play_at + 10_000_000);
+    let times = frame_numbers(&out);
+    assert_eq!(times, vec![75, 50, 25, 0]);
+    // 1 s of recording between key frames, at Scale 8: 125 ms.
+    assert!(
+        steps(&out.frames).iter().all(|&s| s == (125_000, 11_250)),
+        "{:?}",
+        steps(&out.frames)
+    );
+    assert!(out.frames[3].ext.unwrap().terminal);
+    // Forward again, where it stands: RTP time still runs on.
+    let last_ts = out.frames[3].ts_90k;
+    let r = sim.request(&play_with(5, "Scale: 1\r\n"));
+    assert_eq!(header(&r, "Scale"), Some("1"), "{r}");
+    let (_, rtptime) = rtp_info(&r);
+    assert!(rtptime.wrapping_sub(last_ts) < 1 << 31 && rtptime != last_ts);
 }
 
 #[test]

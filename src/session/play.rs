@@ -104,6 +104,17 @@ pub struct Delivery {
     pub rtp_anchor_us: i64,
     /// See `rtp_anchor_us`.
     pub play_anchor_us: i64,
+    /// Reverse (negative Scale): GOPs in reverse order, frames in
+    /// recording order inside each.
+    pub reverse: bool,
+    /// Reverse: recorded time of the key frame of the GOP being sent.
+    pub gop_start_us: i64,
+    /// Reverse: a frame at or after this is past the GOP: the one before
+    /// it goes next.
+    pub gop_end_us: i64,
+    /// Reverse: the stream ends rather than go back to a GOP that starts
+    /// at or before this (the range's end, or the window's start).
+    pub reverse_bound_us: i64,
 }
 
 impl Delivery {
@@ -120,6 +131,10 @@ impl Delivery {
         speed_milli: 1000,
         rtp_anchor_us: 0,
         play_anchor_us: 0,
+        reverse: false,
+        gop_start_us: 0,
+        gop_end_us: 0,
+        reverse_bound_us: 0,
     };
 
     /// The RTP position (µs) of play position `play_us`: the play timeline
@@ -280,6 +295,13 @@ impl Play {
         self.player.advance();
         let onvif = self.onvif.then(|| {
             let (end_of_section, terminal) = match self.player.peek(cat, now_mono_us, now_unix_us) {
+                Ok(Next::Frame { frame: next, .. }) if self.delivery.reverse => {
+                    // Past the GOP: T if no GOP before it is sent.
+                    let d = &self.delivery;
+                    let last =
+                        next.record.time_us >= d.gop_end_us && d.gop_start_us <= d.reverse_bound_us;
+                    (false, last)
+                }
                 Ok(Next::Frame { frame: next, .. }) => {
                     (!key_only && gap(time_us, next.record.time_us), false)
                 }
@@ -315,6 +337,20 @@ impl Play {
             first_seq: self.rtp.next_seq,
             ssrc: self.rtp.ssrc,
             onvif,
+        }
+    }
+
+    /// When the stream ends once the last frame was sent: when its time is
+    /// over (unpaced: at once). Over UDP the BYE goes out on the RTCP
+    /// socket, and ffmpeg, which reads its RTCP socket first and stops at a
+    /// BYE, would drop the last frame's RTP datagrams still queued on the
+    /// other socket.
+    pub fn end_at(&self, now: i64) -> i64 {
+        match self.last_play_us {
+            Some(p) if !self.delivery.unpaced => self
+                .pacer
+                .deadline_mono_us(p.saturating_add(self.last_frame_us)),
+            _ => now,
         }
     }
 
