@@ -4,8 +4,12 @@
 //! - [`Session`] here: the state machine of RFC 2326 §A.1 (Ready ⇄ Playing
 //!   ⇄ Paused), the transport chosen at SETUP and the idle timeout;
 //! - [`connection`]: one connection's protocol ([`Connection`]): requests
-//!   in, responses, frames due, RTCP and the next timeout out;
-//! - [`play`]: a session's playback state and the RTCP it makes;
+//!   in, responses, frames due, RTCP and the next timeout out; ONVIF
+//!   replay (`Require`, `Rate-Control`, `Frames`, clock ranges) and trick
+//!   play (`Scale` both ways, `Speed`);
+//! - [`play`]: a session's playback state, how the current PLAY delivers
+//!   ([`play::Delivery`]), the ONVIF extension of each frame and the RTCP
+//!   it makes;
 //! - [`play_range`]: PLAY ranges resolved against the URL's window.
 
 pub mod connection;
