@@ -708,6 +708,36 @@ fn scale_and_speed_are_applied_and_answered() {
     assert_eq!(r.header("Scale"), None);
 }
 
+/// `Frames: intra` (ONVIF replay) sends the window's key frames only, each
+/// whole with its parameter sets, at their recorded pace, and marks the
+/// session as a replay one: every frame's first packet then carries the
+/// 0xABAC extension with C set.
+#[test]
+fn frames_intra_sends_only_key_frames() {
+    let root = TempDir::new("e2e-proto-intra");
+    let path = concat_fixture(&root, "ffmpeg_testsrc_h264_gop25.264", 2);
+    import_file(&root, 1, "regul", T0, 25, &path);
+    let server = ServerProcess::start(&root, &[]);
+    let url = server.url(&format!("regul/1/?start={}&stop={}", T0 + 2, T0 + 6));
+    let (mut c, sid) = set_up(&server, &url);
+    let r = c.send("PLAY", &url, &[("Session", &sid), ("Frames", "intra")]);
+    assert_eq!(r.status_line, "RTSP/1.0 200 OK");
+    let (aus, took) = play_out(&mut c, 0);
+    // Key frames at 2, 3, 4 and 5 s, one second apart on the RTP clock.
+    assert_eq!(aus.len(), 4);
+    assert!(aus.iter().all(Au::is_idr_with_params), "{aus:?}");
+    for w in aus.windows(2) {
+        assert_eq!(w[1].ts_90k.wrapping_sub(w[0].ts_90k), 90_000);
+    }
+    assert!(took >= Duration::from_millis(2900), "paced: {took:?}");
+    let ext = c
+        .packets
+        .iter()
+        .filter(|p| p.channel == 0 && p.data.first().is_some_and(|b| b & 0x10 != 0))
+        .count();
+    assert_eq!(ext, 4, "the extension on each frame's first packet only");
+}
+
 /// After PAUSE, a PLAY with a clock time before the window's start plays
 /// from the window's first frame, never before: the reply says so, and
 /// exactly the window's frames follow until the BYE. (It used to stream
