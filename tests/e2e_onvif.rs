@@ -47,6 +47,8 @@ fn gst_pts_ns(unix_us: i64) -> u64 {
 struct Au {
     pts_ns: u64,
     key: bool,
+    /// When it arrived, ns since the script started.
+    mono_ns: u64,
 }
 
 struct Run {
@@ -107,6 +109,7 @@ fn replay_at_rate(
             Au {
                 pts_ns: f[0].parse().unwrap(),
                 key: f[1] == "1",
+                mono_ns: f[3].parse().unwrap(),
             }
         })
         .collect();
@@ -238,4 +241,24 @@ fn onvif_mode_reverse_sends_gops_backwards_with_decreasing_key_frames() {
     // GStreamer may drop the first access unit (the key frame at 8 s).
     let skip = usize::from(us.first() != Some(&((T0 + 8) * 1_000_000)));
     assert_eq!(us, expected[skip..], "{}", run.out);
+}
+
+#[test]
+fn onvif_mode_rate_2_plays_in_half_the_time() {
+    require_gstreamer();
+    require_python_gi();
+    let root = TempDir::new("e2e-onvif-rate2");
+    let server = server_with(&root, 3);
+    let url = server.url(&format!("regul/1/?start={}&stop={}", T0 + 2, T0 + 11));
+    // GStreamer's ONVIF mode asks a rate-2 seek as `Speed: 2`: delivery
+    // twice as fast, the recorded times unchanged.
+    let run = replay_at_rate(&url, true, Some((T0 + 3) * 1_000_000), Some(2.0));
+    assert_frames(&run, (T0 + 3) * 1_000_000, (T0 + 11) * 1_000_000 - FRAME_US);
+    let (first, last) = (run.aus.first().unwrap(), run.aus.last().unwrap());
+    let span = Duration::from_nanos(last.mono_ns - first.mono_ns);
+    // About 7.9 s of recording between them: about 3.95 s at rate 2.
+    assert!(
+        span > Duration::from_millis(3400) && span < Duration::from_millis(4700),
+        "{span:?}"
+    );
 }

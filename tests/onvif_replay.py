@@ -11,7 +11,8 @@ after the last buffer), and `elapsed <ns>` (of the last access unit).
 Usage: onvif_replay.py URL RATE_CONTROL(yes|no) [SEEK_CLOCK_NS [RATE]]
 With SEEK_CLOCK_NS, seeks there (a clock time, ns since 1900, as
 onvif-mode takes it) once the stream has started, and prints `seek` first;
-with a negative RATE, plays backwards from there (to the window's start).
+with another RATE, plays at that rate from there (negative: backwards, to
+the window's start).
 Ends by itself: EOS, an error, or 60 s.
 """
 import os
@@ -68,8 +69,18 @@ def main():
 
     def do_seek():
         print("seek", flush=True)
-        if rate > 0:
+        if rate == 1.0:
             pipe.seek_simple(Gst.Format.TIME, Gst.SeekFlags.FLUSH, seek_ns)
+        elif rate > 0:
+            pipe.seek(
+                rate,
+                Gst.Format.TIME,
+                Gst.SeekFlags.FLUSH,
+                Gst.SeekType.SET,
+                seek_ns,
+                Gst.SeekType.NONE,
+                0,
+            )
         else:
             pipe.seek(
                 rate,
