@@ -8,7 +8,8 @@
 #
 # Steps: start, status, RTSP OPTIONS answered, second start is a no-op,
 # reload (SIGHUP: same PID still serving), stop (PID file and process gone),
-# status says not running. Every command is bounded by `timeout`, and the
+# status says not running; then as ctrtspd-record: the recorder starts,
+# reloads its configuration and stops. Every command is bounded by `timeout`, and the
 # EXIT trap kills whatever it started. Ends with "init: N passed, N failed".
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -131,6 +132,38 @@ fi
 rc=0
 out=$(init status) || rc=$?
 if [ "$rc" = 3 ]; then ok "status after stop: $out (exit 3)"; else fail "status after stop: exit $rc: $out"; fi
+
+# The same script installed as ctrtspd-record runs the recorder.
+cat >"$tmp/record.toml" <<EOT
+root = "$tmp/recordings"
+control = "$tmp/record.sock"
+EOT
+cat >"$tmp/record-defaults" <<EOT
+CTRTSPD_RECORD_CONFIG=$tmp/record.toml
+CTRTSPD_LOG_LEVEL=debug
+CTRTSPD_OPTS=
+CTRTSPD_LOGFILE=$logfile
+EOT
+export CTRTSPD_SERVICE=ctrtspd-record CTRTSPD_DEFAULTS=$tmp/record-defaults
+if out=$(init start) && pid=$(pid_of) && started=$pid && alive "$pid" \
+    && grep -q "recording 0 camera(s)" "$logfile"; then
+    ok "recorder start: $out"
+else
+    fail "recorder start: ${out:-}"
+    pid=
+fi
+if out=$(init reload) && sleep 1 && [ -n "$pid" ] && alive "$pid" \
+    && grep -q "configuration reloaded" "$logfile"; then
+    ok "recorder reload: $out, configuration re-read"
+else
+    fail "recorder reload: ${out:-}"
+fi
+if out=$(init stop) && [ ! -e "$pidfile" ] && ! { [ -n "$pid" ] && alive "$pid"; } \
+    && grep -q "stopped" "$logfile"; then
+    ok "recorder stop: $out"
+else
+    fail "recorder stop: ${out:-}"
+fi
 
 echo "init: $passed passed, $failed failed"
 [ "$failed" = 0 ]

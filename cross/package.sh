@@ -5,7 +5,9 @@
 #
 # -> TARGET_DIR/package/ctrtspd-BOARD-VERSION.tar.gz holding
 #    usr/bin/ctrtspd, etc/init.d/ctrtspd, etc/default/ctrtspd,
-#    lib/systemd/system/ctrtspd.service, usr/share/doc/ctrtspd/README.md
+#    lib/systemd/system/ctrtspd.service, usr/share/doc/ctrtspd/README.md,
+#    and the recorder's etc/init.d/ctrtspd-record, etc/default/ctrtspd-record,
+#    lib/systemd/system/ctrtspd-record.service, etc/ctrtspd/record.toml
 # (laid out as on the box: `tar -xzf ... -C /` installs it). TARGET_DIR is
 # cargo's: target/, or CARGO_TARGET_DIR when set. The last line printed is
 # `package: tarball PATH`.
@@ -83,6 +85,18 @@ sed -e "s#/mnt/hdd/recordings#$CTRTSPD_ROOT#g" -e "s#0\.0\.0\.0:8554#$CTRTSPD_LI
     board/common/ctrtspd.service >"$stage.service"
 install -D -m 0644 "$stage.service" "$stage$INSTALL_UNIT"
 rm -f "$stage.default" "$stage.service"
+# The recorder: the same init script under its own name, its defaults,
+# unit and configuration, with the board's recordings root.
+sed -e 's/^# Provides:.*/# Provides:          ctrtspd-record/' \
+    -e 's/^# Short-Description:.*/# Short-Description: ctrtspd recorder: cameras to the store/' \
+    board/common/ctrtspd.init >"$stage.init"
+install -D -m 0755 "$stage.init" "$stage${INSTALL_INIT}-record"
+install -D -m 0644 board/common/ctrtspd-record.default "$stage${INSTALL_DEFAULTS}-record"
+sed -e "s#/mnt/hdd/recordings#$CTRTSPD_ROOT#g" board/common/ctrtspd-record.service >"$stage.service"
+install -D -m 0644 "$stage.service" "$stage${INSTALL_UNIT%.service}-record.service"
+sed -e "s#/mnt/hdd/recordings#$CTRTSPD_ROOT#g" board/common/record.toml >"$stage.toml"
+install -D -m 0644 "$stage.toml" "$stage/etc/ctrtspd/record.toml"
+rm -f "$stage.init" "$stage.service" "$stage.toml"
 install -D -m 0644 board/README.md "$stage/usr/share/doc/ctrtspd/README.md"
 
 tarball=$target_dir/package/$name.tar.gz

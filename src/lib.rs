@@ -14,9 +14,13 @@
 //! | [`auth`]     | RTSP Digest/Basic auth, htdigest users file, nonces, camera access  | none        |
 //! | [`session`]  | the RTSP protocol core: methods, session, timing; `now` as argument | none        |
 //! | [`server`]   | sockets, timers, signals: the one `smol::LocalExecutor`             | sockets     |
-//! | [`cli`]      | the `ctrtspd` subcommands (`serve`, `import`, `export`, ...)       | stdio       |
+//! | [`http`]     | HTTP/1.1 requests, routes, JSON, the operator page                  | none        |
+//! | [`mp4`]      | MP4 files laid out from the store index, served by byte ranges      | none        |
+//! | [`record`]   | the recorder: config, RTSP client, frames, times, alarms, retention | `record::io` |
+//! | [`cli`]      | the `ctrtspd` subcommands (`serve`, `record`, `alarm`, `export`...) | stdio       |
 //!
-//! Everything but `store` (files), `server` (sockets) and `cli` is sans-I/O:
+//! Everything but `store` (files), `server` (sockets), `record::io` (the
+//! recorder's sockets, writer threads and signals) and `cli` is sans-I/O:
 //! pure functions and state machines that take `now` as an argument.
 
 pub mod auth;
@@ -27,6 +31,7 @@ pub mod demo;
 pub mod http;
 pub mod mp4;
 pub mod playback;
+pub mod record;
 pub mod rtp;
 pub mod rtsp;
 pub mod server;

@@ -17,34 +17,13 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::{
-    ServerProcess, TempDir, concat_fixture, import_file, require_gstreamer, run_with_timeout,
+    ServerProcess, TempDir, concat_fixture, decoded_pts_s, import_file, require_gstreamer,
+    run_with_timeout,
 };
 
 /// 2024-02-29 14:00:00 UTC.
 const T0: i64 = 1_709_215_200;
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// Decoded frames seen by `fakesink silent=false -v`: one "chain" line per
-/// buffer, with its pts in seconds.
-fn decoded_pts_s(stdout: &str) -> Vec<f64> {
-    stdout
-        .lines()
-        .filter(|l| l.contains("last-message = chain"))
-        .map(|l| {
-            let pts = l
-                .split("pts: ")
-                .nth(1)
-                .and_then(|r| r.split(',').next())
-                .unwrap_or_else(|| panic!("no pts in {l}"));
-            // h:mm:ss.nnnnnnnnn
-            let mut secs = 0.0;
-            for part in pts.split(':') {
-                secs = secs * 60.0 + part.parse::<f64>().unwrap();
-            }
-            secs
-        })
-        .collect()
-}
 
 /// Plays `url` to its end with GStreamer (`rtspsrc ! depay ! parse !
 /// avdec ! fakesink`), which must reach EOS.

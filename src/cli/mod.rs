@@ -11,9 +11,11 @@ macro_rules! say {
     }};
 }
 
+mod alarm;
 mod export;
 mod import;
 mod inspect;
+mod record;
 mod serve;
 mod verify;
 
@@ -41,6 +43,8 @@ enum Command {
     Import(import::Args),
     Inspect(inspect::Args),
     Verify(verify::Args),
+    Record(record::Args),
+    Alarm(alarm::Args),
 }
 
 /// Runs the command line and returns the process exit status.
@@ -72,6 +76,8 @@ pub fn main() -> i32 {
         Command::Import(a) => import::run(a),
         Command::Inspect(a) => inspect::run(a),
         Command::Verify(a) => verify::run(a),
+        Command::Record(a) => record::run(a),
+        Command::Alarm(a) => alarm::run(a),
     }
 }
 

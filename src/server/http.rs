@@ -320,19 +320,6 @@ async fn send(
                 clip.advise(at..advised_to);
             }
         }
-        // A segment file that shrank under its map reads as zeros (or
-        // fails the writev with EFAULT, below): the client must see a cut
-        // body, never zeros presented as the recording.
-        if let Body::Clip(clip, range) = body
-            && !head_only
-        {
-            let at = range.start + sent.saturating_sub(head.len() as u64);
-            if clip.faulted_in(at..at.saturating_add(BATCH_BYTES as u64)) {
-                return Err(std::io::Error::other(
-                    "a segment file shrank under the export: body cut short",
-                ));
-            }
-        }
         match write_some(stream, head, body, head_only, sent) {
             Ok(n) => {
                 sent += n as u64;
@@ -398,6 +385,20 @@ fn write_some(
         room -= b.len();
         if room == 0 {
             break;
+        }
+    }
+    // A segment file that shrank under its map reads as zeros (the NAL
+    // prefixes above were read from the maps: a vanished page faulted there
+    // and was replaced by zeros), or fails the writev with EFAULT: the
+    // client must see a cut body, never zeros passed off as the recording.
+    if let Body::Clip(clip, range) = body
+        && !head_only
+    {
+        let from = range.start.saturating_add(sent.saturating_sub(head_len));
+        if clip.faulted_in(from..from.saturating_add(BATCH_BYTES as u64)) {
+            return Err(std::io::Error::other(
+                "a segment file shrank under the export: body cut short",
+            ));
         }
     }
     nix::sys::uio::writev(stream.get_ref(), &iov).map_err(std::io::Error::from)

@@ -12,7 +12,8 @@
 //!   set for those bytes. Records (CRC) and non-durable payloads (CRC)
 //!   still catch them; a durable payload that ends in such a page is sent
 //!   with zeros at its end, and the next read past that page faults and
-//!   ends the session;
+//!   ends the session (an RTSP session, or an MP4 export, whose body is
+//!   then cut short);
 //! - a file truncated and then grown again with other bytes before the map
 //!   reads them: the new bytes are read without a fault (CRCs as above);
 //! - bytes rewritten in place without changing the length: no fault to

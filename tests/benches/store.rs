@@ -22,30 +22,16 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
-use common::data::{DAY_US, empty_month, manifest};
+use common::data::{DAY_US, empty_month, manifest, tmp};
 use common::figures::{Rng, pct};
 use ctrtspd::codec::Codec;
 use ctrtspd::store::import::{ImportTarget, import_annexb};
 use ctrtspd::store::{Catalog, Cursor, FrameIn, Kind, ParamSets, Recorder, RecorderConfig};
 
 const T0: i64 = 1_709_164_800_000_000; // 2024-02-29 00:00 UTC
-
-struct Tmp(PathBuf);
-impl Drop for Tmp {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn tmp(tag: &str) -> Tmp {
-    let p = std::env::temp_dir().join(format!("ctrtspd-bench-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&p);
-    std::fs::create_dir_all(&p).unwrap();
-    Tmp(p)
-}
 
 fn bench_seek() {
     let dir = tmp("seek");

@@ -3,6 +3,8 @@
 //! temporary stores, fixtures.
 #![allow(dead_code)]
 
+pub mod record;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -160,6 +162,28 @@ pub fn require_gstreamer() {
             "GStreamer element `{element}` is missing: install the `{package}` package"
         );
     }
+}
+
+/// Decoded frames seen by `fakesink silent=false -v`: one "chain" line per
+/// buffer, with its pts in seconds.
+pub fn decoded_pts_s(stdout: &str) -> Vec<f64> {
+    stdout
+        .lines()
+        .filter(|l| l.contains("last-message = chain"))
+        .map(|l| {
+            let pts = l
+                .split("pts: ")
+                .nth(1)
+                .and_then(|r| r.split(',').next())
+                .unwrap_or_else(|| panic!("no pts in {l}"));
+            // h:mm:ss.nnnnnnnnn
+            let mut secs = 0.0;
+            for part in pts.split(':') {
+                secs = secs * 60.0 + part.parse::<f64>().unwrap();
+            }
+            secs
+        })
+        .collect()
 }
 
 /// Current Unix time in microseconds.

@@ -151,6 +151,15 @@ for flags in (0, 1, 2, 3):
     seed("store_segment", bytes([flags, 128]) + struct.pack("<I", len(idx)) + idx + dat)
     seed("store_segment", bytes([flags, 128]) + struct.pack("<I", few) + idx[:few] + few_dat)
 
+# The recorder: what gst-rtsp-server sent as a camera (first byte: chunk
+# size), and configuration files.
+for n in ["gst_camera_h264_digest_tcp.bin", "gst_camera_h265_tcp.bin", "gst_camera_h265_udp.bin"]:
+    for pick in (1, 90, 255):
+        seed("record_camera", bytes([pick]) + fixture(n)[:16384])
+seed("record_config", open(os.path.join(fixtures, "..", "..", "board", "common", "record.toml"), "rb").read())
+seed("record_config", b'root = "/r"\nsegment_s = 5\n[[camera]]\nid = 3\nurl = "rtsp://u:p@h:554/x"\n'
+     b'transport = "udp"\nalarm_pre_s = 5\n')
+
 for target in sorted(counts):
     print(f"seed.sh: {target}: {counts[target]} seeds")
 PY

@@ -82,3 +82,20 @@ pub fn empty_month(root: &Path, end_us: i64, skip: impl Fn(u32, Kind, i64) -> bo
     }
     files
 }
+
+/// A directory under `$TMPDIR`, removed on drop.
+pub struct Tmp(pub PathBuf);
+
+impl Drop for Tmp {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A fresh `$TMPDIR/ctrtspd-bench-TAG-PID`.
+pub fn tmp(tag: &str) -> Tmp {
+    let p = std::env::temp_dir().join(format!("ctrtspd-bench-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&p);
+    std::fs::create_dir_all(&p).unwrap();
+    Tmp(p)
+}

@@ -108,7 +108,7 @@ pub fn status_kb(pid: u32, field: &str) -> u64 {
         .unwrap_or(0)
 }
 
-/// Clock ticks per second of /proc times.
+/// Clock ticks per second of `/proc/PID/stat` times.
 pub fn clk_tck() -> f64 {
     Command::new("getconf")
         .arg("CLK_TCK")
