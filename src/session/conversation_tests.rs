@@ -781,3 +781,28 @@ fn e_before_a_gap_d_after_it_t_at_the_end() {
     let (dt, dts) = steps(&out.frames)[99];
     assert_eq!((dt, dts), (FRAME_US, 3600));
 }
+
+#[test]
+fn reverse_without_a_start_plays_back_from_where_the_stream_is() {
+    let mut sim = onvif_sim();
+    let play_at = sim.now;
+    sim.request(&play_with(4, "Rate-Control: yes\r\n"));
+    let fwd = sim.run_until(play_at + 2_000_000);
+    // Frames 0..=50 went out forward: the stream stands at frame 50 (2 s).
+    assert_eq!(frame_numbers(&fwd).last(), Some(&50));
+    let r = sim.request(&play_with(
+        5,
+        "Rate-Control: yes\r\nScale: -1\r\nRange: clock=-20240229T140000Z\r\n",
+    ));
+    assert_eq!(status(&r), "RTSP/1.0 200 OK", "{r}");
+    assert_eq!(
+        header(&r, "Range"),
+        Some("clock=20240229T140002Z-20240229T140000Z")
+    );
+    let out = sim.run_until(sim.now + 10_000_000);
+    let expected: Vec<i64> = [50..51, 25..50, 0..25].into_iter().flatten().collect();
+    assert_eq!(frame_numbers(&out), expected);
+    // The client's RTP time goes on from the forward frames.
+    let (before, after) = (fwd.frames.last().unwrap().ts_90k, out.frames[0].ts_90k);
+    assert_eq!(after.wrapping_sub(before), 3600);
+}
