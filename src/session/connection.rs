@@ -1330,3 +1330,7 @@ fn refusal(r: Refusal) -> Refused {
         Refusal::SessionNotFound => (Status::SessionNotFound, "Session Not Found".into()),
     }
 }
+
+// The protocol state kept per connection beside its buffers: the session
+// is boxed, the rest stays within two cache lines.
+static_assertions::const_assert!(core::mem::size_of::<Connection>() <= 128);

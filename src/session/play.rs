@@ -422,3 +422,7 @@ impl Play {
 
 // The per-frame fields stay ahead of the URL (a few cache lines).
 static_assertions::const_assert!(core::mem::offset_of!(Play, url) <= 576);
+// Fixed-size state, seen to grow: how a PLAY delivers (ONVIF replay, trick
+// play) and the frame handed to the I/O layer (which keeps it in flight).
+static_assertions::const_assert!(core::mem::size_of::<Delivery>() <= 80);
+static_assertions::const_assert!(core::mem::size_of::<FrameOut>() <= 80);
