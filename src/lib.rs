@@ -12,7 +12,7 @@
 //! | [`mp4`]      | MP4 export: `moov`-first layout from the index, body from the maps   | via store   |
 //! | [`http`]     | HTTP/1.1 requests, routes, ranges, JSON API, timeline page          | via store   |
 //! | [`auth`]     | RTSP Digest/Basic auth, htdigest users file, nonces, camera access  | none        |
-//! | [`session`]  | the RTSP session state machine, driven with `now` as an argument    | none        |
+//! | [`session`]  | the RTSP protocol core: methods, session, timing; `now` as argument | none        |
 //! | [`server`]   | sockets, timers, signals: the one `smol::LocalExecutor`             | sockets     |
 //! | [`http`]     | HTTP/1.1 requests, routes, JSON, the operator page                  | none        |
 //! | [`mp4`]      | MP4 files laid out from the store index, served by byte ranges      | none        |

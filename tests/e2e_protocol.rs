@@ -659,12 +659,13 @@ fn play_range_end_is_honoured() {
     );
 }
 
-/// Scale and Speed, not applied yet, are answered with the rate applied
-/// (1.0, RFC 2326 §12.34, §12.35), and the stream is paced at normal
-/// speed; a rate that is not a number is a 400. (Both used to be ignored
-/// in silence.)
+/// Scale (RFC 2326 §12.34) plays faster on the client's timeline: at
+/// Scale 2 the window's 50 frames take half their recorded 2 s, RTP
+/// timestamps step by half a frame; the reply states the Scale applied.
+/// Speed (§12.35) delivers faster with the timestamps of Scale 1. A rate
+/// that is not a number is a 400. (Both used to be answered 1.0.)
 #[test]
-fn scale_and_speed_are_answered_with_the_rate_applied() {
+fn scale_and_speed_are_applied_and_answered() {
     let root = TempDir::new("e2e-proto-scale");
     let path = concat_fixture(&root, "ffmpeg_testsrc_h264_gop25.264", 2);
     import_file(&root, 1, "regul", T0, 25, &path);
@@ -676,25 +677,65 @@ fn scale_and_speed_are_answered_with_the_rate_applied() {
         r.status_line,
         "RTSP/1.0 400 Bad Request: Scale is not a number"
     );
-    let r = c.send(
-        "PLAY",
-        &url,
-        &[("Session", &sid), ("Scale", "2"), ("Speed", "2.0")],
-    );
+    let r = c.send("PLAY", &url, &[("Session", &sid), ("Scale", "2")]);
     assert_eq!(r.status_line, "RTSP/1.0 200 OK");
-    assert_eq!(r.header("Scale"), Some("1.0"));
-    assert_eq!(r.header("Speed"), Some("1.0"));
+    assert_eq!(r.header("Scale"), Some("2"));
+    assert_eq!(r.header("Speed"), None);
     let (aus, took) = play_out(&mut c, 0);
     assert_eq!(aus.len(), 50);
-    assert_steps(&aus, "Scale 2 asked, 1 applied");
+    for w in aus.windows(2) {
+        assert_eq!(w[1].ts_90k.wrapping_sub(w[0].ts_90k), FRAME_90K / 2);
+    }
     assert!(
-        took >= Duration::from_millis(1800) && took < Duration::from_secs(10),
-        "2 s of video at Scale 1 took {took:?}"
+        took >= Duration::from_millis(900) && took < Duration::from_millis(1800),
+        "2 s of video at Scale 2 took {took:?}"
+    );
+    // Speed 2: as fast, the timestamps of Scale 1.
+    let (mut c, sid) = set_up(&server, &url);
+    let r = c.send("PLAY", &url, &[("Session", &sid), ("Speed", "2.0")]);
+    assert_eq!(r.status_line, "RTSP/1.0 200 OK");
+    assert_eq!(r.header("Speed"), Some("2.000"));
+    let (aus, took) = play_out(&mut c, 0);
+    assert_eq!(aus.len(), 50);
+    assert_steps(&aus, "Speed 2");
+    assert!(
+        took >= Duration::from_millis(900) && took < Duration::from_millis(1800),
+        "2 s of video at Speed 2 took {took:?}"
     );
     // Without Scale, none in the reply.
     let (mut c, sid) = set_up(&server, &url);
     let r = c.send("PLAY", &url, &[("Session", &sid)]);
     assert_eq!(r.header("Scale"), None);
+}
+
+/// `Frames: intra` (ONVIF replay) sends the window's key frames only, each
+/// whole with its parameter sets, at their recorded pace, and marks the
+/// session as a replay one: every frame's first packet then carries the
+/// 0xABAC extension with C set.
+#[test]
+fn frames_intra_sends_only_key_frames() {
+    let root = TempDir::new("e2e-proto-intra");
+    let path = concat_fixture(&root, "ffmpeg_testsrc_h264_gop25.264", 2);
+    import_file(&root, 1, "regul", T0, 25, &path);
+    let server = ServerProcess::start(&root, &[]);
+    let url = server.url(&format!("regul/1/?start={}&stop={}", T0 + 2, T0 + 6));
+    let (mut c, sid) = set_up(&server, &url);
+    let r = c.send("PLAY", &url, &[("Session", &sid), ("Frames", "intra")]);
+    assert_eq!(r.status_line, "RTSP/1.0 200 OK");
+    let (aus, took) = play_out(&mut c, 0);
+    // Key frames at 2, 3, 4 and 5 s, one second apart on the RTP clock.
+    assert_eq!(aus.len(), 4);
+    assert!(aus.iter().all(Au::is_idr_with_params), "{aus:?}");
+    for w in aus.windows(2) {
+        assert_eq!(w[1].ts_90k.wrapping_sub(w[0].ts_90k), 90_000);
+    }
+    assert!(took >= Duration::from_millis(2900), "paced: {took:?}");
+    let ext = c
+        .packets
+        .iter()
+        .filter(|p| p.channel == 0 && p.data.first().is_some_and(|b| b & 0x10 != 0))
+        .count();
+    assert_eq!(ext, 4, "the extension on each frame's first packet only");
 }
 
 /// After PAUSE, a PLAY with a clock time before the window's start plays

@@ -55,6 +55,16 @@ impl Timeline {
         self.skip_gap();
     }
 
+    /// Places `time_us` `step_us` after the last frame placed in `before`
+    /// (0 if none), whatever its recorded time: reverse trick play steps
+    /// by the recording's distance between key frames, backwards.
+    pub fn place_after(&mut self, before: Timeline, time_us: i64, step_us: i64) -> i64 {
+        *self = before;
+        let play_us = before.last_play_us().map_or(0, |p| p + step_us);
+        self.last = Some((time_us, play_us));
+        play_us
+    }
+
     /// The duration of the last frame, or the default.
     pub fn nominal_frame_us(&self) -> i64 {
         if self.last_delta_us > 0 {

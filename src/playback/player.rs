@@ -168,6 +168,16 @@ impl Player {
         self.seek(cat, newest_us.max(not_before_us))
     }
 
+    /// Places the frame peeked `step_us` after the last one handed out
+    /// (see [`super::pacing::Timeline::place_after`]).
+    pub fn restep_peeked(&mut self, step_us: i64) {
+        if let Some((f, play_us)) = &mut self.peeked {
+            *play_us =
+                self.timeline
+                    .place_after(self.timeline_before_peek, f.record.time_us, step_us);
+        }
+    }
+
     /// Stops at `stop_us` from now on (a PLAY's range end). A frame looked
     /// at but not sent that is at or after the new stop is not sent.
     pub fn set_stop(&mut self, stop_us: Option<i64>) {
@@ -258,9 +268,7 @@ impl Player {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::codec::Codec;
     use crate::store::tests::TempDir;
-    use crate::store::{FrameIn, ParamSets, Recorder, RecorderConfig};
 
     const T0: i64 = 1_709_215_200_000_000;
     const FRAME_US: i64 = 40_000;
@@ -268,27 +276,7 @@ mod tests {
     /// 100 frames at 25 fps from T0, a keyframe every 25, one finished segment.
     fn store() -> (TempDir, Catalog) {
         let dir = TempDir::new("player");
-        let mut rec = Recorder::new(&dir.0, 1, Kind::Regul, RecorderConfig::default());
-        let params = ParamSets {
-            vps: vec![],
-            sps: vec![0x67, 0x42, 0xc0, 0x1e],
-            pps: vec![0x68, 0xce, 0x3c, 0x80],
-        };
-        for n in 0..100u8 {
-            let nal = [if n % 25 == 0 { 0x65 } else { 0x41 }, n];
-            let mut payload = (nal.len() as u32).to_le_bytes().to_vec();
-            payload.extend(nal);
-            rec.append(&FrameIn {
-                time_us: T0 + i64::from(n) * FRAME_US,
-                keyframe: n % 25 == 0,
-                codec: Codec::H264,
-                params: &params,
-                payload: &payload,
-            })
-            .unwrap();
-        }
-        rec.finish().unwrap();
-        let cat = Catalog::open(&dir.0).unwrap();
+        let cat = crate::store::tests::record_25fps(&dir.0, 1, T0, 100);
         (dir, cat)
     }
 

@@ -31,6 +31,14 @@ pub struct SdpParams<'a> {
     /// `a=range:npt=0-D`, D in seconds rounded up to the millisecond. VLC
     /// offers a seek bar only then. `None` writes the open `npt=0-`.
     pub duration_us: Option<u64>,
+    /// `a=range:clock=` of the window (ONVIF replay: the recorded times a
+    /// client may ask for).
+    pub clock: Option<super::ClockRange>,
+    /// The clock range goes first (a DESCRIBE with `Require:
+    /// onvif-replay`): GStreamer reads only the first range, its ONVIF mode
+    /// wants clock (with npt it asks clock times from 1900), its plain mode
+    /// npt (with clock first it asks a range past the window).
+    pub clock_first: bool,
     /// The media `a=control`: `trackID=0` or an absolute URL (see
     /// [`TrackControl`](super::TrackControl)).
     pub control: &'a str,
@@ -57,6 +65,13 @@ pub fn write_sdp(out: &mut impl Write, p: &SdpParams<'_>) -> fmt::Result {
          a=tool:ctrtspd\r\n",
         p.session_id, p.origin_addr
     )?;
+    let clock = |out: &mut dyn Write| match p.clock {
+        Some(c) => write!(out, "a=range:{c}\r\n"),
+        None => Ok(()),
+    };
+    if p.clock_first {
+        clock(out)?;
+    }
     match p.duration_us {
         // Rounded up to the millisecond: the range covers every frame.
         Some(us) => {
@@ -65,6 +80,10 @@ pub fn write_sdp(out: &mut impl Write, p: &SdpParams<'_>) -> fmt::Result {
         }
         None => out.write_str("a=range:npt=0-\r\n")?,
     }
+    if !p.clock_first {
+        clock(out)?;
+    }
+
     let pt = p.payload_type;
     write!(
         out,
@@ -93,7 +112,12 @@ pub fn write_sdp(out: &mut impl Write, p: &SdpParams<'_>) -> fmt::Result {
             write!(out, "sprop-sps={};sprop-pps={}", b64(p.sps), b64(p.pps))?;
         }
     }
-    write!(out, "\r\na=control:{}\r\n", p.control)
+    // ONVIF replay names each track (one video track: VIDEO001).
+    write!(
+        out,
+        "\r\na=control:{}\r\na=x-onvif-track:VIDEO001\r\n",
+        p.control
+    )
 }
 
 /// The `Content-Base` header value for a presentation URL: with a `/`
@@ -152,6 +176,11 @@ mod tests {
             session_id: 1709215200,
             origin_addr: "192.168.1.10",
             duration_us: Some(600_000_000),
+            clock: Some(crate::rtsp::ClockRange {
+                start_unix_us: Some(1_709_215_200_000_000),
+                end_unix_us: Some(1_709_215_800_000_000),
+            }),
+            clock_first: true,
             control: "trackID=0",
             payload_type: 96,
         };
@@ -163,13 +192,15 @@ mod tests {
              s=ctrtspd playback\r\n\
              t=0 0\r\n\
              a=tool:ctrtspd\r\n\
+             a=range:clock=20240229T140000Z-20240229T141000Z\r\n\
              a=range:npt=0-600.000\r\n\
              m=video 0 RTP/AVP 96\r\n\
              c=IN IP4 0.0.0.0\r\n\
              a=rtpmap:96 H264/90000\r\n\
              a=fmtp:96 packetization-mode=1;profile-level-id=F4000B;\
              sprop-parameter-sets=Z/QAC5GbKFCPxOAiAAADAAIAAAMAZB4oUyw=,aOvjxEhE\r\n\
-             a=control:trackID=0\r\n"
+             a=control:trackID=0\r\n\
+             a=x-onvif-track:VIDEO001\r\n"
         );
     }
 
@@ -183,6 +214,8 @@ mod tests {
             session_id: 7,
             origin_addr: "fe80::1",
             duration_us: None,
+            clock: None,
+            clock_first: false,
             control: "rtsp://nvr:8554/player/alarm/3/trackID=0?start=1709218800",
             payload_type: 97,
         };
@@ -200,7 +233,8 @@ mod tests {
              a=fmtp:97 sprop-vps=QAEMAf//BAgAAAMAnggAAAMAAB6VmAk=;\
              sprop-sps=QgEBBAgAAAMAnggAAAMAAB6QAoQPLLKzSSZXgLcCAgAEAAADAAQAAAMAZCA=;\
              sprop-pps=RAHBcoYMRiQ=\r\n\
-             a=control:rtsp://nvr:8554/player/alarm/3/trackID=0?start=1709218800\r\n"
+             a=control:rtsp://nvr:8554/player/alarm/3/trackID=0?start=1709218800\r\n\
+             a=x-onvif-track:VIDEO001\r\n"
         );
     }
 
@@ -214,6 +248,8 @@ mod tests {
             session_id: 1,
             origin_addr: "10.0.0.1",
             duration_us: Some(10_959_001),
+            clock: None,
+            clock_first: false,
             control: "trackID=0",
             payload_type: 96,
         };
@@ -251,6 +287,8 @@ mod tests {
             session_id: 1,
             origin_addr: "10.0.0.1",
             duration_us: None,
+            clock: None,
+            clock_first: false,
             control: "trackID=0",
             payload_type: 96,
         };

@@ -14,13 +14,11 @@ use smol::Async;
 
 use super::Shared;
 use super::budget::InputBudget;
-use super::handler::Play;
 use super::media::{FrameSend, Sent};
 use super::schedule::ConnCell;
-use crate::playback::Next;
 use crate::rtp::Packetizer;
 use crate::rtsp::{self, MAX_REQUEST_BYTES, ParseError};
-use crate::session::{State, Transport};
+use crate::session::{Connection, Env, Play, Poll, Rtcp, RtcpDest, RtpStream, Transport};
 
 /// Send deadlines are rounded up to this grid (µs of the monotonic clock):
 /// up to a tick of lateness buys one wake-up per tick for all sessions
@@ -34,8 +32,8 @@ const STOP_FLUSH_US: i64 = 1_000_000;
 /// client that does not read its last bytes.
 const CLOSE_FLUSH_US: i64 = 2_000_000;
 
-/// Room for responses and RTCP queued between frames.
-pub const OUT_BYTES: usize = 3072;
+/// Room for responses and RTCP queued between frames: a whole response.
+pub const OUT_BYTES: usize = crate::session::connection::RESPONSE_BYTES;
 
 /// A frame being written, kept at connection level so that it completes
 /// even if its session is torn down mid-frame (TCP: the byte stream must
@@ -63,7 +61,8 @@ pub(crate) struct Conn {
     /// Requests wait in `rbuf` until the responses before them have left
     /// (pipelining): handled as soon as `out` drains, not on the next read.
     pub input_held: bool,
-    pub play: Option<Box<Play>>,
+    /// The protocol: the session and its playback state.
+    pub core: Connection,
     pub inflight: Option<Inflight>,
     pub out_sent: usize,
     /// Last time the client said anything (bytes of a request).
@@ -83,9 +82,6 @@ pub(crate) struct Conn {
     // Used by requests and input only.
     /// Bytes of an oversized interleaved frame still to discard.
     pub discard_bytes: usize,
-    pub described: Option<(u32, crate::store::Kind, i64, Option<i64>)>,
-    pub peer: SocketAddr,
-    pub local: SocketAddr,
     pub out: heapless::Vec<u8, OUT_BYTES>,
     pub rbuf: heapless::Vec<u8, MAX_REQUEST_BYTES>,
 }
@@ -96,13 +92,6 @@ struct Wait {
     tcp_writable: bool,
     udp_writable: bool,
     at_mono_us: Option<i64>,
-}
-
-/// [`Next`] without the borrow of the player.
-enum Owned {
-    Frame(crate::store::FrameData, i64),
-    PollAt(i64),
-    End(crate::playback::EndReason),
 }
 
 enum Event {
@@ -230,15 +219,12 @@ impl Conn {
             shared,
             fd: stream.get_ref().as_raw_fd(),
             stream: Rc::new(stream),
-            peer,
-            local,
+            core: Connection::new(peer, local),
             rbuf: heapless::Vec::new(),
             discard_bytes: 0,
             out: heapless::Vec::new(),
             out_sent: 0,
             inflight: None,
-            described: None,
-            play: None,
             close: false,
             input_held: false,
             last_input_mono_us: 0,
@@ -258,7 +244,7 @@ impl Conn {
             return None;
         }
         if let Some(why) = self.overdue(now) {
-            log::info!("{}: closing: {why}", self.peer);
+            log::info!("{}: closing: {why}", self.core.peer());
             self.finished = true;
             return None;
         }
@@ -275,7 +261,7 @@ impl Conn {
         let mut wait = match self.pump(now) {
             Ok(w) => w,
             Err(e) => {
-                log::debug!("{}: write: {e}", self.peer);
+                log::debug!("{}: write: {e}", self.core.peer());
                 self.finished = true;
                 return None;
             }
@@ -298,7 +284,7 @@ impl Conn {
             if now - since >= limit_us {
                 log::info!(
                     "{}: closing: the client stopped reading ({} ms with a full socket)",
-                    self.peer,
+                    self.core.peer(),
                     (now - since) / 1000
                 );
                 self.finished = true;
@@ -338,7 +324,7 @@ impl Conn {
             }
             Ok(false) => false,
             Err(e) => {
-                log::debug!("{}: read: {e}", self.peer);
+                log::debug!("{}: read: {e}", self.core.peer());
                 false
             }
         }
@@ -349,7 +335,7 @@ impl Conn {
         let limits = &self.shared.config.limits;
         let total = self.shared.connections.get();
         let mut per_peer = self.shared.per_peer.borrow_mut();
-        let mine = per_peer.entry(self.peer.ip()).or_insert(0);
+        let mine = per_peer.entry(self.core.peer().ip()).or_insert(0);
         *mine += 1;
         self.shared.connections.set(total + 1);
         if total >= limits.max_connections {
@@ -366,10 +352,10 @@ impl Conn {
             .connections
             .set(self.shared.connections.get().saturating_sub(1));
         let mut per_peer = self.shared.per_peer.borrow_mut();
-        if let Some(n) = per_peer.get_mut(&self.peer.ip()) {
+        if let Some(n) = per_peer.get_mut(&self.core.peer().ip()) {
             *n = n.saturating_sub(1);
             if *n == 0 {
-                per_peer.remove(&self.peer.ip());
+                per_peer.remove(&self.core.peer().ip());
             }
         }
     }
@@ -381,7 +367,7 @@ impl Conn {
         let request = self
             .partial_since_mono_us
             .map(|t| t + limits.request_timeout_us);
-        let idle = self.play.is_none().then(|| {
+        let idle = self.core.play.is_none().then(|| {
             self.last_input_mono_us + i64::from(self.shared.config.session_timeout_s) * 1_000_000
         });
         [request, idle].into_iter().flatten().min()
@@ -396,7 +382,7 @@ impl Conn {
             return Some("request not completed in time");
         }
         let idle_limit = i64::from(self.shared.config.session_timeout_s) * 1_000_000;
-        if self.play.is_none() && now - self.last_input_mono_us >= idle_limit {
+        if self.core.play.is_none() && now - self.last_input_mono_us >= idle_limit {
             return Some("idle without a session");
         }
         if self.input_budget.exceeded().is_some() {
@@ -479,16 +465,11 @@ impl Conn {
                     let (channel, len) = (frame.channel, frame.frame_len_bytes());
                     if let Err(e) = self.input_budget.spend(now, len) {
                         // The loop's overdue check closes the connection.
-                        log::warn!("{}: {e}", self.peer);
+                        log::warn!("{}: {e}", self.core.peer());
                         return;
                     }
-                    let is_rtcp = crate::rtp::parse_compound(frame.payload).is_ok();
-                    if let Some(play) = &mut self.play
-                        && let Transport::Tcp { rtcp_channel, .. } = play.session.transport()
-                        && channel == rtcp_channel
-                        && is_rtcp
-                    {
-                        play.session.touch(now);
+                    if crate::rtp::parse_compound(frame.payload).is_ok() {
+                        self.core.handle_rtcp(Some(channel), now);
                     }
                     self.consume(len);
                     continue;
@@ -505,7 +486,7 @@ impl Conn {
                         self.discard_bytes = (4 + declared).saturating_sub(self.rbuf.len());
                         self.rbuf.clear();
                         if let Err(e) = self.input_budget.spend(now, 4 + declared) {
-                            log::warn!("{}: {e}", self.peer);
+                            log::warn!("{}: {e}", self.core.peer());
                         }
                     }
                     return;
@@ -518,7 +499,7 @@ impl Conn {
             let parsed = rtsp::parse_request(&buf);
             let used = match &parsed {
                 Ok((req, used)) => {
-                    self.handle_request(req, now);
+                    self.answer(req, now);
                     Some(*used)
                 }
                 Err(_) => None,
@@ -544,7 +525,7 @@ impl Conn {
                     return;
                 }
                 (None, Some(e)) => {
-                    log::info!("{}: bad request: {e:?}", self.peer);
+                    log::info!("{}: bad request: {e:?}", self.core.peer());
                     self.reply_error(
                         rtsp::Status::BadRequest,
                         None,
@@ -598,14 +579,15 @@ impl Conn {
         loop {
             // A frame in flight finishes first: nothing may cut into it.
             if let Some(inf) = &mut self.inflight {
-                let sent = match self.play.as_deref_mut() {
-                    Some(play) => play.send(
+                let sent = match self.core.play.as_deref_mut() {
+                    Some(play) => send_frame(
+                        play,
                         &mut inf.send,
                         &inf.packetizer,
                         borrow_fd(&self.stream, self.fd),
                         &self.shared,
                     )?,
-                    None => Play::send_orphan(
+                    None => send_orphan(
                         &mut inf.send,
                         &inf.packetizer,
                         inf.channel,
@@ -642,136 +624,233 @@ impl Conn {
             if self.close {
                 return Ok(Wait::default());
             }
-            let Some(play) = self.play.as_deref_mut() else {
-                return Ok(Wait::default());
-            };
-            if let Transport::Udp { rtcp, .. } = play.session.transport()
+            if let Some(rtcp) = self.core.udp_rtcp()
                 && let Some(&heard) = self.shared.udp_heard.borrow().get(&rtcp)
             {
-                play.session.touch(heard);
+                self.core.handle_rtcp(None, heard);
             }
-            let expires = play.session.expires_at_mono_us();
-            if play.session.expired(now) {
-                log::info!(
-                    "session {} timed out ({} s without a word from {})",
-                    play.session.id_str(),
-                    play.session.timeout_s(),
-                    self.peer
-                );
-                self.end_session("timeout");
-                self.close = true;
-                continue;
-            }
-            if play.session.state() != State::Playing || play.ended.is_some() {
-                return Ok(Wait {
-                    at_mono_us: Some(expires),
-                    ..Wait::default()
-                });
-            }
-            if let Some((reason, at)) = play.ending {
-                if at > now {
+            match self.with_core(now, None, |core, env| core.poll(env, now)) {
+                Poll::Wait(at) => {
                     return Ok(Wait {
-                        at_mono_us: Some(at.min(expires)),
+                        at_mono_us: at,
                         ..Wait::default()
                     });
                 }
-                log::info!(
-                    "session {}: end of stream ({reason:?})",
-                    play.session.id_str()
-                );
-                let bye = play.bye(&self.shared);
-                play.ending = None;
-                play.ended = Some(reason);
-                if let Some(b) = bye {
-                    self.queue_rtcp(b);
-                }
-                continue;
-            }
-            if let Some(rtcp) = play.due_sender_report(now, &self.shared) {
-                self.queue_rtcp(rtcp);
-            }
-            let Some(play) = self.play.as_deref_mut() else {
-                continue;
-            };
-            let unix_now = self.shared.clock.unix_us();
-            let mut cat = self.shared.catalog.borrow_mut();
-            let next = match play.player.peek(&mut cat, now, unix_now) {
-                Ok(Next::Frame { frame, play_us }) => Ok(Owned::Frame(frame.clone(), play_us)),
-                Ok(Next::PollAt(t)) => Ok(Owned::PollAt(t)),
-                Ok(Next::End(r)) => Ok(Owned::End(r)),
-                Err(e) => Err(e),
-            };
-            drop(cat);
-            for e in play.player.take_skipped() {
-                log::warn!("session {}: skipped: {e}", play.session.id_str());
-            }
-            match next {
-                Ok(Owned::Frame(frame, play_us)) => {
-                    let deadline = play.pacer.deadline_mono_us(play_us);
-                    if deadline > now {
-                        return Ok(Wait {
-                            at_mono_us: Some(deadline.min(expires)),
-                            ..Wait::default()
-                        });
-                    }
-                    (self.shared.metrics).frame_started(now - deadline, frame.record.len_bytes);
-                    let send = play.start_frame(frame, play_us);
-                    let channel = match play.session.transport() {
-                        Transport::Tcp { rtp_channel, .. } => Some(rtp_channel),
-                        Transport::Udp { .. } => None,
+                Poll::Frame {
+                    frame: unit,
+                    late_us,
+                } => {
+                    (self.shared.metrics).frame_started(late_us, unit.frame.record.len_bytes);
+                    let (packetizer, channel) = match self.core.play.as_deref() {
+                        Some(play) => (play.packetizer, play.rtp_channel()),
+                        None => continue,
                     };
                     self.inflight = Some(Inflight {
-                        send,
-                        packetizer: play.packetizer,
+                        send: FrameSend::new(unit),
+                        packetizer,
                         channel,
                     });
                 }
-                Ok(Owned::PollAt(t)) => {
-                    return Ok(Wait {
-                        at_mono_us: Some(t.min(expires)),
-                        ..Wait::default()
-                    });
+                Poll::Rtcp(rtcp) => self.send_rtcp(rtcp),
+                Poll::Close(bye) => {
+                    if let Some(b) = bye {
+                        self.send_rtcp(b);
+                    }
+                    self.close = true;
                 }
-                Ok(Owned::End(reason)) => {
-                    // The stream ends when the last frame's time is over, not
-                    // the instant it left: over UDP the BYE goes out on the
-                    // RTCP socket, and ffmpeg, which reads its RTCP socket
-                    // first and stops at a BYE, would drop the last frame's
-                    // RTP datagrams still queued on the other socket.
-                    let at = play.last_play_us.map_or(now, |p| {
-                        play.pacer
-                            .deadline_mono_us(p.saturating_add(play.last_frame_us))
-                    });
-                    play.ending = Some((reason, at));
-                }
-                Err(e) => self.end_on_store_error(&e),
             }
         }
     }
 
-    /// Ends the stream on a store error (a segment unreadable, or its file
-    /// shrunk under the map): the log says which file and why, the client
-    /// gets an RTCP BYE.
+    /// Ends the stream on a store error: the client gets an RTCP BYE.
     fn end_on_store_error(&mut self, e: &crate::store::StoreError) {
-        let Some(play) = self.play.as_deref_mut() else {
-            return;
-        };
-        log::error!("session {}: store: {e}", play.session.id_str());
-        let bye = play.bye(&self.shared);
-        play.ending = None;
-        play.ended = Some(crate::playback::EndReason::StoreError);
-        if let Some(b) = bye {
-            self.queue_rtcp(b);
+        if let Some(b) = self.core.end_on_store_error(e) {
+            self.send_rtcp(b);
         }
     }
 
-    /// Queues an RTCP packet made by the session for the TCP connection
-    /// (UDP RTCP was already sent by the session).
-    fn queue_rtcp(&mut self, (buf, len): ([u8; 128], usize)) {
-        if len > 0 {
-            let _ = self.queue(buf.get(..len).unwrap_or_default());
+    /// Sends an RTCP packet of the session: queued on the connection
+    /// (TCP) or sent at once from the server's RTCP port (UDP).
+    fn send_rtcp(&mut self, rtcp: Rtcp) {
+        match rtcp.dest {
+            RtcpDest::Tcp => {
+                let _ = self.queue(rtcp.bytes());
+            }
+            RtcpDest::Udp(to) => {
+                if let Some(udp) = &self.shared.udp {
+                    udp.send_rtcp(to, rtcp.bytes());
+                }
+            }
         }
     }
+
+    /// Runs `f` on the protocol core with the world lent in an [`Env`],
+    /// then keeps the server's books (sessions counted, the UDP RTCP
+    /// addresses heard) in step with the session it may have made or ended.
+    fn with_core<R>(
+        &mut self,
+        now: i64,
+        inflight_end_seq: Option<u16>,
+        f: impl FnOnce(&mut Connection, &mut Env<'_>) -> R,
+    ) -> R {
+        let before = (self.core.play.is_some(), self.core.udp_rtcp());
+        let shared = &*self.shared;
+        let r = {
+            let mut catalog = shared.catalog.borrow_mut();
+            let auth = shared.auth.borrow();
+            let mut env = Env {
+                catalog: &mut catalog,
+                auth: auth.as_ref(),
+                random: shared,
+                config: shared.config.session(),
+                udp_rtp_port: shared.udp.as_ref().map(|u| u.rtp_port),
+                unix_us: shared.clock.unix_us(),
+                inflight_end_seq,
+            };
+            f(&mut self.core, &mut env)
+        };
+        let after = (self.core.play.is_some(), self.core.udp_rtcp());
+        if before != after {
+            // A session made, ended, or moved between TCP and UDP.
+            if before.0 {
+                shared.metrics.session(before.1.is_none(), -1);
+            }
+            if after.0 {
+                shared.metrics.session(after.1.is_none(), 1);
+            }
+            let mut heard = shared.udp_heard.borrow_mut();
+            if let Some(a) = before.1 {
+                heard.remove(&a);
+            }
+            if let Some(a) = after.1 {
+                heard.insert(a, now);
+            }
+            let n = shared.sessions.get();
+            shared.sessions.set(match (before.0, after.0) {
+                (false, true) => n + 1,
+                (true, false) => n.saturating_sub(1),
+                _ => n,
+            });
+        }
+        r
+    }
+
+    /// Answers one request: the response queued, or the connection closed
+    /// when it cannot be.
+    fn answer(&mut self, req: &rtsp::Request<'_>, now: i64) {
+        // The RTP-Info seq must name the first packet after a frame still in flight.
+        let inflight_end_seq = (req.method == rtsp::Method::Play)
+            .then(|| {
+                self.inflight
+                    .as_ref()
+                    .map(|i| i.send.end_seq(&i.packetizer))
+            })
+            .flatten();
+        let mut buf = [0u8; OUT_BYTES];
+        let written = self.with_core(now, inflight_end_seq, |core, env| {
+            core.handle_request(env, req, now, &mut buf)
+        });
+        if let Ok(w) = &written {
+            if w.status >= 400 {
+                self.shared.metrics.rtsp_refused(w.status);
+            }
+            if w.auth_failed {
+                super::metrics::bump(&self.shared.metrics.rtsp_auth_failures, 1);
+            }
+        }
+        self.queue_written(&buf, written.map(|w| w.len_bytes));
+    }
+
+    /// Queues a response with just a status line.
+    pub fn reply_error(&mut self, status: rtsp::Status, cseq: Option<u32>, reason: &str) {
+        self.shared.metrics.rtsp_refused(status.code());
+        let mut buf = [0u8; 512];
+        let written = crate::session::write_error(&mut buf, status, cseq, reason);
+        self.queue_written(&buf, written);
+    }
+
+    /// Queues a whole response. One that does not fit would leave the
+    /// client waiting for an answer that never comes, or worse, pair its
+    /// next request with the wrong one: the connection is closed instead,
+    /// with a log line (requests are only handled with `out` empty, so
+    /// this does not happen with responses under [`OUT_BYTES`]).
+    fn queue_written(
+        &mut self,
+        buf: &[u8],
+        written: Result<usize, crate::session::ResponseTooLarge>,
+    ) {
+        let fits = match written {
+            Ok(n) => self.queue(buf.get(..n).unwrap_or(&[])),
+            Err(e) => {
+                log::error!("{}: closing: {e}", self.core.peer());
+                self.close = true;
+                return;
+            }
+        };
+        if !fits {
+            log::error!(
+                "{}: closing: a response does not fit the output queue",
+                self.core.peer()
+            );
+            self.close = true;
+        }
+    }
+
+    /// Ends the session (if any) with a log line; BYE if it was playing.
+    pub fn end_session(&mut self, why: &str) {
+        let now = self.shared.clock.mono_us();
+        if let Some(b) = self.with_core(now, None, |core, _| core.end_session(now, why)) {
+            self.send_rtcp(b);
+        }
+    }
+}
+
+/// Continues sending `f` for the session `play`; says whether it waits on
+/// the UDP socket.
+fn send_frame(
+    play: &mut Play,
+    f: &mut FrameSend,
+    packetizer: &Packetizer,
+    tcp: BorrowedFd<'_>,
+    shared: &Shared,
+) -> std::io::Result<(Sent, bool)> {
+    match play.session.transport() {
+        Transport::Tcp { rtp_channel, .. } => Ok((
+            f.send_tcp(tcp, packetizer, rtp_channel, &mut play.rtp)?,
+            false,
+        )),
+        Transport::Udp { rtp, .. } => {
+            let Some(udp) = &shared.udp else {
+                return Ok((Sent::Done, true));
+            };
+            use std::os::fd::AsFd;
+            let mut mmsg = shared.mmsg.borrow_mut();
+            Ok((
+                f.send_udp(udp.rtp.as_fd(), &mut mmsg, packetizer, rtp, &mut play.rtp)?,
+                true,
+            ))
+        }
+    }
+}
+
+/// Finishes a TCP frame whose session is gone: the byte stream must not
+/// be cut inside a packet (a frame not started is simply dropped).
+fn send_orphan(
+    f: &mut FrameSend,
+    packetizer: &Packetizer,
+    channel: Option<u8>,
+    tcp: BorrowedFd<'_>,
+) -> std::io::Result<(Sent, bool)> {
+    let Some(channel) = channel.filter(|_| f.partial_bytes > 0) else {
+        return Ok((Sent::Done, false));
+    };
+    let mut scratch = RtpStream {
+        ssrc: f.unit.ssrc,
+        next_seq: 0,
+        packets: 0,
+        octets: 0,
+    };
+    Ok((f.send_tcp(tcp, packetizer, channel, &mut scratch)?, false))
 }
 
 // Per-connection state is fixed at compile time: buffers, the frame in
@@ -783,4 +862,3 @@ static_assertions::const_assert!(
 );
 // The per-frame fields stay ahead of the buffers (a few cache lines).
 static_assertions::const_assert!(core::mem::offset_of!(Conn, out) <= 384);
-static_assertions::const_assert!(core::mem::offset_of!(Play, url) <= 576);

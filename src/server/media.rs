@@ -9,48 +9,24 @@
 
 use std::io::IoSlice;
 use std::os::fd::BorrowedFd;
-use std::rc::Rc;
 
 use nix::sys::socket::{MsgFlags, MultiHeaders, SockaddrStorage};
 
 use crate::codec::nals::LengthPrefixed;
 use crate::rtp::{PacketHead, Packetizer, RtpHeader, write_head};
-use crate::store::{FrameData, Segment};
+use crate::store::FrameData;
 
 /// Packets per `writev` / `sendmmsg`: a 720p keyframe of ~100 KB goes out in
 /// one call; IOV_MAX (1024) bounds it from above.
 pub const BATCH_PACKETS: usize = 128;
 
 /// Dynamic RTP payload type used for video.
-pub const PAYLOAD_TYPE: u8 = 96;
+pub const PAYLOAD_TYPE: u8 = crate::session::PAYLOAD_TYPE;
 
-/// The RTP numbering of a stream.
-#[derive(Clone, Copy, Debug)]
-pub struct RtpStream {
-    /// Synchronisation source.
-    pub ssrc: u32,
-    /// Sequence number of the next packet.
-    pub next_seq: u16,
-    /// Packets sent (for RTCP SR).
-    pub packets: u32,
-    /// Payload octets sent (for RTCP SR).
-    pub octets: u32,
-}
+pub use crate::session::RtpStream;
 
 /// What is sent of a frame: the frame, its numbering.
-#[derive(Debug)]
-pub struct Unit {
-    /// The frame (its map stays alive while it is sent).
-    pub frame: FrameData,
-    /// Its segment, for the parameter sets sent ahead of keyframes.
-    pub segment: Rc<Segment>,
-    /// RTP timestamp.
-    pub ts_90k: u32,
-    /// Sequence number of its first packet.
-    pub first_seq: u16,
-    /// SSRC of the stream (a resumed packet must get the same head bytes).
-    pub ssrc: u32,
-}
+pub type Unit = crate::session::FrameOut;
 
 /// A frame being sent, and how far it got.
 #[derive(Debug)]
@@ -160,8 +136,14 @@ impl<'a> Batch<'a> {
                 ssrc: unit.ssrc,
             };
             let mut head = PacketHead::new();
+            // The ONVIF extension rides on the frame's first packet only.
+            let ext = if skip + self.heads.len() == 0 {
+                unit.ext()
+            } else {
+                None
+            };
             // A fragment never exceeds the packetizer's bound, far below u16::MAX.
-            if write_head(&mut head, channel, &hdr, None, &frag).is_err() {
+            if write_head(&mut head, channel, &hdr, ext.as_ref(), &frag).is_err() {
                 last = true;
                 break;
             }

@@ -1,10 +1,10 @@
 //! The only part with sockets, timers and signals: one thread, one
 //! `smol::LocalExecutor`, one task per RTSP connection.
 //!
-//! - [`conn`]: a connection's I/O loop (read requests, pump media, wait);
+//! - [`conn`]: a connection's I/O loop (read requests, pump media, wait)
+//!   around its protocol core, [`crate::session::Connection`];
 //! - [`schedule`]: when each connection is next due;
 //! - [`pacer`]: the task that steps the due connections, on its timerfd;
-//! - [`handler`]: RTSP methods → session, player and response;
 //! - [`media`]: frames out as `writev` (TCP) / `sendmmsg` (UDP) batches;
 //! - [`udp`]: the shared UDP sockets; [`clock`], [`signals`];
 //! - [`budget`]: how much interleaved data a client may send.
@@ -12,7 +12,6 @@
 mod budget;
 mod clock;
 mod conn;
-mod handler;
 mod http;
 pub mod media;
 pub(crate) mod metrics;
@@ -120,6 +119,18 @@ impl Config {
     }
 }
 
+impl Config {
+    /// The settings the protocol core needs ([`crate::session::Connection`]).
+    pub fn session(&self) -> crate::session::Config {
+        crate::session::Config {
+            session_timeout_s: self.session_timeout_s,
+            follow_idle_limit_us: self.follow_idle_limit_us,
+            max_rtp_packet_bytes: self.max_rtp_packet_bytes,
+            sender_report_interval_us: self.sender_report_interval_us,
+        }
+    }
+}
+
 /// Why the server could not start or stopped.
 #[derive(Debug)]
 pub enum ServerError {
@@ -218,6 +229,12 @@ impl Shared {
         h.write_u64(n);
         h.write_i64(self.clock.unix_us());
         h.finish()
+    }
+}
+
+impl crate::session::Random for Shared {
+    fn random_u64(&self) -> u64 {
+        Shared::random_u64(self)
     }
 }
 

@@ -1,11 +1,31 @@
-//! The RTSP session state machine (RFC 2326 §A.1, server side):
-//! Ready ⇄ Playing ⇄ Paused, with the transport chosen at SETUP and an idle
-//! timeout. Pure: every time is an argument (`now_mono_us`); the server
-//! asks [`Session::expired`] and acts.
+//! The RTSP protocol core, sans-I/O: every time is an argument
+//! (`now_mono_us`), the server asks and acts.
+//!
+//! - [`Session`] here: the state machine of RFC 2326 §A.1 (Ready ⇄ Playing
+//!   ⇄ Paused), the transport chosen at SETUP and the idle timeout;
+//! - [`connection`]: one connection's protocol ([`Connection`]): requests
+//!   in, responses, frames due, RTCP and the next timeout out; ONVIF
+//!   replay (`Require`, `Rate-Control`, `Frames`, clock ranges) and trick
+//!   play (`Scale` both ways, `Speed`);
+//! - [`play`]: a session's playback state, how the current PLAY delivers
+//!   ([`play::Delivery`]), the ONVIF extension of each frame and the RTCP
+//!   it makes;
+//! - [`play_range`]: PLAY ranges resolved against the URL's window.
 
+pub mod connection;
+#[cfg(test)]
+mod conversation_tests;
+pub mod play;
 pub mod play_range;
 
+pub use connection::{
+    Config, Connection, Env, Poll, Random, ResponseTooLarge, Written, write_error,
+};
+pub use play::{FrameOut, Play, Rtcp, RtcpDest, RtpStream};
 pub use play_range::{PlayRange, RangeRefusal, Seek, Unit, Window};
+
+/// Dynamic RTP payload type used for video.
+pub const PAYLOAD_TYPE: u8 = 96;
 
 /// Seconds of client silence after which a session is dropped; announced
 /// in the `Session:` header.

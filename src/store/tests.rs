@@ -33,6 +33,32 @@ impl Drop for TempDir {
     }
 }
 
+/// Records `frames` tiny H.264 frames at 25 fps from `t0_us` for `camera`
+/// (a keyframe every 25, one finished segment) and opens the catalog.
+pub(crate) fn record_25fps(root: &Path, camera: u32, t0_us: i64, frames: u8) -> Catalog {
+    let mut rec = Recorder::new(root, camera, Kind::Regul, RecorderConfig::default());
+    let params = ParamSets {
+        vps: vec![],
+        sps: vec![0x67, 0x42, 0xc0, 0x1e],
+        pps: vec![0x68, 0xce, 0x3c, 0x80],
+    };
+    for n in 0..frames {
+        let nal = [if n % 25 == 0 { 0x65 } else { 0x41 }, n];
+        let mut payload = (nal.len() as u32).to_le_bytes().to_vec();
+        payload.extend(nal);
+        rec.append(&FrameIn {
+            time_us: t0_us + i64::from(n) * 40_000,
+            keyframe: n % 25 == 0,
+            codec: Codec::H264,
+            params: &params,
+            payload: &payload,
+        })
+        .unwrap();
+    }
+    rec.finish().unwrap();
+    Catalog::open(root).unwrap()
+}
+
 /// Truncates `path` in place to `len` bytes, as another process would.
 pub(crate) fn truncate(path: &Path, len: u64) {
     OpenOptions::new()
