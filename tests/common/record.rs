@@ -238,12 +238,17 @@ impl VlcCamera {
         // /proc/self belongs to the process's effective user.
         let root =
             std::os::unix::fs::MetadataExt::uid(&std::fs::metadata("/proc/self").unwrap()) == 0;
+        // `timeout` bounds its life whatever happens to the test (a SIGKILL
+        // of runuser cannot be passed on and would orphan cvlc).
+        let bound = ["timeout", "-s", "KILL", "300", "cvlc"];
         let mut cmd = if root {
             let mut c = Command::new("runuser");
-            c.args(["-u", "nobody", "--", "cvlc"]);
+            c.args(["-u", "nobody", "--"]).args(bound);
             c
         } else {
-            Command::new("cvlc")
+            let mut c = Command::new(bound[0]);
+            c.args(&bound[1..]);
+            c
         };
         let child = cmd
             .arg("-q")
@@ -271,7 +276,21 @@ impl VlcCamera {
 
 impl Drop for VlcCamera {
     fn drop(&mut self) {
-        // runuser passes the signal on to cvlc.
+        // SIGTERM, which runuser and timeout pass on to cvlc; SIGKILL of
+        // runuser itself would leave cvlc running as an orphan.
+        if let Ok(pid) = i32::try_from(self.child.id()) {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGTERM,
+            );
+        }
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
