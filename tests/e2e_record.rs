@@ -641,6 +641,139 @@ fn retention_under_a_tiny_budget_and_kill_9() {
     assert!(!server.log().contains("panicked"), "{}", server.log());
 }
 
+/// A tmpfs mounted for one test, unmounted on drop (lazily: a process that
+/// still holds a file there cannot keep it mounted).
+struct Tmpfs(std::path::PathBuf);
+
+impl Tmpfs {
+    fn mount(at: &std::path::Path, size: &str) -> Tmpfs {
+        // SAFETY: geteuid(2) has no preconditions and cannot fail.
+        let euid = unsafe { nix::libc::geteuid() };
+        assert!(
+            euid == 0,
+            "this test mounts a small tmpfs to fill it: run it as root (CI does)"
+        );
+        std::fs::create_dir_all(at).unwrap();
+        let out = common::run_with_timeout(
+            std::process::Command::new("mount")
+                .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+                .arg(at),
+            Duration::from_secs(10),
+        );
+        assert!(out.success(), "mount tmpfs: {out:?}");
+        Tmpfs(at.to_path_buf())
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.0)
+            .status();
+    }
+}
+
+/// Fills the filesystem of `path` with a file there; returns its size.
+fn fill_disk(path: &std::path::Path) -> u64 {
+    let mut f = std::fs::File::create(path).unwrap();
+    let chunk = [0u8; 4096];
+    let mut n = 0u64;
+    loop {
+        match f.write(&chunk) {
+            Ok(0) => break,
+            Ok(w) => n += w as u64,
+            Err(e) if e.raw_os_error() == Some(nix::libc::ENOSPC) => break,
+            Err(e) => panic!("filling {}: {e}", path.display()),
+        }
+    }
+    n
+}
+
+/// Issue 14: recording never stops because the disk is full. The root is
+/// on a 1 MiB tmpfs, filled by another file before the recorder starts:
+/// nothing may be deleted, so it says so loudly on every try and keeps
+/// trying; the file goes and recording starts by itself. Filled again
+/// after a few seconds: the writer's ENOSPC deletes the oldest segments
+/// and retries, and recording goes on with the disk full to the end (a
+/// SIGTERM on a full disk still exits 0).
+#[test]
+fn recording_survives_a_full_disk() {
+    require_gst_camera();
+    let dir = TempDir::new("e2e-record-enospc");
+    let mnt = dir.0.join("mnt");
+    let _tmpfs = Tmpfs::mount(&mnt, "1m");
+    // Declared after the mount: emptied before it goes.
+    let root = TempDir(mnt.join("store"));
+    std::fs::create_dir(&root.0).unwrap();
+    let cam = Camera::start(free_port(), &[]);
+    let toml = format!(
+        "root = \"{}\"\ncontrol = \"{}/s\"\nsegment_s = 1\n[[camera]]\nid = 8\nurl = \"{}\"\n",
+        root.path_str(),
+        dir.path_str(),
+        cam.url()
+    );
+    let filler = mnt.join("filler");
+    let filled = fill_disk(&filler);
+    assert!(filled > 900_000, "{filled} bytes filled");
+    let mut rec = RecorderProcess::start(&dir, &toml);
+    rec.wait_log("camera 8: recording H264", 1, Duration::from_secs(30));
+
+    // Full, nothing of ours to delete: loud, and retried on.
+    const FULL: &str = "camera 8: disk full: deleting the oldest recordings";
+    const NOTHING: &str = "but nothing more may be deleted";
+    rec.wait_log(FULL, 1, Duration::from_secs(10));
+    rec.wait_log(NOTHING, 1, Duration::from_secs(10));
+    thread::sleep(Duration::from_secs(3));
+    let log = rec.log();
+    assert!(
+        log.matches(FULL).count() >= 2 && log.matches(NOTHING).count() >= 2,
+        "no retry while the disk was full:\n{log}"
+    );
+    assert!(!log.contains("retention: deleted"), "{log}");
+
+    // Space comes back: recording starts by itself.
+    std::fs::remove_file(&filler).unwrap();
+    let freed_us = unix_now_us();
+    thread::sleep(Duration::from_secs(4));
+
+    // Full again: ENOSPC deletes the oldest and the write is retried.
+    let refilled_us = unix_now_us();
+    fill_disk(&filler);
+    let full_before = rec.log().matches(FULL).count();
+    rec.wait_log(FULL, full_before + 1, Duration::from_secs(10));
+    rec.wait_log("retention: deleted", 1, Duration::from_secs(10));
+    thread::sleep(Duration::from_secs(6));
+    let stop_us = unix_now_us();
+    rec.signal(Signal::SIGTERM);
+    let status = rec.wait_exit(Duration::from_secs(10));
+    assert!(status.is_some_and(|s| s.success()), "{status:?}");
+
+    let out = inspect(&root, 8, "regul");
+    let r = inspect_ranges_us(&out);
+    let (first, last) = (r[0], *r.last().unwrap());
+    assert!(
+        first.0 > freed_us && first.0 > refilled_us - 3_000_000,
+        "recorded while the disk was full, or the oldest not deleted \
+         (space back at {freed_us}, full again at {refilled_us}): {out}"
+    );
+    assert!(
+        (last.1 - stop_us).abs() < 1_000_000,
+        "recording did not go on on the full disk (stopped at {stop_us}): {out}"
+    );
+    let log = rec.log();
+    assert!(!log.contains("panicked"), "{log}");
+    // A segment that could not be started left nothing: the retry did
+    // not find its name taken, `verify` finds no stray payload file.
+    assert!(!log.contains("File exists"), "{log}");
+    let verify = common::run(&["verify", "--root", root.path_str()]);
+    let report = String::from_utf8_lossy(&verify.stdout);
+    assert!(
+        verify.status.success() && report.contains("0 errors, 0 warnings"),
+        "{verify:?}"
+    );
+}
+
 fn walk_bytes(dir: &std::path::Path) -> u64 {
     std::fs::read_dir(dir)
         .map(|rd| {
