@@ -13,7 +13,12 @@
 )]
 
 mod common;
+#[path = "benches/common/rtsp.rs"]
+#[allow(dead_code)]
+mod rtsp;
 
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -21,6 +26,7 @@ use common::record::{
     Camera, RecorderProcess, free_port, inspect, inspect_ranges_us, require_gst_camera,
 };
 use common::{ServerProcess, TempDir, ffprobe, require_ffprobe, unix_now_us};
+use ctrtspd::rtp;
 use nix::sys::signal::Signal;
 
 const FPS: u64 = 25;
@@ -134,6 +140,15 @@ transport = "udp"
         (kind, cam, query, probe)
     })
     .collect();
+    // A raw client over TCP interleaved on the same window: the RTCP
+    // sender reports it gets.
+    let sr_play = {
+        let (addr, url) = (
+            server.addr,
+            server.url(&format!("regul/5/?start={window_s}&stop={}", window_s + 10)),
+        );
+        thread::spawn(move || play_with_sender_reports(addr, &url, Duration::from_secs(60)))
+    };
     // GStreamer too, on the same absolute window of the H.265 camera.
     let gst = {
         common::require_gstreamer();
@@ -203,6 +218,7 @@ transport = "udp"
         pts.len()
     );
     common::assert_steady_pts(&pts, 1.0 / FPS as f64);
+    check_sender_reports(&sr_play.join().unwrap(), window_s, keyframe_us);
     rec.wait_log("camera 3: recording H264", 2, Duration::from_secs(40));
     thread::sleep(Duration::from_secs(2));
 
@@ -288,6 +304,150 @@ transport = "udp"
         assert!(log.contains(needle), "{needle:?} not in:\n{log}");
     }
     assert!(!log.contains("s3cret"), "the password was logged:\n{log}");
+}
+
+/// What a raw client saw of one played stream: the RTP timestamps of its
+/// frames (marker packets), in order, and each RTCP sender report's NTP
+/// wallclock (as Unix µs) with its RTP timestamp.
+#[derive(Debug)]
+struct Played {
+    frames_90k: Vec<u32>,
+    sender_reports: Vec<(i64, u32)>,
+}
+
+/// DESCRIBE, SETUP (TCP interleaved 0-1), PLAY of `url`, then reads until
+/// the RTCP BYE that ends the range; every RTCP compound must pass
+/// `rtp::parse_compound`.
+fn play_with_sender_reports(addr: SocketAddr, url: &str, limit: Duration) -> Played {
+    let deadline = Instant::now() + limit;
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut c = rtsp::Conversation::new("ctrtspd-e2e-record");
+    let mut played = Played {
+        frames_90k: Vec::new(),
+        sender_reports: Vec::new(),
+    };
+    // Reads into the buffer; false at EOF. Media flows all along, so a
+    // read that waits for the socket's timeout is a failure.
+    let fill = |s: &mut TcpStream, c: &mut rtsp::Conversation| {
+        assert!(Instant::now() < deadline, "{url}: no end within {limit:?}");
+        let mut tmp = [0u8; 65536];
+        let n = s
+            .read(&mut tmp)
+            .unwrap_or_else(|e| panic!("{url}: read: {e}"));
+        c.buf.extend_from_slice(&tmp[..n]);
+        n > 0
+    };
+    // Takes the interleaved frames at the head of the buffer; true once
+    // an RTCP BYE was among them.
+    let take = |c: &mut rtsp::Conversation, played: &mut Played| {
+        let mut bye = false;
+        while c.buf.first() == Some(&b'$') && c.buf.len() >= 4 {
+            let n = 4 + usize::from(u16::from_be_bytes([c.buf[2], c.buf[3]]));
+            if c.buf.len() < n {
+                break;
+            }
+            let (channel, p) = (c.buf[1], &c.buf[4..n]);
+            match channel {
+                0 => {
+                    assert!(p.len() >= 12, "short RTP packet");
+                    if p[1] & 0x80 != 0 {
+                        played
+                            .frames_90k
+                            .push(u32::from_be_bytes([p[4], p[5], p[6], p[7]]));
+                    }
+                }
+                1 => {
+                    let summary = rtp::parse_compound(p)
+                        .unwrap_or_else(|e| panic!("{url}: RTCP {p:02x?}: {e}"));
+                    bye |= summary.has_bye;
+                    if summary.has_sr {
+                        // Sent first in the compound (RFC 3550 §6.1): NTP
+                        // at bytes 8..16, RTP timestamp at 16..20.
+                        assert_eq!(p[1], 200, "SR not first: {p:02x?}");
+                        let ntp = u64::from_be_bytes(p[8..16].try_into().unwrap());
+                        let ts = u32::from_be_bytes(p[16..20].try_into().unwrap());
+                        played.sender_reports.push((rtp::ntp_to_unix_us(ntp), ts));
+                    }
+                }
+                other => panic!("{url}: data on channel {other}"),
+            }
+            c.buf.drain(..n);
+        }
+        bye
+    };
+    let mut ask = |s: &mut TcpStream, c: &mut rtsp::Conversation, method, target: &str, extra| {
+        let req = c.request(method, target, extra);
+        s.write_all(req.as_bytes()).unwrap();
+        loop {
+            take(c, &mut played);
+            if let Some(r) = c.take_response() {
+                assert_eq!(r.status, 200, "{method}: {}", r.head);
+                return r;
+            }
+            assert!(fill(s, c), "{url}: closed before the {method} answer");
+        }
+    };
+    let d = ask(
+        &mut s,
+        &mut c,
+        "DESCRIBE",
+        url,
+        "Accept: application/sdp\r\n",
+    );
+    let control = rtsp::resolve_control(url, d.header("Content-Base"), &d.body);
+    let setup = ask(
+        &mut s,
+        &mut c,
+        "SETUP",
+        &control,
+        "Transport: RTP/AVP/TCP;unicast;interleaved=0-1\r\n",
+    );
+    c.session = setup.session_id();
+    ask(&mut s, &mut c, "PLAY", url, "");
+    loop {
+        if take(&mut c, &mut played) {
+            return played;
+        }
+        assert!(fill(&mut s, &mut c), "{url}: closed before the RTCP BYE");
+    }
+}
+
+/// Issue 14: the RTCP SR wallclock is within 1 s of when the camera
+/// produced the frame. The window `start=window_s` was a moment of the
+/// test's own clock while the camera was being recorded live; the server
+/// starts at the keyframe at or before it (`keyframe_us`, from the stored
+/// frame times of `inspect`; one keyframe a second). Every SR, mapped
+/// through its RTP timestamp to the frames, must put the first frame
+/// within 1 s of that keyframe and the frames inside the window's 10 s of
+/// recording time. An SR that carried the time of playback (15 s later)
+/// or a wallclock not tied to its RTP timestamp fails.
+fn check_sender_reports(played: &Played, window_s: i64, keyframe_us: i64) {
+    let frames = &played.frames_90k;
+    assert!(frames.len() >= 250, "{} frames", frames.len());
+    assert!(!played.sender_reports.is_empty(), "no RTCP SR");
+    let (first, last) = (frames[0], *frames.last().unwrap());
+    let window_us = (window_s * 1_000_000, (window_s + 10) * 1_000_000);
+    for &(sr_us, sr_ts) in &played.sender_reports {
+        // The SR's wallclock of the frame with RTP timestamp `ts`.
+        let at = |ts: u32| sr_us + i64::from(ts.wrapping_sub(sr_ts) as i32) * 100 / 9;
+        let (first_us, last_us) = (at(first), at(last));
+        assert!(
+            (first_us - keyframe_us).abs() < 1_000_000,
+            "SR ({sr_us} µs, ts {sr_ts}) puts the first frame at {first_us} µs; \
+             recorded at {keyframe_us} µs"
+        );
+        assert!(
+            first_us > window_us.0 - 2_000_000 && first_us <= window_us.0 + 1_000_000,
+            "SR puts the first frame at {first_us} µs; the window starts at {} µs",
+            window_us.0
+        );
+        assert!(
+            (last_us - window_us.1).abs() < 1_000_000,
+            "SR puts the last frame at {last_us} µs; the window ends at {} µs",
+            window_us.1
+        );
+    }
 }
 
 /// A configuration it cannot use is refused at start (exit 2, the line
@@ -479,6 +639,139 @@ fn retention_under_a_tiny_budget_and_kill_9() {
     let played = player.join().unwrap();
     assert!(!played.timed_out(), "{played:?}");
     assert!(!server.log().contains("panicked"), "{}", server.log());
+}
+
+/// A tmpfs mounted for one test, unmounted on drop (lazily: a process that
+/// still holds a file there cannot keep it mounted).
+struct Tmpfs(std::path::PathBuf);
+
+impl Tmpfs {
+    fn mount(at: &std::path::Path, size: &str) -> Tmpfs {
+        // SAFETY: geteuid(2) has no preconditions and cannot fail.
+        let euid = unsafe { nix::libc::geteuid() };
+        assert!(
+            euid == 0,
+            "this test mounts a small tmpfs to fill it: run it as root (CI does)"
+        );
+        std::fs::create_dir_all(at).unwrap();
+        let out = common::run_with_timeout(
+            std::process::Command::new("mount")
+                .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+                .arg(at),
+            Duration::from_secs(10),
+        );
+        assert!(out.success(), "mount tmpfs: {out:?}");
+        Tmpfs(at.to_path_buf())
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.0)
+            .status();
+    }
+}
+
+/// Fills the filesystem of `path` with a file there; returns its size.
+fn fill_disk(path: &std::path::Path) -> u64 {
+    let mut f = std::fs::File::create(path).unwrap();
+    let chunk = [0u8; 4096];
+    let mut n = 0u64;
+    loop {
+        match f.write(&chunk) {
+            Ok(0) => break,
+            Ok(w) => n += w as u64,
+            Err(e) if e.raw_os_error() == Some(nix::libc::ENOSPC) => break,
+            Err(e) => panic!("filling {}: {e}", path.display()),
+        }
+    }
+    n
+}
+
+/// Issue 14: recording never stops because the disk is full. The root is
+/// on a 1 MiB tmpfs, filled by another file before the recorder starts:
+/// nothing may be deleted, so it says so loudly on every try and keeps
+/// trying; the file goes and recording starts by itself. Filled again
+/// after a few seconds: the writer's ENOSPC deletes the oldest segments
+/// and retries, and recording goes on with the disk full to the end (a
+/// SIGTERM on a full disk still exits 0).
+#[test]
+fn recording_survives_a_full_disk() {
+    require_gst_camera();
+    let dir = TempDir::new("e2e-record-enospc");
+    let mnt = dir.0.join("mnt");
+    let _tmpfs = Tmpfs::mount(&mnt, "1m");
+    // Declared after the mount: emptied before it goes.
+    let root = TempDir(mnt.join("store"));
+    std::fs::create_dir(&root.0).unwrap();
+    let cam = Camera::start(free_port(), &[]);
+    let toml = format!(
+        "root = \"{}\"\ncontrol = \"{}/s\"\nsegment_s = 1\n[[camera]]\nid = 8\nurl = \"{}\"\n",
+        root.path_str(),
+        dir.path_str(),
+        cam.url()
+    );
+    let filler = mnt.join("filler");
+    let filled = fill_disk(&filler);
+    assert!(filled > 900_000, "{filled} bytes filled");
+    let mut rec = RecorderProcess::start(&dir, &toml);
+    rec.wait_log("camera 8: recording H264", 1, Duration::from_secs(30));
+
+    // Full, nothing of ours to delete: loud, and retried on.
+    const FULL: &str = "camera 8: disk full: deleting the oldest recordings";
+    const NOTHING: &str = "but nothing more may be deleted";
+    rec.wait_log(FULL, 1, Duration::from_secs(10));
+    rec.wait_log(NOTHING, 1, Duration::from_secs(10));
+    thread::sleep(Duration::from_secs(3));
+    let log = rec.log();
+    assert!(
+        log.matches(FULL).count() >= 2 && log.matches(NOTHING).count() >= 2,
+        "no retry while the disk was full:\n{log}"
+    );
+    assert!(!log.contains("retention: deleted"), "{log}");
+
+    // Space comes back: recording starts by itself.
+    std::fs::remove_file(&filler).unwrap();
+    let freed_us = unix_now_us();
+    thread::sleep(Duration::from_secs(4));
+
+    // Full again: ENOSPC deletes the oldest and the write is retried.
+    let refilled_us = unix_now_us();
+    fill_disk(&filler);
+    let full_before = rec.log().matches(FULL).count();
+    rec.wait_log(FULL, full_before + 1, Duration::from_secs(10));
+    rec.wait_log("retention: deleted", 1, Duration::from_secs(10));
+    thread::sleep(Duration::from_secs(6));
+    let stop_us = unix_now_us();
+    rec.signal(Signal::SIGTERM);
+    let status = rec.wait_exit(Duration::from_secs(10));
+    assert!(status.is_some_and(|s| s.success()), "{status:?}");
+
+    let out = inspect(&root, 8, "regul");
+    let r = inspect_ranges_us(&out);
+    let (first, last) = (r[0], *r.last().unwrap());
+    assert!(
+        first.0 > freed_us && first.0 > refilled_us - 3_000_000,
+        "recorded while the disk was full, or the oldest not deleted \
+         (space back at {freed_us}, full again at {refilled_us}): {out}"
+    );
+    assert!(
+        (last.1 - stop_us).abs() < 1_000_000,
+        "recording did not go on on the full disk (stopped at {stop_us}): {out}"
+    );
+    let log = rec.log();
+    assert!(!log.contains("panicked"), "{log}");
+    // A segment that could not be started left nothing: the retry did
+    // not find its name taken, `verify` finds no stray payload file.
+    assert!(!log.contains("File exists"), "{log}");
+    let verify = common::run(&["verify", "--root", root.path_str()]);
+    let report = String::from_utf8_lossy(&verify.stdout);
+    assert!(
+        verify.status.success() && report.contains("0 errors, 0 warnings"),
+        "{verify:?}"
+    );
 }
 
 fn walk_bytes(dir: &std::path::Path) -> u64 {

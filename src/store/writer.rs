@@ -149,14 +149,32 @@ impl SegmentWriter {
         // Payload file first: a reader keys on the .idx, which must never
         // name a .dat that does not exist yet.
         let mut dat = open(&dat_open)?;
-        dat.write_all(&layout::encode_dat_header(
-            header.nonce,
-            layout::version_for(audio.as_ref()),
-        ))
-        .map_err(|e| StoreError::io(&dat_open, "write header", e))?;
-        let mut idx = open(&idx_open)?;
-        idx.write_all(&head)
-            .map_err(|e| StoreError::io(&idx_open, "write header", e))?;
+        let started = dat
+            .write_all(&layout::encode_dat_header(
+                header.nonce,
+                layout::version_for(audio.as_ref()),
+            ))
+            .map_err(|e| StoreError::io(&dat_open, "write header", e))
+            .and_then(|()| {
+                let mut idx = open(&idx_open)?;
+                match idx.write_all(&head) {
+                    Ok(()) => Ok(idx),
+                    Err(e) => {
+                        let _ = std::fs::remove_file(&idx_open);
+                        Err(StoreError::io(&idx_open, "write header", e))
+                    }
+                }
+            });
+        // A segment that could not be started leaves nothing behind: on a
+        // full disk the recorder retries the same start at once, and a
+        // stray .dat would both take that name and be left as litter.
+        let idx = match started {
+            Ok(idx) => idx,
+            Err(e) => {
+                let _ = std::fs::remove_file(&dat_open);
+                return Err(e);
+            }
+        };
         Ok(Self {
             idx_path,
             dat_path,

@@ -23,7 +23,11 @@
 //! `--rounds N` [1] to alternate load and floor N times and print the
 //! median and pooled ratio, `--server-arg ARG` (repeatable) appended to
 //! every `ctrtspd serve`, `--exports N` [0] to keep N MP4 exports over HTTP
-//! running during load (each GETs a minute of the store again and again).
+//! running during load (each GETs a minute of the store again and again),
+//! `--recorder N` [0] to follow every load phase with the same load while
+//! `ctrtspd record` (on the server's core) records N simulated 4 Mbit/s
+//! cameras (`common::cameras`) into a root beside the served store, and
+//! print the lateness p99 of each pair.
 //! Floor experiments by environment: `FLOOR_MMAP=1`
 //! reads the clip through a mapping, `FLOOR_TOUCH=BYTES` touches that much
 //! scattered per-connection memory per frame (one word per cache line).
@@ -79,7 +83,8 @@ use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use common::data::{DAY_US, cached_store, data_dir, empty_month, import_copies, manifest};
+use common::cameras::{Cameras, record_config};
+use common::data::{DAY_US, Tmp, cached_store, data_dir, empty_month, import_copies, manifest};
 use common::figures::{Rng, pct};
 use common::process::{Guard, cpu_s, cpu_split, free_port, status_kb, wait_port, watchdog};
 use common::rtsp::{Conversation, Response, resolve_control};
@@ -966,6 +971,8 @@ fn summarize(stats: &[SessionStats], wall_s: f64, seconds: i64, label: &str) -> 
 struct Measured {
     cpu_s: f64,
     gb: f64,
+    /// Lateness p99 over every frame of every session, ms.
+    late_p99_ms: f64,
     sessions: usize,
     seconds: i64,
 }
@@ -1007,6 +1014,98 @@ struct Opts {
     rounds: usize,
     /// MP4 exports over HTTP kept running during the load phase.
     exports: usize,
+    /// Cameras recorded by `ctrtspd record` beside the server, in load
+    /// phases that alternate with load phases without it.
+    recorder: usize,
+}
+
+/// `--recorder N`: `ctrtspd record` pinned to the server's core (a board
+/// runs both on the same cores), recording N of the bench's simulated
+/// cameras (4 Mbit/s each, their threads on the generator's core) into a
+/// root beside the served store, on the same filesystem.
+struct RecorderBeside {
+    child: Guard,
+    cameras: Cameras,
+    dir: Tmp,
+    started: Instant,
+    cpu0: f64,
+    sent0: u64,
+}
+
+const RECORDER_CAMERA_MBPS: f64 = 4.0;
+
+impl RecorderBeside {
+    fn start(n: usize, seconds: i64) -> RecorderBeside {
+        let dir = Tmp(data_dir().join(format!("recorder-{}", std::process::id())));
+        let _ = std::fs::remove_dir_all(&dir.0);
+        std::fs::create_dir_all(&dir.0).unwrap();
+        // They outlast the ramp, the window and the BYE; they stop when
+        // the recorder does.
+        let cameras = Cameras::start(n, RECORDER_CAMERA_MBPS, seconds as u64 + 60);
+        let config = dir.0.join("record.toml");
+        let toml = record_config(
+            &dir.0.join("root"),
+            &dir.0.join("record.sock"),
+            &cameras.ports,
+            1,
+        );
+        std::fs::write(&config, toml).unwrap();
+        let log_path = dir.0.join("record.log");
+        let log = std::fs::File::create(&log_path).unwrap();
+        let child = Guard::spawn(
+            pinned("0")
+                .arg(server_bin())
+                .args(["record", "--config"])
+                .arg(&config)
+                .stdin(Stdio::null())
+                .stdout(log.try_clone().unwrap())
+                .stderr(log),
+        );
+        // Every camera recording before the load starts.
+        let limit = Instant::now() + Duration::from_secs(30);
+        loop {
+            let text = std::fs::read_to_string(&log_path).unwrap_or_default();
+            if text.matches(": recording H264").count() >= n {
+                break;
+            }
+            assert!(Instant::now() < limit, "recorder not recording:\n{text}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let cpu0 = cpu_s(child.pid());
+        let sent0 = cameras.sent.load(Ordering::Relaxed);
+        RecorderBeside {
+            child,
+            cameras,
+            dir,
+            started: Instant::now(),
+            cpu0,
+            sent0,
+        }
+    }
+
+    fn finish(mut self, label: &str) {
+        let pid = self.child.pid();
+        let cpu = cpu_s(pid) - self.cpu0;
+        let wall = self.started.elapsed().as_secs_f64();
+        let bytes = self.cameras.sent.load(Ordering::Relaxed) - self.sent0;
+        assert!(self.child.alive(), "the recorder exited");
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        );
+        let _ = self.child.0.wait();
+        for t in self.cameras.threads.drain(..) {
+            let _ = t.join();
+        }
+        let log = std::fs::read_to_string(self.dir.0.join("record.log")).unwrap_or_default();
+        let lost = log.lines().filter(|l| l.contains(": lost: ")).count();
+        println!(
+            "[{label}] recorder beside (core 0): {} cameras x {RECORDER_CAMERA_MBPS} Mbit/s, {:.1} MB received in {wall:.1} s, CPU {cpu:.2} s ({:.0}% of a core), cameras lost {lost}",
+            self.cameras.ports.len(),
+            bytes as f64 / 1e6,
+            cpu * 100.0 / wall
+        );
+    }
 }
 
 /// `--exports N`: N clients that GET the MP4 export of a minute of the
@@ -1146,6 +1245,7 @@ fn measured_run(pid: u32, plan: GenPlan, label: &str) -> (Summary, Measured) {
     let m = Measured {
         cpu_s: cpu,
         gb: s.bytes as f64 / 1e9,
+        late_p99_ms: s.late_p99_ms,
         sessions,
         seconds,
     };
@@ -1166,7 +1266,8 @@ fn measured_run(pid: u32, plan: GenPlan, label: &str) -> (Summary, Measured) {
     (s, m)
 }
 
-fn phase_load(o: &Opts, root: &Path, tag: &str, stagger_s: i64) -> Measured {
+fn phase_load(o: &Opts, root: &Path, tag: &str, stagger_s: i64, recorder: usize) -> Measured {
+    let recorder = (recorder > 0).then(|| RecorderBeside::start(recorder, o.seconds));
     let port = free_port();
     let http_port = (o.exports > 0).then(free_port);
     let server = start_server_http(root, port, tag, http_port);
@@ -1201,6 +1302,9 @@ fn phase_load(o: &Opts, root: &Path, tag: &str, stagger_s: i64) -> Measured {
     let (_, m) = measured_run(server.pid(), plan, &label);
     if let Some(e) = exports {
         e.finish(&label);
+    }
+    if let Some(r) = recorder {
+        r.finish(&label);
     }
     if let Some(mut p) = perf {
         let _ = nix::sys::signal::kill(
@@ -1631,6 +1735,17 @@ fn floor_writer(args: &[String]) {
 
 // ---------------------------------------------------------------- main
 
+/// The median of a non-empty list.
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let mid = v.len() / 2;
+    if v.len().is_multiple_of(2) {
+        (v[mid - 1] + v[mid]) / 2.0
+    } else {
+        v[mid]
+    }
+}
+
 fn parse_opts(args: &[String]) -> Opts {
     let mut o = Opts {
         sessions: 1000,
@@ -1644,6 +1759,7 @@ fn parse_opts(args: &[String]) -> Opts {
         perf: None,
         rounds: 1,
         exports: 0,
+        recorder: 0,
     };
     let mut server_args = Vec::new();
     let mut it = args.iter();
@@ -1674,6 +1790,7 @@ fn parse_opts(args: &[String]) -> Opts {
             "--perf" => o.perf = Some(PathBuf::from(v())),
             "--server-arg" => server_args.push(v()),
             "--exports" => o.exports = v().parse().unwrap(),
+            "--recorder" => o.recorder = v().parse().unwrap(),
             "--nice" => {
                 v();
             }
@@ -1727,6 +1844,7 @@ fn main() {
     // 10-15% from one minute to the next, and alternating pairs let the
     // drift hit both sides alike.
     let mut ratios = Vec::new();
+    let mut late_pairs: Vec<(f64, f64)> = Vec::new();
     let (mut server_sum, mut floor_sum) = ((0.0, 0.0), (0.0, 0.0));
     for round in 0..o.rounds {
         if o.rounds > 1 {
@@ -1735,7 +1853,16 @@ fn main() {
         let server = o
             .only
             .contains("load")
-            .then(|| phase_load(&o, &root, "warm", STAGGER_S));
+            .then(|| phase_load(&o, &root, "warm", STAGGER_S, 0));
+        // `--recorder N`: the same load with the recorder beside, right
+        // after the one without (the machine's drift hits both alike).
+        if let Some(s) = &server
+            && o.recorder > 0
+        {
+            let tag = format!("warm+recorder {}", o.recorder);
+            let r = phase_load(&o, &root, &tag, STAGGER_S, o.recorder);
+            late_pairs.push((s.late_p99_ms, r.late_p99_ms));
+        }
         if !o.only.contains("floor") {
             continue;
         }
@@ -1753,14 +1880,7 @@ fn main() {
         }
     }
     if ratios.len() > 1 {
-        let mut sorted = ratios.clone();
-        sorted.sort_by(f64::total_cmp);
-        let mid = sorted.len() / 2;
-        let median = if sorted.len() % 2 == 0 {
-            (sorted[mid - 1] + sorted[mid]) / 2.0
-        } else {
-            sorted[mid]
-        };
+        let median = median(ratios.clone());
         let each: Vec<String> = ratios.iter().map(|r| format!("{r:.2}")).collect();
         println!(
             "RATIO over {} rounds: {}; median {median:.2}; pooled {:.3} / {:.3} = {:.2}",
@@ -1769,6 +1889,19 @@ fn main() {
             server_sum.0 / server_sum.1,
             floor_sum.0 / floor_sum.1,
             (server_sum.0 / server_sum.1) / (floor_sum.0 / floor_sum.1)
+        );
+    }
+    if !late_pairs.is_empty() {
+        let each: Vec<String> = late_pairs
+            .iter()
+            .map(|(a, b)| format!("{a:.2}/{b:.2}"))
+            .collect();
+        println!(
+            "LATENESS p99 ms without/with the recorder ({} cameras), by round: {}; median {:.2} / {:.2}",
+            o.recorder,
+            each.join(", "),
+            median(late_pairs.iter().map(|p| p.0).collect()),
+            median(late_pairs.iter().map(|p| p.1).collect())
         );
     }
     if o.only.contains("seek") {
@@ -1807,7 +1940,7 @@ fn main() {
             before as f64 / 1e6,
             resident(&root) as f64 / 1e6
         );
-        phase_load(&o, &root, "cold", cold_stagger_s);
+        phase_load(&o, &root, "cold", cold_stagger_s, 0);
     }
     if o.only.contains("gst") {
         phase_gst(&o);

@@ -1,6 +1,7 @@
 //! The I/O-free half of the benches' RTSP clients: request text out,
 //! answers cut from what was read. `soak` drives it with a blocking socket,
-//! `capacity` with a smol one.
+//! `capacity` with a smol one; `tests/e2e_record.rs` includes this file to
+//! read the RTCP sender reports of a played recording.
 
 /// One RTSP answer, whatever its status.
 pub struct Response {
