@@ -194,6 +194,21 @@ pub fn unix_now_us() -> i64 {
         .as_micros() as i64
 }
 
+/// Waits up to `timeout` for `child` to exit by itself; `None` if it is
+/// still running then (the caller decides whether to kill it).
+pub fn wait_child_exit(child: &mut Child, timeout: Duration) -> Option<ExitStatus> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Some(status);
+        }
+        if Instant::now() > deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 /// `ctrtspd serve` on a port of 127.0.0.1 chosen by the kernel, killed on drop.
 pub struct ServerProcess {
     child: Child,
@@ -325,16 +340,7 @@ impl ServerProcess {
 
     /// Waits up to `timeout` for the server to exit by itself.
     pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                return Some(status);
-            }
-            if Instant::now() > deadline {
-                return None;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        wait_child_exit(&mut self.child, timeout)
     }
 
     /// Waits up to 5 s until the log contains `needle` (the log is read by
@@ -409,17 +415,11 @@ pub fn run_with_timeout(cmd: &mut Command, timeout: Duration) -> Finished {
     };
     let out = read_all(Box::new(child.stdout.take().unwrap()));
     let err = read_all(Box::new(child.stderr.take().unwrap()));
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break Some(s);
-        }
-        if started.elapsed() > timeout {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
+    let status = wait_child_exit(&mut child, timeout.saturating_sub(started.elapsed()));
+    if status.is_none() {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
     let elapsed = started.elapsed();
     Finished {
         status,

@@ -151,16 +151,7 @@ impl RecorderProcess {
 
     /// Waits up to `timeout` for it to exit by itself.
     pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                return Some(status);
-            }
-            if Instant::now() > deadline {
-                return None;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        super::wait_child_exit(&mut self.child, timeout)
     }
 }
 
@@ -284,12 +275,8 @@ impl Drop for VlcCamera {
                 nix::sys::signal::Signal::SIGTERM,
             );
         }
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
+        if super::wait_child_exit(&mut self.child, Duration::from_secs(5)).is_some() {
+            return;
         }
         let _ = self.child.kill();
         let _ = self.child.wait();
