@@ -28,9 +28,18 @@
 //! Why zero pages from the faulting page to the end of the map: a file
 //! shrinks from its end, so every page after a vanished one vanished too;
 //! one signal per map instead of one per page. If the same map faults
-//! again (the reported address was past the faulting one: qemu-arm does
-//! that), the whole map is zero-filled: it is flagged anyway, nothing read
-//! from it is trusted any more.
+//! again (the reported address was past the faulting one), the whole map
+//! is zero-filled: it is flagged anyway, nothing read from it is trusted
+//! any more.
+//!
+//! The reported address is calibrated once, at [`install`]: a probe map of
+//! a two-page memory file whose second page is cut off is read there, and
+//! the difference between the address read and the one the signal reports
+//! is subtracted from every later report. On hardware and under
+//! qemu-aarch64 it is 0. qemu-arm 7.2 on a 64-bit host reports the host
+//! address truncated to 32 bits, which is off by its guest base (one page
+//! here): a fault in the last page of a map was reported past the map and
+//! killed the process.
 
 use core::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use std::sync::OnceLock;
@@ -169,6 +178,16 @@ static REGISTRY: Registry<MAX_MAPS> = Registry::new();
 /// The system's page size, set by [`install`] before the handler is.
 static PAGE_BYTES: AtomicUsize = AtomicUsize::new(4096);
 
+/// What the kernel (or emulator) adds to a faulting address in the
+/// `si_addr` it reports, measured by [`calibrate`] (wrapping arithmetic).
+static ADDR_BIAS: AtomicUsize = AtomicUsize::new(0);
+
+/// While [`calibrate`] runs: the address its probe reads (0 otherwise).
+static PROBE_AT: AtomicUsize = AtomicUsize::new(0);
+
+/// The `si_addr` reported for the probe's fault (0 until it faults).
+static PROBE_REPORTED: AtomicUsize = AtomicUsize::new(0);
+
 /// The SIGBUS action in place before ours, put back for faults that are
 /// not ours. Set right after ours is installed (a fault outside every map
 /// in between falls back to the default action, which is what it was
@@ -205,8 +224,63 @@ pub fn install() -> Result<(), InstallError> {
         // takes no lock.
         let previous = unsafe { nix::sys::signal::sigaction(Signal::SIGBUS, &ours) }?;
         let _ = PREVIOUS.set(previous);
+        calibrate(page)?;
         Ok(())
     })
+}
+
+/// Measures [`ADDR_BIAS`]: maps two pages of a memory file, cuts the file
+/// to one page and reads the second; the handler, in probe mode, notes the
+/// address reported, maps a zero page there and returns. Runs inside
+/// [`install`] before any store map exists, so no other fault can meet
+/// the probe mode.
+fn calibrate(page: usize) -> Result<(), InstallError> {
+    use std::os::fd::AsRawFd;
+    let fd = nix::sys::memfd::memfd_create(
+        c"ctrtspd-sigbus-probe",
+        nix::sys::memfd::MFdFlags::MFD_CLOEXEC,
+    )?;
+    let two = page.checked_mul(2).ok_or(nix::errno::Errno::EINVAL)?;
+    let as_off = |n: usize| libc::off_t::try_from(n).map_err(|_| nix::errno::Errno::EINVAL);
+    nix::unistd::ftruncate(&fd, as_off(two)?)?;
+    // SAFETY: a fresh shared read-only map of our own memory file; nothing
+    // else knows its address; it is unmapped below.
+    let p = unsafe {
+        libc::mmap(
+            core::ptr::null_mut(),
+            two,
+            libc::PROT_READ,
+            libc::MAP_SHARED,
+            fd.as_raw_fd(),
+            0,
+        )
+    };
+    if p == libc::MAP_FAILED {
+        return Err(nix::errno::Errno::last());
+    }
+    let base = p as usize;
+    let outcome = nix::unistd::ftruncate(&fd, as_off(page)?).map(|()| {
+        let probe = base.wrapping_add(page);
+        PROBE_AT.store(probe, Ordering::SeqCst);
+        // SAFETY: `probe` is inside the map made above; its page vanished,
+        // so the read faults, and the handler (probe mode) maps a zero page
+        // there before the read runs again.
+        let _ = unsafe { core::ptr::read_volatile(probe as *const u8) };
+        PROBE_AT.store(0, Ordering::SeqCst);
+        let reported = PROBE_REPORTED.load(Ordering::SeqCst);
+        // A read that did not fault (reported 0) leaves the bias at 0.
+        if reported != 0 {
+            ADDR_BIAS.store(reported.wrapping_sub(probe), Ordering::SeqCst);
+        }
+    });
+    // SAFETY: the map made above, no longer used.
+    unsafe { libc::munmap(p, two) };
+    outcome
+}
+
+/// The address this process can see that was reported as `si_addr`.
+pub fn reported_to_actual(si_addr: usize) -> usize {
+    si_addr.wrapping_sub(ADDR_BIAS.load(Ordering::Relaxed))
 }
 
 /// The page size the registry rounds maps to.
@@ -258,7 +332,28 @@ extern "C" fn on_sigbus(_signal: libc::c_int, info: *mut libc::siginfo_t, _ctx: 
     let saved_errno = nix::errno::Errno::last_raw();
     // SAFETY: with SA_SIGINFO the kernel passes a valid `siginfo_t`; for
     // SIGBUS `si_addr` is the faulting address.
-    let addr = unsafe { info.as_ref().map_or(0, |i| i.si_addr() as usize) };
+    let reported = unsafe { info.as_ref().map_or(0, |i| i.si_addr() as usize) };
+    let probe = PROBE_AT.load(Ordering::SeqCst);
+    if probe != 0 {
+        PROBE_REPORTED.store(reported, Ordering::SeqCst);
+        // SAFETY: the probe's own vanished page (see `calibrate`).
+        let p = unsafe {
+            libc::mmap(
+                (probe & !(page_bytes() - 1)) as *mut libc::c_void,
+                page_bytes(),
+                libc::PROT_READ,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED,
+                -1,
+                0,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            restore_previous();
+        }
+        nix::errno::Errno::set_raw(saved_errno);
+        return;
+    }
+    let addr = reported_to_actual(reported);
     let contained = REGISTRY.find(addr).is_some_and(|(slot, start, end)| {
         // A second fault in a map already zero-filled from the reported
         // address means the address was not the faulting one (qemu-arm
@@ -267,14 +362,21 @@ extern "C" fn on_sigbus(_signal: libc::c_int, info: *mut libc::siginfo_t, _ctx: 
         zero_fill(slot, from, end)
     });
     if !contained {
-        let previous = PREVIOUS.get().copied().unwrap_or_else(|| {
-            SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty())
-        });
-        // SAFETY: puts back the action that was in place before ours (or the
-        // default): the faulting access runs again on return and meets it.
-        let _ = unsafe { nix::sys::signal::sigaction(Signal::SIGBUS, &previous) };
+        restore_previous();
     }
     nix::errno::Errno::set_raw(saved_errno);
+}
+
+/// Puts back the action that was in place before ours (or the default):
+/// the faulting access runs again when the handler returns and meets it.
+fn restore_previous() {
+    let previous = PREVIOUS
+        .get()
+        .copied()
+        .unwrap_or_else(|| SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty()));
+    // SAFETY: sigaction(2) is async-signal-safe; the action is one the
+    // process had (or the default).
+    let _ = unsafe { nix::sys::signal::sigaction(Signal::SIGBUS, &previous) };
 }
 
 /// Maps zero pages over `[page of from, end)` of registered map `slot`

@@ -128,6 +128,27 @@ mod tests {
     }
 
     #[test]
+    fn a_vanished_last_page_of_a_map_is_contained_too() {
+        // qemu-arm reports the faulting address one guest base off: a fault
+        // in a map's last page was reported past the map and, before the
+        // calibration in `fault::install`, killed the process.
+        let dir = TempDir::new("map-last-page");
+        let path = dir.0.join("f");
+        fault::install().unwrap();
+        let page = fault::page_bytes();
+        for pages in [1usize, 2, 3] {
+            std::fs::write(&path, vec![7u8; pages * page]).unwrap();
+            let file = File::open(&path).unwrap();
+            let map = Map::new(&file, &path).unwrap();
+            truncate(&path, ((pages - 1) * page) as u64);
+            let last = pages * page - 1;
+            assert_eq!(map[last], 0, "{pages} pages");
+            assert!(map.faulted(), "{pages} pages");
+            assert!(map[(pages - 1) * page..].iter().all(|&b| b == 0));
+        }
+    }
+
+    #[test]
     fn touch_finds_a_vanished_page_that_a_system_call_would_refuse() {
         let dir = TempDir::new("map-touch");
         let path = dir.0.join("f");
