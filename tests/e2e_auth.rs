@@ -214,7 +214,7 @@ fn challenged(server: &ServerProcess, url: &str) -> (TcpStream, String) {
 /// The slot of the old 64-entry replay table a nonce fell in: the first 8
 /// bytes of its MAC, modulo 64.
 fn old_replay_slot(nonce: &str) -> u64 {
-    u64::from_str_radix(&nonce[16..32], 16).unwrap() % 64
+    u64::from_str_radix(&nonce[32..48], 16).unwrap() % 64
 }
 
 /// Issue 12, as found: bob (cameras 1-4 and 7) asks for challenges until
@@ -316,12 +316,40 @@ fn a_user_beyond_his_share_of_nonces_gets_503_and_others_do_not() {
     assert!(log.contains("user refused: too many live nonces"), "{log}");
 }
 
-/// Issue 12: a session answers only to the user who set it up. bob replays
-/// alice's qop-less SETUP of camera 9 (GStreamer's answers have no nonce
-/// count: they are replayable while the nonce lives) and so holds a
-/// session of hers; his own credentials on it, with a URL of a camera he
-/// may view, get 454 for every method; no credentials get 401; alice's
-/// still work.
+/// A captured qop-less answer (GStreamer's: no nonce count to refuse a
+/// replay by) is good only on the connection its nonce was issued on:
+/// bob replaying alice's SETUP of camera 9 from his own connection gets
+/// 401 with `stale=true`, while the same bytes still work for alice on
+/// hers. (Before nonces were bound to their connection, bob got 200 and a
+/// session of camera 9.)
+#[test]
+fn a_qop_less_answer_replayed_from_another_connection_is_refused() {
+    let root = store();
+    let server = server(&root);
+    let cam9 = format!("rtsp://{}/player/regul/9/?start={T0}", server.addr);
+    let (mut alice, nonce) = challenged(&server, &cam9);
+    let tcp = "Transport: RTP/AVP/TCP;unicast;interleaved=0-1\r\n";
+    let setup = |cseq| {
+        let a = digest("alice", "Circle Of Life", "SETUP", &cam9, &nonce, None);
+        request("SETUP", &cam9, cseq, Some(&a), tcp)
+    };
+    let mut bob = connect(&server);
+    let r = exchange(&mut bob, &setup(1));
+    assert!(r.starts_with("RTSP/1.0 401"), "replay accepted: {r}");
+    assert!(r.contains("stale=true"), "{r}");
+    assert_ne!(nonce_of(&r), nonce);
+    let log = server.log_with("stale nonce");
+    assert!(log.contains("authentication failed: stale nonce"), "{log}");
+    // On alice's own connection the same answer is hers.
+    let r = exchange(&mut alice, &setup(2));
+    assert!(r.starts_with("RTSP/1.0 200"), "{r}");
+}
+
+/// Issue 12: a session answers only to the user who set it up. Requests
+/// with bob's credentials (a nonce he got on his own connection, and a URL
+/// of a camera he may view) reach alice's session of camera 9 on her
+/// connection (a shared proxy, a client that switches users): 454 for
+/// every method; without credentials: 401; alice's answers still work.
 #[test]
 fn a_session_answers_only_to_the_user_who_set_it_up() {
     let root = store();
@@ -330,26 +358,18 @@ fn a_session_answers_only_to_the_user_who_set_it_up() {
     let cam1 = format!("rtsp://{}/player/regul/1/?start={T0}", server.addr);
     let (mut alice, nonce) = challenged(&server, &cam9);
     let tcp = "Transport: RTP/AVP/TCP;unicast;interleaved=0-1\r\n";
-    let setup = |cseq| {
-        let a = digest("alice", "Circle Of Life", "SETUP", &cam9, &nonce, None);
-        request("SETUP", &cam9, cseq, Some(&a), tcp)
-    };
-    let r = exchange(&mut alice, &setup(2));
+    let a = digest("alice", "Circle Of Life", "SETUP", &cam9, &nonce, Some(1));
+    let r = exchange(&mut alice, &request("SETUP", &cam9, 2, Some(&a), tcp));
     assert!(r.starts_with("RTSP/1.0 200"), "{r}");
-
-    let mut bob = connect(&server);
-    let r = exchange(&mut bob, &setup(1));
-    assert!(
-        r.starts_with("RTSP/1.0 200"),
-        "qop-less replay within the nonce's life: {r}"
-    );
     let sid = session_of(&r);
     let session = format!("Session: {sid}\r\n");
+
+    let mut bob = connect(&server);
     let bob_nonce = nonce_of(&exchange(
         &mut bob,
-        &request("DESCRIBE", &cam1, 2, None, ""),
+        &request("DESCRIBE", &cam1, 1, None, ""),
     ));
-    let mut cseq = 3;
+    let mut cseq = 2;
     for method in ["PLAY", "GET_PARAMETER", "PAUSE", "SETUP", "TEARDOWN"] {
         let b = digest("bob", "bob-pass", method, &cam1, &bob_nonce, Some(cseq));
         let headers = if method == "SETUP" {
@@ -357,14 +377,17 @@ fn a_session_answers_only_to_the_user_who_set_it_up() {
         } else {
             session.clone()
         };
-        let r = exchange(&mut bob, &request(method, &cam1, cseq, Some(&b), &headers));
+        let r = exchange(
+            &mut alice,
+            &request(method, &cam1, cseq, Some(&b), &headers),
+        );
         assert!(
             r.starts_with("RTSP/1.0 454"),
             "bob's {method} on alice's session: {r}"
         );
         cseq += 1;
     }
-    let r = exchange(&mut bob, &request("PLAY", &cam1, cseq, None, &session));
+    let r = exchange(&mut alice, &request("PLAY", &cam1, cseq, None, &session));
     assert!(r.starts_with("RTSP/1.0 401"), "{r}");
     let log = server.log_with("TEARDOWN on session");
     assert!(
@@ -372,9 +395,9 @@ fn a_session_answers_only_to_the_user_who_set_it_up() {
         "{log}"
     );
     // The session is still alice's.
-    let a = digest("alice", "Circle Of Life", "PLAY", &cam9, &nonce, None);
+    let a = digest("alice", "Circle Of Life", "PLAY", &cam9, &nonce, Some(2));
     let r = exchange(
-        &mut bob,
+        &mut alice,
         &request("PLAY", &cam9, cseq + 1, Some(&a), &session),
     );
     assert!(r.starts_with("RTSP/1.0 200"), "{r}");

@@ -7,13 +7,13 @@
 //!
 //! ```text
 //! let auth = Auth::new(Users::parse(&bytes)?, "ctrtspd", secret, false, 60_000_000);
-//! match auth.check(method, uri, req.header("Authorization"), now_us) {
+//! match auth.check(method, uri, req.header("Authorization"), now_us, peer) {
 //!     Ok(user) if user.may_view(camera) => { /* serve */ }
 //!     Ok(_) => { /* 403 */ }
 //!     Err(denied) if denied.is_overload() => { /* 503 */ }
 //!     Err(denied) => {
 //!         // log `denied` with the peer; answer 401 with a fresh challenge
-//!         for v in auth.challenge(now_us, denied.is_stale()).values() {
+//!         for v in auth.challenge(now_us, peer, denied.is_stale()).values() {
 //!             w.header("WWW-Authenticate", v);
 //!         }
 //!     }
@@ -28,9 +28,15 @@
 //! request line, in `uri=`, so that is compared byte for byte, no
 //! normalisation. Both prefer Digest when Basic is offered too. So we offer
 //! `qop="auth"` (ffmpeg then gets `nc` replay protection, see `replay`)
-//! and accept responses without qop (GStreamer), which stay replayable
-//! until their nonce goes stale: keep the nonce lifetime short (about a
-//! minute).
+//! and accept responses without qop (GStreamer). Those have no count to
+//! refuse a replay by, so each nonce carries a binding to the connection
+//! (peer address and port) it was issued on, under its MAC: a qop-less
+//! response is accepted only there. A captured one replayed on another
+//! connection meets `stale=true` and a fresh nonce it cannot answer
+//! without the password. What remains: a replay on the same connection
+//! (an attacker who can inject into it has won already) or, after it
+//! closed, from the same address and port within the nonce's lifetime:
+//! keep that short (about a minute).
 //!
 //! No RFC 7616 SHA-256: offered `algorithm=SHA-256` alone, ffmpeg 5.1 gives
 //! up ("authorization failed") and GStreamer 1.22 answers with an MD5
@@ -63,6 +69,7 @@ use hash::{Md5, feed, finish};
 use hex::{from_hex, to_hex};
 use nonce::NonceText;
 use replay::{ReplayError, ReplayTable};
+use std::net::SocketAddr;
 use std::string::String;
 
 /// Realm used when none is configured.
@@ -330,32 +337,49 @@ impl Auth {
         self.users.count_in_realm(&self.realm)
     }
 
-    /// A challenge with a nonce issued at `now_us` (or a µs later than the
-    /// last one, if that is later); `stale` after [`Denied::StaleNonce`].
-    pub fn challenge(&self, now_us: i64, stale: bool) -> Challenge<'_> {
+    /// What ties a nonce to the connection it was issued on: a MAC of the
+    /// peer's address and port (a TCP connection's own), so that nonces do
+    /// not show where else they were used.
+    pub fn binding(&self, peer: SocketAddr) -> u64 {
+        let (ip, port) = match peer {
+            SocketAddr::V4(a) => (a.ip().to_ipv6_mapped().octets(), a.port()),
+            SocketAddr::V6(a) => (a.ip().octets(), a.port()),
+        };
+        let mac = hash::hmac_md5(&self.secret, &[b"peer", &ip, &port.to_be_bytes()]);
+        let mut first = [0u8; 8];
+        first.copy_from_slice(mac.get(..8).unwrap_or(&[0; 8]));
+        u64::from_be_bytes(first)
+    }
+
+    /// A challenge for the connection from `peer`, with a nonce issued at
+    /// `now_us` (or a µs later than the last one, if that is later);
+    /// `stale` after [`Denied::StaleNonce`].
+    pub fn challenge(&self, now_us: i64, peer: SocketAddr, stale: bool) -> Challenge<'_> {
         let issued_us = now_us.max(self.last_issued_us.get().saturating_add(1));
         self.last_issued_us.set(issued_us);
         Challenge {
             realm: &self.realm,
-            nonce: nonce::issue(&self.secret, issued_us),
+            nonce: nonce::issue(&self.secret, issued_us, self.binding(peer)),
             stale,
             basic: self.allow_basic,
         }
     }
 
     /// Checks a request's credentials. `uri` is the Request-URI as on the
-    /// request line; `authorization` the `Authorization` header value.
+    /// request line; `authorization` the `Authorization` header value;
+    /// `peer` the connection's peer.
     pub fn check(
         &self,
         method: &str,
         uri: &str,
         authorization: Option<&str>,
         now_us: i64,
+        peer: SocketAddr,
     ) -> Result<User<'_>, Denied> {
         let value = authorization.ok_or(Denied::NoCredentials)?;
         match parse_authorization(value).map_err(Denied::Malformed)? {
             Credentials::Basic(decoded) => self.check_basic(&decoded),
-            Credentials::Digest(p) => self.check_digest(method, uri, &p, now_us),
+            Credentials::Digest(p) => self.check_digest(method, uri, &p, now_us, peer),
         }
     }
 
@@ -388,6 +412,7 @@ impl Auth {
         uri: &str,
         p: &DigestParams<'_>,
         now_us: i64,
+        peer: SocketAddr,
     ) -> Result<User<'_>, Denied> {
         let username = p.username.ok_or(Denied::MissingField("username"))?;
         let realm = p.realm.ok_or(Denied::MissingField("realm"))?;
@@ -419,7 +444,13 @@ impl Auth {
         // Our nonces are plain hex, so the raw bytes are the value.
         let (issued_us, stale) =
             match nonce::verify(&self.secret, nonce.raw(), now_us, self.nonce_lifetime_us) {
-                Ok(issued_us) => (issued_us, false),
+                // Without qop there is no nonce count to refuse a replay
+                // by: such a response is good only on the connection its
+                // nonce was issued on. Elsewhere (a replay, or a client
+                // that reconnected) the nonce is stale, and a client that
+                // knows the password answers the fresh one it is sent.
+                Ok(v) if nc.is_none() && v.binding != self.binding(peer) => (0, true),
+                Ok(v) => (v.issued_us, false),
                 Err(NonceError::Stale) => (0, true),
                 Err(NonceError::Malformed | NonceError::Forged) => return Err(Denied::ForgedNonce),
             };

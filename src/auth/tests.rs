@@ -7,6 +7,11 @@ use super::*;
 const SECRET: [u8; 16] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15];
 const T0_US: i64 = 1_764_057_600_000_000;
 const LIFETIME_US: i64 = 60_000_000;
+/// The peer the captured nonces are bound to (`auth_capture.py`).
+const PEER: std::net::SocketAddr = std::net::SocketAddr::V4(std::net::SocketAddrV4::new(
+    std::net::Ipv4Addr::LOCALHOST,
+    40000,
+));
 const USERS: &[u8] = include_bytes!("../../tests/fixtures/auth_users.htdigest");
 const FFMPEG: &[u8] = include_bytes!("../../tests/fixtures/auth_ffmpeg_describe.txt");
 const GSTREAMER: &[u8] = include_bytes!("../../tests/fixtures/auth_gstreamer_describe.txt");
@@ -98,21 +103,21 @@ fn rfc2617_section_3_5_example() {
 #[test]
 fn challenge_text() {
     let a = auth(false);
-    let c = a.challenge(T0_US, false);
+    let c = a.challenge(T0_US, PEER, false);
     let values: Vec<String> = c.values().map(|v| v.to_string()).collect();
     assert_eq!(
         values,
         [
-            "Digest realm=\"ctrtspd\", nonce=\"00064466aa9c800034b0b414bd7abe7e83d896eccdcd14ef\", algorithm=MD5, qop=\"auth\""
+            "Digest realm=\"ctrtspd\", nonce=\"00064466aa9c8000401e131f47c03801cfd0c4264f7970fcb4a4e62a843b50b2\", algorithm=MD5, qop=\"auth\""
         ]
     );
     let b = auth(true);
-    let c = b.challenge(T0_US, true);
+    let c = b.challenge(T0_US, PEER, true);
     let values: Vec<String> = c.values().map(|v| v.to_string()).collect();
     assert!(values[0].ends_with(", stale=true"));
     assert_eq!(values[1], "Basic realm=\"ctrtspd\"");
     let odd = Auth::new(Users::default(), "a\"b\\c", SECRET, true, LIFETIME_US);
-    let c = odd.challenge(0, false);
+    let c = odd.challenge(0, PEER, false);
     assert_eq!(
         c.values().nth(1).unwrap().to_string(),
         r#"Basic realm="a\"b\\c""#
@@ -126,36 +131,64 @@ fn ffmpeg_describe_is_accepted_once() {
     let (method, uri, header) = split(FFMPEG);
     assert!(header.contains("qop=\"auth\"") && header.contains("nc=00000001"));
     let user = a
-        .check(method, uri, Some(header), T0_US + 1_000_000)
+        .check(method, uri, Some(header), T0_US + 1_000_000, PEER)
         .unwrap();
     assert_eq!(user.name(), "alice");
     assert!(user.may_view(3));
+    // With qop the count refuses replays: the nonce is good on any
+    // connection (browsers spread requests over several).
+    let elsewhere = "192.0.2.7:5000".parse().unwrap();
+    // (Issued later than the fixture's: a server never issues two nonces
+    // at the same µs, and the replay table tells them apart by it.)
+    let again = a
+        .challenge(T0_US + 10, elsewhere, false)
+        .nonce()
+        .to_string();
+    let ok = client("alice", "Circle Of Life", method, uri, &again, Some(1));
+    assert!(a.check(method, uri, Some(&ok), T0_US, PEER).is_ok());
     // The same nc again with this nonce: replayed.
     assert_eq!(
-        a.check(method, uri, Some(header), T0_US + 2_000_000)
+        a.check(method, uri, Some(header), T0_US + 2_000_000, PEER)
             .unwrap_err(),
         Denied::ReplayedNonceCount
     );
 }
 
 /// GStreamer 1.22 (`user-id=`/`user-pw=` and userinfo in `location=`): no
-/// qop, so a replay is accepted until the nonce is stale (documented).
+/// qop, so no count to refuse a replay by: the response is accepted on the
+/// connection its nonce was issued on, until the nonce is stale, and
+/// nowhere else (a replay from another connection, or the same address
+/// with another port, is told the nonce is stale).
 #[test]
-fn gstreamer_describe_is_accepted_until_stale() {
+fn gstreamer_describe_is_accepted_on_its_connection_until_stale() {
+    let elsewhere = [
+        "127.0.0.1:40001".parse().unwrap(),
+        "127.0.0.2:40000".parse().unwrap(),
+        "[::1]:40000".parse().unwrap(),
+    ];
     for request in [GSTREAMER, GSTREAMER_USERINFO] {
         let a = auth(false);
         let (method, uri, header) = split(request);
         assert!(!header.contains("qop"));
+        for peer in elsewhere {
+            assert_eq!(
+                a.check(method, uri, Some(header), T0_US, peer).unwrap_err(),
+                Denied::StaleNonce,
+                "{peer}"
+            );
+        }
         assert_eq!(
-            a.check(method, uri, Some(header), T0_US).unwrap().name(),
+            a.check(method, uri, Some(header), T0_US, PEER)
+                .unwrap()
+                .name(),
             "alice"
         );
         assert!(
-            a.check(method, uri, Some(header), T0_US + LIFETIME_US)
+            a.check(method, uri, Some(header), T0_US + LIFETIME_US, PEER)
                 .is_ok()
         );
         assert_eq!(
-            a.check(method, uri, Some(header), T0_US + LIFETIME_US + 1)
+            a.check(method, uri, Some(header), T0_US + LIFETIME_US + 1, PEER)
                 .unwrap_err(),
             Denied::StaleNonce
         );
@@ -168,7 +201,9 @@ fn gstreamer_describe_is_accepted_until_stale() {
             LIFETIME_US,
         );
         assert_eq!(
-            other.check(method, uri, Some(header), T0_US).unwrap_err(),
+            other
+                .check(method, uri, Some(header), T0_US, PEER)
+                .unwrap_err(),
             Denied::ForgedNonce
         );
     }
@@ -178,9 +213,9 @@ fn gstreamer_describe_is_accepted_until_stale() {
 fn refusals() {
     let a = auth(false);
     let uri = "rtsp://127.0.0.1:8554/player/regul/3/";
-    let nonce = a.challenge(T0_US, false).nonce().to_string();
+    let nonce = a.challenge(T0_US, PEER, false).nonce().to_string();
     let now = T0_US + 5_000_000;
-    let check = |h: &str| a.check("DESCRIBE", uri, Some(h), now);
+    let check = |h: &str| a.check("DESCRIBE", uri, Some(h), now, PEER);
     assert!(
         check(&client(
             "alice",
@@ -193,7 +228,7 @@ fn refusals() {
         .is_ok()
     );
     assert_eq!(
-        a.check("DESCRIBE", uri, None, now).unwrap_err(),
+        a.check("DESCRIBE", uri, None, now, PEER).unwrap_err(),
         Denied::NoCredentials
     );
     assert_eq!(
@@ -259,7 +294,8 @@ fn refusals() {
                 &nonce,
                 None
             )),
-            now
+            now,
+            PEER
         )
         .unwrap_err(),
         Denied::UriMismatch
@@ -297,13 +333,13 @@ fn refusals() {
     let right = client("alice", "Circle Of Life", "DESCRIBE", uri, &nonce, None);
     let wrong = client("alice", "nope", "DESCRIBE", uri, &nonce, None);
     assert_eq!(
-        a.check("DESCRIBE", uri, Some(&right), stale_now)
+        a.check("DESCRIBE", uri, Some(&right), stale_now, PEER)
             .unwrap_err(),
         Denied::StaleNonce
     );
     assert!(Denied::StaleNonce.is_stale());
     assert_eq!(
-        a.check("DESCRIBE", uri, Some(&wrong), stale_now)
+        a.check("DESCRIBE", uri, Some(&wrong), stale_now, PEER)
             .unwrap_err(),
         Denied::BadResponse
     );
@@ -336,26 +372,28 @@ fn refusals() {
 fn qop_nonce_count_must_grow() {
     let a = auth(false);
     let uri = "rtsp://h/player/alarm/2";
-    let nonce = a.challenge(T0_US, false).nonce().to_string();
+    let nonce = a.challenge(T0_US, PEER, false).nonce().to_string();
     let req = |nc| client("alice", "Circle Of Life", "PLAY", uri, &nonce, Some(nc));
-    assert!(a.check("PLAY", uri, Some(&req(1)), T0_US).is_ok());
-    assert!(a.check("PLAY", uri, Some(&req(2)), T0_US).is_ok());
+    assert!(a.check("PLAY", uri, Some(&req(1)), T0_US, PEER).is_ok());
+    assert!(a.check("PLAY", uri, Some(&req(2)), T0_US, PEER).is_ok());
     assert_eq!(
-        a.check("PLAY", uri, Some(&req(2)), T0_US).unwrap_err(),
+        a.check("PLAY", uri, Some(&req(2)), T0_US, PEER)
+            .unwrap_err(),
         Denied::ReplayedNonceCount
     );
     assert_eq!(
-        a.check("PLAY", uri, Some(&req(1)), T0_US).unwrap_err(),
+        a.check("PLAY", uri, Some(&req(1)), T0_US, PEER)
+            .unwrap_err(),
         Denied::ReplayedNonceCount
     );
-    assert!(a.check("PLAY", uri, Some(&req(5)), T0_US).is_ok());
+    assert!(a.check("PLAY", uri, Some(&req(5)), T0_US, PEER).is_ok());
     // A wrong password with a high nc does not advance the counter.
     let bad = client("alice", "x", "PLAY", uri, &nonce, Some(100));
     assert_eq!(
-        a.check("PLAY", uri, Some(&bad), T0_US).unwrap_err(),
+        a.check("PLAY", uri, Some(&bad), T0_US, PEER).unwrap_err(),
         Denied::BadResponse
     );
-    assert!(a.check("PLAY", uri, Some(&req(6)), T0_US).is_ok());
+    assert!(a.check("PLAY", uri, Some(&req(6)), T0_US, PEER).is_ok());
 }
 
 #[test]
@@ -365,24 +403,24 @@ fn basic_on_and_off() {
     let bob_wrong = "Basic Ym9iOmJvYg==";
     let off = auth(false);
     assert_eq!(
-        off.check("DESCRIBE", "rtsp://h/", Some(alice), T0_US)
+        off.check("DESCRIBE", "rtsp://h/", Some(alice), T0_US, PEER)
             .unwrap_err(),
         Denied::BasicDisabled
     );
     let on = auth(true);
     assert_eq!(
-        on.check("DESCRIBE", "rtsp://h/", Some(alice), T0_US)
+        on.check("DESCRIBE", "rtsp://h/", Some(alice), T0_US, PEER)
             .unwrap()
             .name(),
         "alice"
     );
     assert_eq!(
-        on.check("DESCRIBE", "rtsp://h/", Some(bob_wrong), T0_US)
+        on.check("DESCRIBE", "rtsp://h/", Some(bob_wrong), T0_US, PEER)
             .unwrap_err(),
         Denied::BadResponse
     );
     assert!(matches!(
-        on.check("DESCRIBE", "rtsp://h/", Some("Basic YWxpY2U="), T0_US)
+        on.check("DESCRIBE", "rtsp://h/", Some("Basic YWxpY2U="), T0_US, PEER)
             .unwrap_err(),
         Denied::Malformed(_)
     ));
@@ -392,13 +430,14 @@ fn basic_on_and_off() {
 fn camera_restriction() {
     let a = auth(false);
     let uri = "rtsp://h/player/regul/5";
-    let nonce = a.challenge(T0_US, false).nonce().to_string();
+    let nonce = a.challenge(T0_US, PEER, false).nonce().to_string();
     let bob = a
         .check(
             "DESCRIBE",
             uri,
             Some(&client("bob", "bob-pass", "DESCRIBE", uri, &nonce, None)),
             T0_US,
+            PEER,
         )
         .unwrap();
     assert_eq!(bob.name(), "bob");
@@ -417,6 +456,7 @@ fn camera_restriction() {
                 None,
             )),
             T0_US,
+            PEER,
         )
         .unwrap();
     assert!(mufasa.may_view(5) && mufasa.may_view(u32::MAX));
@@ -468,7 +508,7 @@ fn mutated_headers_never_panic() {
                 }
             }
             let text = String::from_utf8_lossy(&bytes);
-            if a.check(method, uri, Some(&text), T0_US).is_ok() {
+            if a.check(method, uri, Some(&text), T0_US, PEER).is_ok() {
                 accepted += 1;
             }
             let _ = parse_authorization(&text);
@@ -488,16 +528,16 @@ fn mutated_headers_never_panic() {
 fn another_users_nonces_never_make_a_captured_request_replayable() {
     let a = auth(false);
     let uri = "rtsp://h/player/regul/9/";
-    let nonce = a.challenge(T0_US, false).nonce().to_string();
+    let nonce = a.challenge(T0_US, PEER, false).nonce().to_string();
     let captured = client("alice", "Circle Of Life", "PLAY", uri, &nonce, Some(1));
-    assert!(a.check("PLAY", uri, Some(&captured), T0_US).is_ok());
+    assert!(a.check("PLAY", uri, Some(&captured), T0_US, PEER).is_ok());
     let bob_uri = "rtsp://h/player/regul/1/";
     let (mut accepted, mut overloaded) = (0, 0);
     for i in 0..3 * REPLAY_SLOTS as i64 {
         let now = T0_US + 1 + i;
-        let n = a.challenge(now, false).nonce().to_string();
+        let n = a.challenge(now, PEER, false).nonce().to_string();
         let req = client("bob", "bob-pass", "DESCRIBE", bob_uri, &n, Some(1));
-        match a.check("DESCRIBE", bob_uri, Some(&req), now) {
+        match a.check("DESCRIBE", bob_uri, Some(&req), now, PEER) {
             Ok(_) => accepted += 1,
             Err(Denied::TooManyNonces) => overloaded += 1,
             Err(e) => panic!("bob: {e}"),
@@ -510,22 +550,23 @@ fn another_users_nonces_never_make_a_captured_request_replayable() {
     );
     for now in [T0_US + 10_000, T0_US + LIFETIME_US] {
         assert_eq!(
-            a.check("PLAY", uri, Some(&captured), now).unwrap_err(),
+            a.check("PLAY", uri, Some(&captured), now, PEER)
+                .unwrap_err(),
             Denied::ReplayedNonceCount
         );
     }
     // Past the nonce's life it is stale, whatever the table holds.
     assert_eq!(
-        a.check("PLAY", uri, Some(&captured), T0_US + LIFETIME_US + 1)
+        a.check("PLAY", uri, Some(&captured), T0_US + LIFETIME_US + 1, PEER)
             .unwrap_err(),
         Denied::StaleNonce
     );
     // bob's flood does not lock alice out: her next nonce works.
     let now = T0_US + 20_000;
-    let fresh = a.challenge(now, false).nonce().to_string();
+    let fresh = a.challenge(now, PEER, false).nonce().to_string();
     let next = client("alice", "Circle Of Life", "PLAY", uri, &fresh, Some(1));
     assert_eq!(
-        a.check("PLAY", uri, Some(&next), now).unwrap().name(),
+        a.check("PLAY", uri, Some(&next), now, PEER).unwrap().name(),
         "alice"
     );
     assert!(Denied::TooManyNonces.is_overload() && !Denied::StaleNonce.is_overload());
@@ -536,14 +577,14 @@ fn another_users_nonces_never_make_a_captured_request_replayable() {
 #[test]
 fn nonces_are_unique_even_within_a_microsecond() {
     let a = auth(false);
-    let n1 = a.challenge(T0_US, false).nonce().to_string();
-    let n2 = a.challenge(T0_US, false).nonce().to_string();
-    let n3 = a.challenge(T0_US - 5, false).nonce().to_string();
+    let n1 = a.challenge(T0_US, PEER, false).nonce().to_string();
+    let n2 = a.challenge(T0_US, PEER, false).nonce().to_string();
+    let n3 = a.challenge(T0_US - 5, PEER, false).nonce().to_string();
     assert!(n1 != n2 && n2 != n3 && n1 != n3);
     let uri = "rtsp://h/player/regul/1/";
     for n in [&n1, &n2, &n3] {
         let req = client("alice", "Circle Of Life", "PLAY", uri, n, Some(1));
-        assert!(a.check("PLAY", uri, Some(&req), T0_US).is_ok(), "{n}");
+        assert!(a.check("PLAY", uri, Some(&req), T0_US, PEER).is_ok(), "{n}");
     }
 }
 
@@ -553,9 +594,9 @@ fn nonces_are_unique_even_within_a_microsecond() {
 fn user_ids_survive_a_reload_and_tell_users_apart() {
     let uri = "rtsp://h/player/regul/1/";
     let id_of = |a: &Auth, user: &str, password: &str| {
-        let nonce = a.challenge(T0_US, false).nonce().to_string();
+        let nonce = a.challenge(T0_US, PEER, false).nonce().to_string();
         let req = client(user, password, "PLAY", uri, &nonce, None);
-        a.check("PLAY", uri, Some(&req), T0_US).unwrap().id()
+        a.check("PLAY", uri, Some(&req), T0_US, PEER).unwrap().id()
     };
     let (before, after) = (auth(false), auth(true));
     let alice = id_of(&before, "alice", "Circle Of Life");

@@ -77,6 +77,8 @@ pub struct Context<'a> {
     pub rtsp_port: u16,
     /// Now, µs since the epoch (nonces).
     pub now_unix_us: i64,
+    /// The connection's peer (nonces are bound to it).
+    pub peer: std::net::SocketAddr,
     /// The connection's last export.
     pub clip_cache: &'a mut ClipCache,
 }
@@ -120,11 +122,15 @@ fn answer(
             req.target,
             req.authorization,
             ctx.now_unix_us,
+            ctx.peer,
         ) {
             Ok(u) => Some(u),
             Err(denied) => {
                 let mut r = Response::text(401, "authentication required");
-                for v in auth.challenge(ctx.now_unix_us, denied.is_stale()).values() {
+                for v in auth
+                    .challenge(ctx.now_unix_us, ctx.peer, denied.is_stale())
+                    .values()
+                {
                     r = r.with("WWW-Authenticate", v.to_string());
                 }
                 let outcome = if matches!(denied, crate::auth::Denied::NoCredentials) {

@@ -162,7 +162,7 @@ async fn run(shared: Rc<Shared>, stream: Async<TcpStream>, peer: SocketAddr) {
         let parsed = http::request::parse(buf.get(..filled).unwrap_or(&[]));
         let (response, head_only, keep_alive, used) = match parsed {
             Ok(req) => {
-                let (response, outcome) = answer(&shared, &req, &mut clip_cache).await;
+                let (response, outcome) = answer(&shared, &req, &mut clip_cache, peer).await;
                 if outcome == http::Outcome::AuthFailed {
                     log::warn!("{peer}: http {}: authentication failed", req.path);
                     super::metrics::bump(&shared.metrics.http_auth_failures, 1);
@@ -244,6 +244,7 @@ async fn answer(
     shared: &Shared,
     req: &http::Request<'_>,
     clip_cache: &mut ClipCache,
+    peer: std::net::SocketAddr,
 ) -> (Response, http::Outcome) {
     let handled = {
         let auth = shared.auth.borrow();
@@ -253,6 +254,7 @@ async fn answer(
             auth: auth.as_ref(),
             rtsp_port: shared.config.listen.port(),
             now_unix_us: shared.clock.unix_us(),
+            peer,
             clip_cache,
         };
         http::handle(&mut ctx, req, |cat| {

@@ -554,7 +554,14 @@ impl Connection {
             return Ok(None);
         };
         // Monotonic: a nonce's life must not move with the wall clock.
-        match auth.check(req.method_name, req.uri, req.header("Authorization"), now) {
+        let peer = self.peer;
+        match auth.check(
+            req.method_name,
+            req.uri,
+            req.header("Authorization"),
+            now,
+            peer,
+        ) {
             Ok(user) => {
                 if let Ok(url) = rtsp::parse_player_url(req.uri)
                     && !user.may_view(url.camera)
@@ -584,7 +591,7 @@ impl Connection {
                     out.auth_failed = true;
                     log::warn!("{}: authentication failed: {denied}", self.peer);
                 }
-                let challenge = auth.challenge(now, denied.is_stale());
+                let challenge = auth.challenge(now, peer, denied.is_stale());
                 let mut buf = [0u8; 1024];
                 let mut w = ResponseWriter::new(&mut buf);
                 w.start(Status::Unauthorized, None, Some(cseq));
