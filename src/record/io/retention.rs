@@ -31,8 +31,10 @@ struct Day {
 /// What one pass did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Pass {
-    /// Bytes that had to go.
+    /// Bytes that had to go: the budget's (retain_bytes, or 5 % free).
     pub need_bytes: u64,
+    /// Bytes wished gone beyond that, on a full disk (headroom).
+    pub headroom_bytes: u64,
     /// Bytes deleted.
     pub freed_bytes: u64,
     /// Segments deleted.
@@ -163,9 +165,11 @@ impl Retention {
         };
         let all = self.scan();
         let used: u64 = all.iter().map(|(c, _)| c.bytes).sum();
-        let need = bytes_to_free(used, self.retain_bytes, fs_size, fs_free).max(min_free_bytes);
+        let must = bytes_to_free(used, self.retain_bytes, fs_size, fs_free);
+        let need = must.max(min_free_bytes);
         let mut pass = Pass {
-            need_bytes: need,
+            need_bytes: must,
+            headroom_bytes: need - must,
             ..Pass::default()
         };
         if need == 0 {
@@ -198,10 +202,23 @@ impl Retention {
                 need
             );
         }
-        if pass.freed_bytes < need {
+        if pass.freed_bytes < must {
             log::error!(
                 "retention: {} bytes must go but nothing more may be deleted (only the segments being written are left)",
-                need - pass.freed_bytes
+                must - pass.freed_bytes
+            );
+        } else if pass.freed_bytes == 0 {
+            // A full disk with nothing of ours left to delete: someone
+            // else's files fill it.
+            log::error!(
+                "retention: the disk is full and no finished recording is left to delete ({} bytes free)",
+                fs_free
+            );
+        } else if pass.freed_bytes < need {
+            log::info!(
+                "retention: freed {} of the {} bytes of headroom wished for on a full disk: nothing older is left",
+                pass.freed_bytes,
+                need
             );
         }
         pass
