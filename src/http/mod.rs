@@ -5,7 +5,7 @@
 //! | `GET /`                                | the timeline page ([`page`])            |
 //! | `GET /api/cameras`                     | cameras, kinds, codec, size, first/last |
 //! | `GET /api/recordings?camera&kind[&start&stop]` | recorded ranges and gaps        |
-//! | `GET /export/<regul|alarm>/<id>.mp4?start&stop` | MP4 with byte ranges (206/416) |
+//! | `GET /export/<regul\|alarm>/<id>.mp4?start&stop` | MP4 with byte ranges (206/416) |
 //! | `GET /metrics`                         | Prometheus text                         |
 //!
 //! Everything here is pure but for reading the store's index: [`request`]

@@ -48,7 +48,7 @@ pub const FIRST_UNPRIVILEGED_PORT: u16 = 1024;
 /// - `client_port` omitted on UDP: `Invalid` (there is nowhere to send).
 /// - neither `unicast` nor `multicast`: taken as unicast (the RFC default
 ///   is multicast, but no player we know means that, and we never multicast).
-/// - a `client_port` below [`FIRST_UNPRIVILEGED_PORT`]: not served (so 461
+/// - a `client_port` below `FIRST_UNPRIVILEGED_PORT`: not served (so 461
 ///   if no other alternative is). Players take ports from the ephemeral
 ///   range; a privileged port is a system service of the client's host
 ///   (DNS 53, NTP 123, ...) that a request must not make us flood.

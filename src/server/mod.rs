@@ -1,13 +1,13 @@
 //! The only part with sockets, timers and signals: one thread, one
 //! `smol::LocalExecutor`, one task per RTSP connection.
 //!
-//! - [`conn`]: a connection's I/O loop (read requests, pump media, wait)
+//! - `conn`: a connection's I/O loop (read requests, pump media, wait)
 //!   around its protocol core, [`crate::session::Connection`];
-//! - [`schedule`]: when each connection is next due;
-//! - [`pacer`]: the task that steps the due connections, on its timerfd;
+//! - `schedule`: when each connection is next due;
+//! - `pacer`: the task that steps the due connections, on its timerfd;
 //! - [`media`]: frames out as `writev` (TCP) / `sendmmsg` (UDP) batches;
-//! - [`udp`]: the shared UDP sockets; [`clock`], [`signals`];
-//! - [`budget`]: how much interleaved data a client may send.
+//! - `udp`: the shared UDP sockets; `clock`, [`signals`];
+//! - `budget`: how much interleaved data a client may send.
 
 mod budget;
 mod clock;

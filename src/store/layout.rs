@@ -465,7 +465,7 @@ fn header_crc(fixed: &[u8], params: &[u8]) -> u32 {
 }
 
 /// Encodes the payload file header, with the same `version` as the index
-/// header ([`IdxHeader::version`]).
+/// header (its `version` field).
 pub fn encode_dat_header(nonce: u64, version: u16) -> [u8; DAT_HEADER_LEN] {
     let mut b = [0u8; DAT_HEADER_LEN];
     b[0..8].copy_from_slice(&DAT_MAGIC);
