@@ -3,7 +3,8 @@
 //! of a `start=..&stop=..` window, depacketized into access units by
 //! retina's H.264 and H.265 depacketizers. The window's frames must arrive
 //! exactly, the first a random access point, their RTP timestamps one
-//! recorded frame spacing apart, then the server's RTCP BYE.
+//! recorded frame spacing apart, then the server's RTCP BYE; retina's
+//! TEARDOWN when the session is dropped then ends it on the server.
 //!
 //! retina does not act on a BYE itself (it hands RTCP up as
 //! `CodecItem::Rtcp`), so the test looks for it: that is where a retina
@@ -171,9 +172,20 @@ fn window_case(fixture: &str, codec: Codec, transport: Transport) {
     // our timeout.
     assert!(got.played_for >= Duration::from_millis(3800), "{got:?}");
     assert!(got.played_for < Duration::from_secs(20), "{got:?}");
-    // retina's TEARDOWN (TCP: one attempt on drop) must not be needed for
-    // the test to end; the runtime is dropped with whatever it left.
-    drop(rt);
+    // Dropping the session makes retina send TEARDOWN from a task of the
+    // runtime (TCP: one attempt on the connection; UDP: until it is
+    // answered): the server ends the session on it, all frames counted.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let ended = |log: &str| {
+        log.lines()
+            .find(|l| l.contains(" end: ") && l.ends_with("(teardown)"))
+            .map(str::to_string)
+    };
+    while ended(&server.log()).is_none() && Instant::now() < deadline {
+        rt.block_on(async { tokio::time::sleep(Duration::from_millis(20)).await });
+    }
+    let line = ended(&server.log()).expect("no TEARDOWN from retina within 10 s");
+    assert!(line.contains(" 100 frames, "), "{line}");
 }
 
 #[test]
