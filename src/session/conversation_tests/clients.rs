@@ -15,6 +15,10 @@ const RETINA_SETUP_TCP: &[u8] = include_bytes!("../../../tests/fixtures/retina_s
 const RETINA_SETUP_UDP: &[u8] = include_bytes!("../../../tests/fixtures/retina_setup_udp.txt");
 const RETINA_PLAY: &[u8] = include_bytes!("../../../tests/fixtures/retina_play.txt");
 const RETINA_TEARDOWN: &[u8] = include_bytes!("../../../tests/fixtures/retina_teardown.txt");
+const RETINA_KEEPALIVE_OPTIONS: &[u8] =
+    include_bytes!("../../../tests/fixtures/retina_keepalive_options.txt");
+const RETINA_KEEPALIVE_GET_PARAMETER: &[u8] =
+    include_bytes!("../../../tests/fixtures/retina_keepalive_get_parameter.txt");
 const MPV_OPTIONS: &[u8] = include_bytes!("../../../tests/fixtures/mpv_options.txt");
 const MPV_DESCRIBE: &[u8] = include_bytes!("../../../tests/fixtures/mpv_describe.txt");
 const MPV_SETUP_TCP: &[u8] = include_bytes!("../../../tests/fixtures/mpv_setup_tcp.txt");
@@ -133,6 +137,40 @@ fn retina_over_udp_plays_the_window_then_bye_on_its_rtcp_port() {
     let r = sim.request(RETINA_TEARDOWN);
     assert_eq!(status(&r), "RTSP/1.0 200 OK", "{r}");
     assert!(sim.conn.play.is_none());
+}
+
+/// retina over UDP sends no RTCP receiver reports and does not stop at the
+/// BYE: its keep-alives every half session timeout (OPTIONS first, then
+/// GET_PARAMETER once OPTIONS listed it) are all that keeps the session,
+/// long after the stream ended.
+#[test]
+fn retina_keepalives_keep_its_udp_session_past_the_timeout() {
+    let mut sim = Sim::new(Some(7000));
+    assert_eq!(status(&sim.request(RETINA_DESCRIBE)), "RTSP/1.0 200 OK");
+    let rtcp = "127.0.0.1:17265".parse().unwrap();
+    plays_the_window_then_bye(&mut sim, RETINA_SETUP_UDP, RETINA_PLAY, RtcpDest::Udp(rtcp));
+    // It left the clock 10 s after the PLAY.
+    let play_at = sim.now - 10_000_000;
+    let out = sim.run_until(play_at + 30_000_000);
+    assert_eq!(out.closed, None);
+    let r = sim.request(RETINA_KEEPALIVE_OPTIONS);
+    assert_eq!(status(&r), "RTSP/1.0 200 OK", "{r}");
+    assert!(
+        header(&r, "Public").unwrap().contains("GET_PARAMETER"),
+        "{r}"
+    );
+    let out = sim.run_until(play_at + 60_000_000);
+    assert_eq!(out.closed, None, "alive 60 s after the PLAY");
+    let r = sim.request(RETINA_KEEPALIVE_GET_PARAMETER);
+    assert_eq!(status(&r), "RTSP/1.0 200 OK", "{r}");
+    assert_eq!(header(&r, "CSeq"), Some("5"));
+    let out = sim.run_until(play_at + 200_000_000);
+    assert!(out.frames.is_empty() && out.rtcp.is_empty(), "{out:?}");
+    assert_eq!(
+        out.closed,
+        Some(play_at + 120_000_000),
+        "60 s after the last keep-alive"
+    );
 }
 
 #[test]
