@@ -806,3 +806,7 @@ fn reverse_without_a_start_plays_back_from_where_the_stream_is() {
     let (before, after) = (fwd.frames.last().unwrap().ts_90k, out.frames[0].ts_90k);
     assert_eq!(after.wrapping_sub(before), 3600);
 }
+
+/// retina, mpv and GStreamer's ONVIF replay client, captured against the
+/// real server (tests/fixtures/capture_proxy.py).
+mod clients;
