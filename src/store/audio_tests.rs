@@ -64,17 +64,31 @@ pub(crate) fn write(
     frames: i64,
     audio: Option<AudioTrack>,
 ) -> std::path::PathBuf {
+    write_at(root, camera, T0, frames, audio)
+}
+
+/// [`write`] from `t0_us`.
+pub(crate) fn write_at(
+    root: &Path,
+    camera: u32,
+    t0_us: i64,
+    frames: i64,
+    audio: Option<AudioTrack>,
+) -> std::path::PathBuf {
     let with_audio = audio.is_some();
     let mut w = SegmentWriter::create_with_audio(
         &paths::stream_dir(root, camera, Kind::Regul),
-        header(camera),
+        IdxHeader {
+            start_us: t0_us,
+            ..header(camera)
+        },
         audio,
         false,
     )
     .unwrap();
     let mut chunks = ALAW.chunks_exact(160).cycle();
     for tick in 0..frames * 2 {
-        let t = T0 + tick * G711_PACKET_US;
+        let t = t0_us + tick * G711_PACKET_US;
         if tick % 2 == 0 {
             w.append(t, (tick / 2) % 25 == 0, &video(tick / 2)).unwrap();
         }

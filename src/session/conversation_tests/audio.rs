@@ -4,7 +4,7 @@
 
 use super::*;
 use crate::rtp::ntp_to_unix_us;
-use crate::store::audio_tests::{pcma, write};
+use crate::store::audio_tests::{pcma, write, write_at};
 
 /// 100 video frames (4 s) and 200 A-law packets on camera 3.
 fn audio_sim(udp_rtp_port: Option<u16>) -> Sim {
@@ -263,4 +263,38 @@ fn no_audio_in_reverse_nor_at_scale_2_and_it_resumes_at_scale_1() {
     let a_us = i64::from(first_audio.ts_90k.wrapping_sub(infos[1].2)) * 125;
     assert_eq!(v_us, a_us);
     assert_eq!(out.frames.iter().filter(|f| f.audio).count(), 150);
+}
+
+#[test]
+fn a_gap_is_skipped_on_both_tracks_in_step() {
+    let mut sim = audio_sim(None);
+    // A second recording 10 s later: 25 frames and 50 A-law packets.
+    write_at(&sim._dir.0, 3, T0_UNIX_US + 10_000_000, 25, Some(pcma()));
+    sim.cat = Catalog::open(&sim._dir.0).unwrap();
+    sim.request(FFMPEG_DESCRIBE);
+    sim.request(FFMPEG_SETUP_TCP);
+    sim.request(FFMPEG_SETUP_AUDIO_TCP.as_bytes());
+    let play_at = sim.now;
+    let r = sim.request(ffmpeg_play(5).as_bytes());
+    let infos = rtp_infos(&r);
+    let out = sim.run_until(play_at + 20_000_000);
+    let (a, v): (Vec<Sent>, Vec<Sent>) = out.frames.iter().partition(|f| f.audio);
+    assert_eq!((v.len(), a.len()), (125, 250));
+    // The gap is not waited for: the whole plays in 5 s and a step.
+    assert!(out.frames.last().unwrap().mono_us - play_at < 5_100_000);
+    // At each recorded instant, both tracks' RTP times (from RTP-Info)
+    // are the same, before and after the gap.
+    let rtp_us = |f: &Sent, (rtptime, hz): (u32, i64)| {
+        i64::from(f.ts_90k.wrapping_sub(rtptime)) * 1_000_000 / hz
+    };
+    for f in &v {
+        let twin = a.iter().find(|x| x.time_us == f.time_us).unwrap();
+        assert_eq!(
+            rtp_us(f, (infos[0].2, 90_000)),
+            rtp_us(twin, (infos[1].2, 8000)),
+            "at {}",
+            f.time_us - T0_UNIX_US
+        );
+    }
+    assert!(v.iter().any(|f| f.time_us >= T0_UNIX_US + 10_000_000));
 }
