@@ -298,3 +298,34 @@ fn a_gap_is_skipped_on_both_tracks_in_step() {
     }
     assert!(v.iter().any(|f| f.time_us >= T0_UNIX_US + 10_000_000));
 }
+
+#[test]
+fn audio_set_up_before_video_and_both_without_interleaved() {
+    let mut sim = audio_sim(None);
+    sim.request(FFMPEG_DESCRIBE);
+    let audio = FFMPEG_SETUP_AUDIO_TCP
+        .replace(";interleaved=2-3", "")
+        .replace("Session: 12345678\r\n", "");
+    let r = sim.request(audio.as_bytes());
+    assert!(header(&r, "Transport").unwrap().contains("interleaved=0-1"));
+    let video = String::from_utf8(FFMPEG_SETUP_TCP.to_vec())
+        .unwrap()
+        .replace(";interleaved=0-1", "")
+        .replace("CSeq: 3\r\n", "CSeq: 3\r\nSession: 12345678\r\n");
+    let r = sim.request(video.as_bytes());
+    assert_eq!(status(&r), "RTSP/1.0 200 OK", "{r}");
+    assert!(
+        header(&r, "Transport").unwrap().contains("interleaved=2-3"),
+        "{r}"
+    );
+    let r = sim.request(ffmpeg_play(5).as_bytes());
+    let infos = rtp_infos(&r);
+    assert!(infos[0].0.ends_with("trackID=0") && infos[1].0.ends_with("trackID=1"));
+    let out = sim.run_until(sim.now + 10_000_000);
+    let audio_frames = out.frames.iter().filter(|f| f.audio).count();
+    assert_eq!((out.frames.len() - audio_frames, audio_frames), (100, 200));
+    let rtcp = rtcp_of(&out);
+    let video_ssrc = out.frames.iter().find(|f| !f.audio).unwrap().ssrc;
+    assert!(rtcp.iter().any(|r| r.0 == 3 && r.1 == video_ssrc));
+    assert!(rtcp.iter().any(|r| r.0 == 1 && r.1 != video_ssrc));
+}
