@@ -78,7 +78,9 @@ fn ffmpeg_two_tracks_over_tcp_in_sync() {
     assert_eq!(status(&r), "RTSP/1.0 200 OK", "{r}");
     let body = &r[r.find("\r\n\r\n").unwrap() + 4..];
     let video = body.find("m=video").unwrap();
-    let audio = body.find("m=audio 0 RTP/AVP 8\r\n").expect(body);
+    let audio = body
+        .find("m=audio 0 RTP/AVP 8\r\nc=IN IP4 0.0.0.0\r\n")
+        .expect(body);
     assert!(video < audio, "{body}");
     let audio_part = &body[audio..];
     assert!(audio_part.contains("a=rtpmap:8 PCMA/8000\r\n"), "{body}");
