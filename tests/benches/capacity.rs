@@ -31,7 +31,9 @@
 //! is followed by the same load on a copy of the store with an A-law track
 //! (a 20 ms packet every 20 ms), each session setting up both tracks
 //! (interleaved 0-1 and 2-3); both runs print packets per second and CPU
-//! per GB (audio adds packets, hardly bytes).
+//! per GB (audio adds packets, hardly bytes). `--audio-frame-ms N` [20]:
+//! the length of each stored A-law frame (a multiple of 20 up to 40: one
+//! stored frame goes out as N/20 packets in one `writev`).
 //! Floor experiments by environment: `FLOOR_MMAP=1`
 //! reads the clip through a mapping, `FLOOR_TOUCH=BYTES` touches that much
 //! scattered per-connection memory per frame (one word per cache line).
@@ -238,9 +240,9 @@ fn ensure_load_store(clip: &Path, copies: usize) -> PathBuf {
 /// [`ensure_load_store`] with an A-law track: each copy of the clip one
 /// segment, a 20 ms packet of the ffmpeg sine fixture every 20 ms
 /// interleaved with the video frames.
-fn ensure_load_store_audio(clip: &Path, copies: usize) -> PathBuf {
+fn ensure_load_store_audio(clip: &Path, copies: usize, frame_ms: i64) -> PathBuf {
     let len = std::fs::metadata(clip).unwrap().len();
-    let root = data_dir().join(format!("store-load-{len}-x{copies}-pcma"));
+    let root = data_dir().join(format!("store-load-{len}-x{copies}-pcma{frame_ms}"));
     cached_store(&root, |root| {
         let frames = clip_frames(&std::fs::read(clip).unwrap());
         let alaw = std::fs::read(
@@ -248,7 +250,8 @@ fn ensure_load_store_audio(clip: &Path, copies: usize) -> PathBuf {
                 .join("tests/fixtures/ffmpeg_sine1k_8k_200ms.alaw"),
         )
         .unwrap();
-        let mut samples = alaw.chunks_exact(160).cycle();
+        let alaw = alaw.repeat(2);
+        let mut samples = alaw.chunks_exact(8 * frame_ms as usize).cycle();
         let dir = paths::stream_dir(root, 1, Kind::Regul);
         let clip_us = frames.len() as i64 * FRAME_US;
         for c in 0..copies as i64 {
@@ -272,8 +275,8 @@ fn ensure_load_store_audio(clip: &Path, copies: usize) -> PathBuf {
             for (i, (key, _, payload)) in frames.iter().enumerate() {
                 let t = start_us + i as i64 * FRAME_US;
                 w.append(t, *key, payload).unwrap();
-                for k in 0..FRAME_US / 20_000 {
-                    w.append_audio(t + k * 20_000, samples.next().unwrap())
+                for k in 0..FRAME_US / (frame_ms * 1000) {
+                    w.append_audio(t + k * frame_ms * 1000, samples.next().unwrap())
                         .unwrap();
                 }
             }
@@ -1103,6 +1106,8 @@ struct Opts {
     recorder: usize,
     /// Each load phase followed by the same load with an audio track.
     audio: bool,
+    /// Length of each stored audio frame.
+    audio_frame_ms: i64,
 }
 
 /// `--recorder N`: `ctrtspd record` pinned to the server's core (a board
@@ -1868,6 +1873,7 @@ fn parse_opts(args: &[String]) -> Opts {
         exports: 0,
         recorder: 0,
         audio: false,
+        audio_frame_ms: 20,
     };
     let mut server_args = Vec::new();
     let mut it = args.iter();
@@ -1900,6 +1906,9 @@ fn parse_opts(args: &[String]) -> Opts {
             "--exports" => o.exports = v().parse().unwrap(),
             "--recorder" => o.recorder = v().parse().unwrap(),
             "--audio" => o.audio = true,
+            "--audio-frame-ms" => {
+                o.audio_frame_ms = v().parse::<i64>().unwrap().clamp(20, 40) / 20 * 20
+            }
             "--nice" => {
                 v();
             }
@@ -1949,7 +1958,9 @@ fn main() {
     ensure_clip(&o.clip);
     let copies = ((STAGGER_S + o.seconds) as f64 / 60.0).ceil().max(1.0) as usize;
     let root = ensure_load_store(&o.clip, copies);
-    let audio_root = o.audio.then(|| ensure_load_store_audio(&o.clip, copies));
+    let audio_root = o
+        .audio
+        .then(|| ensure_load_store_audio(&o.clip, copies, o.audio_frame_ms));
     // load and floor alternate, `--rounds` times: the VM's speed drifts by
     // 10-15% from one minute to the next, and alternating pairs let the
     // drift hit both sides alike.
