@@ -14,16 +14,20 @@ fn audio_sim(udp_rtp_port: Option<u16>) -> Sim {
     Sim::with_store(dir, cat, udp_rtp_port)
 }
 
-const FFMPEG_SETUP_AUDIO_TCP: &str = "SETUP rtsp://127.0.0.1:18554/player/regul/3/?start=1709215200/trackID=1 RTSP/1.0\r\n\
-     Transport: RTP/AVP/TCP;unicast;interleaved=2-3\r\nCSeq: 4\r\n\
-     User-Agent: Lavf59.27.100\r\nSession: 12345678\r\n\r\n";
+/// What ffmpeg and GStreamer send for ctrtspd's two-track SDP (see
+/// tests/fixtures/README.md): track 0, then track 1 on its session.
+const FFMPEG_SETUP_V: &[u8] = include_bytes!("../../../tests/fixtures/ffmpeg_setup_audio_tcp.txt");
+const FFMPEG_SETUP_A: &[u8] =
+    include_bytes!("../../../tests/fixtures/ffmpeg_setup_2_audio_tcp.txt");
+const FFMPEG_PLAY_AV: &[u8] = include_bytes!("../../../tests/fixtures/ffmpeg_play_audio_tcp.txt");
+const GST_SETUP_V: &[u8] = include_bytes!("../../../tests/fixtures/gstreamer_setup_audio_tcp.txt");
+const GST_SETUP_A: &[u8] =
+    include_bytes!("../../../tests/fixtures/gstreamer_setup_2_audio_tcp.txt");
+const GST_PLAY_AV: &[u8] = include_bytes!("../../../tests/fixtures/gstreamer_play_audio_tcp.txt");
 
-fn ffmpeg_play(cseq: u32) -> String {
-    format!(
-        "PLAY rtsp://127.0.0.1:18554/player/regul/3/?start=1709215200 RTSP/1.0\r\n\
-         Range: npt=0.000-\r\nCSeq: {cseq}\r\nUser-Agent: Lavf59.27.100\r\n\
-         Session: 12345678\r\n\r\n"
-    )
+/// ffmpeg's audio SETUP as text, to vary.
+fn ffmpeg_setup_audio() -> String {
+    String::from_utf8(FFMPEG_SETUP_A.to_vec()).unwrap()
 }
 
 /// The RTP-Info entries: (url, seq, rtptime) per track.
@@ -95,10 +99,10 @@ fn ffmpeg_two_tracks_over_tcp_in_sync() {
         "{body}"
     );
     assert!(body[video..audio].contains("trackID=0?start=1709215200"));
-    let r = sim.request(FFMPEG_SETUP_TCP);
+    let r = sim.request(FFMPEG_SETUP_V);
     assert_eq!(status(&r), "RTSP/1.0 200 OK", "{r}");
     let sid = sim.session.clone().unwrap();
-    let r = sim.request(FFMPEG_SETUP_AUDIO_TCP.as_bytes());
+    let r = sim.request(FFMPEG_SETUP_A);
     assert_eq!(status(&r), "RTSP/1.0 200 OK", "{r}");
     assert_eq!(sim.session.as_deref(), Some(&*sid), "one session");
     assert!(
@@ -108,12 +112,12 @@ fn ffmpeg_two_tracks_over_tcp_in_sync() {
         "{r}"
     );
     let play_at = sim.now;
-    let r = sim.request(ffmpeg_play(5).as_bytes());
+    let r = sim.request(FFMPEG_PLAY_AV);
     assert_eq!(status(&r), "RTSP/1.0 200 OK", "{r}");
     let infos = rtp_infos(&r);
     assert_eq!(infos.len(), 2, "{r}");
-    assert!(infos[0].0.ends_with("/?start=1709215200/trackID=0"));
-    assert!(infos[1].0.ends_with("/?start=1709215200/trackID=1"));
+    assert!(infos[0].0.ends_with("/3/trackID=0?start=1709215200"));
+    assert!(infos[1].0.ends_with("/3/trackID=1?start=1709215200"));
     let out = sim.run_until(play_at + 10_000_000);
     let (a, v): (Vec<Sent>, Vec<Sent>) = out.frames.iter().partition(|f| f.audio);
     assert_eq!((v.len(), a.len()), (100, 200));
@@ -160,12 +164,32 @@ fn ffmpeg_two_tracks_over_tcp_in_sync() {
 }
 
 #[test]
+fn gstreamer_two_tracks_over_tcp() {
+    let mut sim = audio_sim(None);
+    assert_eq!(status(&sim.request(GST_DESCRIBE)), "RTSP/1.0 200 OK");
+    let r = sim.request(GST_SETUP_V);
+    assert_eq!(status(&r), "RTSP/1.0 200 OK", "{r}");
+    let r = sim.request(GST_SETUP_A);
+    assert_eq!(status(&r), "RTSP/1.0 200 OK", "{r}");
+    assert!(header(&r, "Transport").unwrap().contains("interleaved=2-3"));
+    let r = sim.request(GST_PLAY_AV);
+    assert_eq!(status(&r), "RTSP/1.0 200 OK", "{r}");
+    assert_eq!(rtp_infos(&r).len(), 2, "{r}");
+    let out = sim.run_until(sim.now + 10_000_000);
+    let audio = out.frames.iter().filter(|f| f.audio).count();
+    assert_eq!((out.frames.len() - audio, audio), (100, 200));
+    let rtcp = rtcp_of(&out);
+    let byes: Vec<u8> = rtcp.iter().filter(|r| r.2.is_none()).map(|r| r.0).collect();
+    assert_eq!(byes, vec![1, 3]);
+}
+
+#[test]
 fn a_client_gets_only_the_tracks_it_set_up() {
     // Video only: as before audio existed.
     let mut sim = audio_sim(None);
     sim.request(FFMPEG_DESCRIBE);
-    sim.request(FFMPEG_SETUP_TCP);
-    let r = sim.request(ffmpeg_play(4).as_bytes());
+    sim.request(FFMPEG_SETUP_V);
+    let r = sim.request(FFMPEG_PLAY_AV);
     assert_eq!(rtp_infos(&r).len(), 1, "{r}");
     let out = sim.run_until(sim.now + 10_000_000);
     assert_eq!(out.frames.len(), 100);
@@ -175,16 +199,16 @@ fn a_client_gets_only_the_tracks_it_set_up() {
     // Audio only, on the channels the client asked (0-1).
     let mut sim = audio_sim(None);
     sim.request(FFMPEG_DESCRIBE);
-    let setup = FFMPEG_SETUP_AUDIO_TCP
+    let setup = ffmpeg_setup_audio()
         .replace("interleaved=2-3", "interleaved=0-1")
         .replace("Session: 12345678\r\n", "");
     let r = sim.request(setup.as_bytes());
     assert_eq!(status(&r), "RTSP/1.0 200 OK", "{r}");
     assert!(header(&r, "Transport").unwrap().contains("interleaved=0-1"));
-    let r = sim.request(ffmpeg_play(5).as_bytes());
+    let r = sim.request(FFMPEG_PLAY_AV);
     let infos = rtp_infos(&r);
     assert_eq!(infos.len(), 1, "{r}");
-    assert!(infos[0].0.ends_with("trackID=1"));
+    assert!(infos[0].0.contains("/trackID=1?"));
     let out = sim.run_until(sim.now + 10_000_000);
     assert_eq!(out.frames.len(), 200);
     assert!(out.frames.iter().all(|f| f.audio));
@@ -199,8 +223,8 @@ fn a_client_gets_only_the_tracks_it_set_up() {
 fn a_second_track_without_interleaved_gets_the_next_channels() {
     let mut sim = audio_sim(None);
     sim.request(FFMPEG_DESCRIBE);
-    sim.request(FFMPEG_SETUP_TCP);
-    let setup = FFMPEG_SETUP_AUDIO_TCP.replace(";interleaved=2-3", "");
+    sim.request(FFMPEG_SETUP_V);
+    let setup = ffmpeg_setup_audio().replace(";interleaved=2-3", "");
     let r = sim.request(setup.as_bytes());
     assert!(
         header(&r, "Transport").unwrap().contains("interleaved=2-3"),
@@ -208,7 +232,7 @@ fn a_second_track_without_interleaved_gets_the_next_channels() {
     );
     // A track that is not there.
     let r = sim.request(
-        FFMPEG_SETUP_AUDIO_TCP
+        ffmpeg_setup_audio()
             .replace("trackID=1", "trackID=2")
             .as_bytes(),
     );
@@ -216,8 +240,8 @@ fn a_second_track_without_interleaved_gets_the_next_channels() {
     // No audio track in a recording without one.
     let mut sim = Sim::new(None);
     sim.request(FFMPEG_DESCRIBE);
-    sim.request(FFMPEG_SETUP_TCP);
-    let r = sim.request(FFMPEG_SETUP_AUDIO_TCP.as_bytes());
+    sim.request(FFMPEG_SETUP_V);
+    let r = sim.request(FFMPEG_SETUP_A);
     assert!(status(&r).starts_with("RTSP/1.0 404 Not Found"), "{r}");
 }
 
@@ -284,10 +308,10 @@ fn a_gap_is_skipped_on_both_tracks_in_step() {
     write_at(&sim._dir.0, 3, T0_UNIX_US + 10_000_000, 25, Some(pcma()));
     sim.cat = Catalog::open(&sim._dir.0).unwrap();
     sim.request(FFMPEG_DESCRIBE);
-    sim.request(FFMPEG_SETUP_TCP);
-    sim.request(FFMPEG_SETUP_AUDIO_TCP.as_bytes());
+    sim.request(FFMPEG_SETUP_V);
+    sim.request(FFMPEG_SETUP_A);
     let play_at = sim.now;
-    let r = sim.request(ffmpeg_play(5).as_bytes());
+    let r = sim.request(FFMPEG_PLAY_AV);
     let infos = rtp_infos(&r);
     let out = sim.run_until(play_at + 20_000_000);
     let (a, v): (Vec<Sent>, Vec<Sent>) = out.frames.iter().partition(|f| f.audio);
@@ -315,12 +339,12 @@ fn a_gap_is_skipped_on_both_tracks_in_step() {
 fn audio_set_up_before_video_and_both_without_interleaved() {
     let mut sim = audio_sim(None);
     sim.request(FFMPEG_DESCRIBE);
-    let audio = FFMPEG_SETUP_AUDIO_TCP
+    let audio = ffmpeg_setup_audio()
         .replace(";interleaved=2-3", "")
         .replace("Session: 12345678\r\n", "");
     let r = sim.request(audio.as_bytes());
     assert!(header(&r, "Transport").unwrap().contains("interleaved=0-1"));
-    let video = String::from_utf8(FFMPEG_SETUP_TCP.to_vec())
+    let video = String::from_utf8(FFMPEG_SETUP_V.to_vec())
         .unwrap()
         .replace(";interleaved=0-1", "")
         .replace("CSeq: 3\r\n", "CSeq: 3\r\nSession: 12345678\r\n");
@@ -330,9 +354,9 @@ fn audio_set_up_before_video_and_both_without_interleaved() {
         header(&r, "Transport").unwrap().contains("interleaved=2-3"),
         "{r}"
     );
-    let r = sim.request(ffmpeg_play(5).as_bytes());
+    let r = sim.request(FFMPEG_PLAY_AV);
     let infos = rtp_infos(&r);
-    assert!(infos[0].0.ends_with("trackID=0") && infos[1].0.ends_with("trackID=1"));
+    assert!(infos[0].0.contains("/trackID=0?") && infos[1].0.contains("/trackID=1?"));
     let out = sim.run_until(sim.now + 10_000_000);
     let audio_frames = out.frames.iter().filter(|f| f.audio).count();
     assert_eq!((out.frames.len() - audio_frames, audio_frames), (100, 200));
