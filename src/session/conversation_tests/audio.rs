@@ -365,3 +365,46 @@ fn audio_set_up_before_video_and_both_without_interleaved() {
     assert!(rtcp.iter().any(|r| r.0 == 3 && r.1 == video_ssrc));
     assert!(rtcp.iter().any(|r| r.0 == 1 && r.1 != video_ssrc));
 }
+
+#[test]
+fn pause_then_play_resumes_both_tracks_where_they_stopped() {
+    let mut sim = audio_sim(None);
+    sim.request(GST_DESCRIBE);
+    sim.request(GST_SETUP_V);
+    sim.request(GST_SETUP_A);
+    let t = sim.now;
+    sim.request(GST_PLAY_AV);
+    let before = sim.run_until(t + 1_500_000);
+    let r = sim.request(GST_PAUSE_UDP);
+    assert_eq!(status(&r), "RTSP/1.0 200 OK", "{r}");
+    let paused = sim.run_until(sim.now + 3_000_000);
+    assert!(paused.frames.is_empty());
+    // PLAY without a Range: on from where it stood.
+    let resume = "PLAY rtsp://127.0.0.1:18554/player/regul/3/?start=1709215200 RTSP/1.0\r\n\
+                  CSeq: 6\r\nSession: 12345678\r\n\r\n";
+    let r = sim.request(resume.as_bytes());
+    assert_eq!(status(&r), "RTSP/1.0 200 OK", "{r}");
+    let infos = rtp_infos(&r);
+    let after = sim.run_until(sim.now + 10_000_000);
+    for audio in [false, true] {
+        let pick = |o: &Out| -> Vec<Sent> {
+            o.frames
+                .iter()
+                .filter(|f| f.audio == audio)
+                .copied()
+                .collect()
+        };
+        let (b, a) = (pick(&before), pick(&after));
+        // Every frame once, in order, numbering and RTP time running on.
+        assert_eq!(b.len() + a.len(), if audio { 200 } else { 100 });
+        let (last, next) = (b.last().unwrap(), a.first().unwrap());
+        assert_eq!(next.first_seq, last.first_seq.wrapping_add(1));
+        let step = if audio { 160 } else { 3600 };
+        assert_eq!(next.ts_90k.wrapping_sub(last.ts_90k), step);
+        assert_eq!(
+            next.time_us - last.time_us,
+            if audio { 20_000 } else { 40_000 }
+        );
+        assert_eq!(infos[usize::from(audio)].1, next.first_seq);
+    }
+}
