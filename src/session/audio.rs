@@ -5,8 +5,8 @@
 //! come from the same play position, so the sender reports of the two
 //! tracks map the same recorded wallclock to their own timestamps.
 //!
-//! Audio is sent only at Scale 1, forward, every frame (ONVIF Streaming
-//! §6.4: no audio in reverse or at another Scale): see
+//! Audio is sent only at Scale 1, forward, every frame (ONVIF replay: no
+//! audio in reverse or at another Scale): see
 //! [`Delivery::sends_audio`](super::play::Delivery::sends_audio).
 
 use crate::codec::AudioCodec;

@@ -161,7 +161,7 @@ impl Delivery {
     }
 
     /// Whether audio is sent: only forward at Scale 1, every frame (ONVIF
-    /// Streaming §6.4: no audio in reverse or at another Scale). Speed and
+    /// replay: no audio in reverse or at another Scale). Speed and
     /// `Rate-Control: no` change delivery only: audio goes.
     pub fn sends_audio(&self) -> bool {
         !self.reverse && !self.key_only && self.scale_milli == 1000
