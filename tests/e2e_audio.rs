@@ -159,14 +159,23 @@ fn ffprobe_udp_two_streams_exact_packets() {
 /// threads gst-launch prints a sink's `last-message` late, some twice,
 /// some not at all.)
 #[test]
-fn gstreamer_decodes_both_tracks() {
+fn gstreamer_tcp_decodes_both_tracks() {
+    gstreamer_case("tcp");
+}
+
+#[test]
+fn gstreamer_udp_decodes_both_tracks() {
+    gstreamer_case("udp");
+}
+
+fn gstreamer_case(protocols: &str) {
     require_gstreamer();
     let root = store();
     let server = ServerProcess::start(&root, &[]);
     let url = window_url(&server);
     let (video, audio) = (root.0.join("video.i420"), root.0.join("audio.s16"));
     let pipeline = format!(
-        "rtspsrc name=src location=\"{url}\" protocols=tcp buffer-mode=none \
+        "rtspsrc name=src location=\"{url}\" protocols={protocols} buffer-mode=none \
          src. ! application/x-rtp,media=video ! rtph264depay ! h264parse ! avdec_h264 \
          ! filesink location={} \
          src. ! application/x-rtp,media=audio ! rtppcmadepay ! alawdec \
