@@ -27,6 +27,7 @@ use std::time::{Duration, Instant};
 use common::{
     ServerProcess, TempDir, fixture, require_ffprobe, require_gstreamer, run_with_timeout,
 };
+use ctrtspd::codec::audio::parse_adts;
 use ctrtspd::codec::{AccessUnits, AudioCodec, Codec, write_length_prefixed};
 use ctrtspd::rtp;
 use ctrtspd::store::layout::{AudioTrack, IdxHeader};
@@ -41,14 +42,26 @@ const VIDEO_FRAMES: usize = 100;
 /// 20 ms A-law packets in it.
 const AUDIO_PACKETS: usize = 200;
 
-/// Camera 1: the 100 frames of the H.264 fixture at 25 fps from T0 and a
-/// 20 ms A-law packet every 20 ms (the 200 ms ffmpeg sine, over and over:
-/// 200 whole periods of 1 kHz, so it loops without a click), in one
-/// segment, video and audio records interleaved in time order.
-fn store() -> TempDir {
+/// The audio track of a test store.
+#[derive(Clone, Copy)]
+enum Audio {
+    /// A 20 ms A-law packet every 20 ms: the 200 ms ffmpeg sine, over and
+    /// over (200 whole periods of 1 kHz, so it loops without a click).
+    Pcma,
+    /// AAC LC 16 kHz mono access units (64 ms each) of the 500 ms ffmpeg
+    /// sine, over and over.
+    Aac,
+}
+
+/// AAC access units in the 4 s window: 0..=62, at k × 64 ms.
+const AAC_UNITS: usize = 63;
+
+/// Camera 1: the 100 frames of the H.264 fixture at 25 fps from T0 and an
+/// audio track, in one segment, video and audio records interleaved in
+/// time order.
+fn store_with(audio: Audio) -> TempDir {
     let root = TempDir::new("e2e-audio");
     let h264 = std::fs::read(fixture("ffmpeg_testsrc_h264_gop25.264")).unwrap();
-    let alaw = std::fs::read(fixture("ffmpeg_sine1k_8k_200ms.alaw")).unwrap();
     let aus: Vec<_> = AccessUnits::new(Codec::H264, &h264)
         .map(Result::unwrap)
         .collect();
@@ -67,29 +80,73 @@ fn store() -> TempDir {
         params,
         header_len_bytes: 0,
     };
-    let track = AudioTrack {
-        codec: AudioCodec::Pcma,
-        sample_rate_hz: 8000,
-        channels: 1,
-        config: vec![],
+    // The audio frames: (time, payload).
+    let (track, frames): (AudioTrack, Vec<(i64, Vec<u8>)>) = match audio {
+        Audio::Pcma => {
+            let alaw = std::fs::read(fixture("ffmpeg_sine1k_8k_200ms.alaw")).unwrap();
+            let frames = alaw
+                .chunks_exact(160)
+                .cycle()
+                .take(AUDIO_PACKETS)
+                .enumerate()
+                .map(|(k, b)| (T0_US + k as i64 * 20_000, b.to_vec()))
+                .collect();
+            let track = AudioTrack {
+                codec: AudioCodec::Pcma,
+                sample_rate_hz: 8000,
+                channels: 1,
+                config: vec![],
+            };
+            (track, frames)
+        }
+        Audio::Aac => {
+            let adts = std::fs::read(fixture("ffmpeg_sine1k_16k_mono_500ms.aac")).unwrap();
+            let mut units = vec![];
+            let mut rest = &adts[..];
+            let mut asc = [0; 2];
+            while !rest.is_empty() {
+                let f = parse_adts(rest).unwrap();
+                asc = f.asc;
+                units.push(f.payload.to_vec());
+                rest = &rest[f.frame_len_bytes..];
+            }
+            let frames = units
+                .iter()
+                .cycle()
+                .take(AAC_UNITS)
+                .enumerate()
+                .map(|(k, b)| (T0_US + k as i64 * 64_000, b.clone()))
+                .collect();
+            let track = AudioTrack {
+                codec: AudioCodec::Aac,
+                sample_rate_hz: 16_000,
+                channels: 1,
+                config: asc.to_vec(),
+            };
+            (track, frames)
+        }
     };
     let dir = paths::stream_dir(&root.0, 1, Kind::Regul);
     let mut w = SegmentWriter::create_with_audio(&dir, header, Some(track), false).unwrap();
-    let mut samples = alaw.chunks_exact(160).cycle();
+    let mut frames = frames.into_iter().peekable();
     let mut payload = Vec::new();
-    for k in 0..AUDIO_PACKETS {
-        let t = T0_US + k as i64 * 20_000;
-        if k % 2 == 0 {
-            let au = &aus[k / 2];
-            payload.clear();
-            write_length_prefixed(&mut payload, &au.nals).unwrap();
-            w.append(t, au.keyframe, &payload).unwrap();
+    for (i, au) in aus.iter().enumerate() {
+        let t = T0_US + i as i64 * 40_000;
+        payload.clear();
+        write_length_prefixed(&mut payload, &au.nals).unwrap();
+        w.append(t, au.keyframe, &payload).unwrap();
+        // The audio from this frame's time to the next one's.
+        while let Some((ta, b)) = frames.next_if(|(ta, _)| *ta < t + 40_000) {
+            w.append_audio(ta, &b).unwrap();
         }
-        w.append_audio(t, samples.next().unwrap()).unwrap();
     }
     let end = w.natural_end_us();
     w.finish(end).unwrap();
     root
+}
+
+fn store() -> TempDir {
+    store_with(Audio::Pcma)
 }
 
 fn window_url(server: &ServerProcess) -> String {
@@ -151,6 +208,20 @@ fn ffprobe_tcp_two_streams_exact_packets() {
 #[test]
 fn ffprobe_udp_two_streams_exact_packets() {
     ffprobe_case("udp");
+}
+
+/// H.264 + AAC (RFC 3640 AAC-hbr): ffprobe sees and decodes every unit.
+#[test]
+fn ffprobe_tcp_h264_and_aac() {
+    require_ffprobe();
+    let root = store_with(Audio::Aac);
+    let server = ServerProcess::start(&root, &[]);
+    let streams = probe_streams(&window_url(&server), "tcp");
+    let expected = BTreeMap::from([
+        ("h264".to_string(), (100, 100)),
+        ("aac".to_string(), (AAC_UNITS as u64, AAC_UNITS as u64)),
+    ]);
+    assert_eq!(streams, expected);
 }
 
 /// GStreamer decodes both tracks (`rtspsrc` → depayloaders → decoders)
