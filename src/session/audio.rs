@@ -147,3 +147,7 @@ impl AudioPlay {
         rtcp_for(self.transport, |buf| rtp::write_bye(buf, ssrc, CNAME))
     }
 }
+
+// Boxed once per session that sets up audio: its URL and a few words,
+// seen to grow.
+static_assertions::const_assert!(core::mem::size_of::<AudioPlay>() <= URL_CAPACITY + 160);
