@@ -52,6 +52,8 @@ pub struct Player {
     /// it back, so the frame that was looked at but never sent leaves no hole.
     timeline_before_peek: Timeline,
     peeked: Option<(FrameData, i64)>,
+    /// The cursor yields the audio records too.
+    audio: bool,
     idle_since_mono_us: Option<i64>,
     /// (segment, payload offset) up to which read-ahead was advised.
     prefetched_to: (usize, u64),
@@ -85,6 +87,7 @@ impl Player {
             timeline: Timeline::default(),
             timeline_before_peek: Timeline::default(),
             peeked: None,
+            audio: false,
             idle_since_mono_us: None,
             prefetched_to: (usize::MAX, 0),
         };
@@ -101,6 +104,13 @@ impl Player {
             Step::Gap { .. } | Step::Pending => return Ok(None),
         }
         Ok(Some(p))
+    }
+
+    /// Yields the audio records too, interleaved with the video frames in
+    /// recorded order on the one play timeline (from the next record read).
+    pub fn set_audio(&mut self, audio: bool) {
+        self.audio = audio;
+        self.cursor.set_audio(audio);
     }
 
     /// Codec and parameter sets of the segment being played.
@@ -136,9 +146,10 @@ impl Player {
     /// Moves to the keyframe at or before `time_us`. Returns false (and
     /// stays) if nothing is recorded from there.
     pub fn seek(&mut self, cat: &mut Catalog, time_us: i64) -> Result<bool, StoreError> {
-        let Some(cursor) = Cursor::seek(cat, self.camera, self.kind, time_us)? else {
+        let Some(mut cursor) = Cursor::seek(cat, self.camera, self.kind, time_us)? else {
             return Ok(false);
         };
+        cursor.set_audio(self.audio);
         self.cursor = cursor;
         if self.peeked.take().is_some() {
             self.timeline = self.timeline_before_peek;

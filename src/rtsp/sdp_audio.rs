@@ -4,6 +4,7 @@
 //!
 //! ```text
 //! m=audio 0 RTP/AVP 8
+//! c=IN IP4 0.0.0.0
 //! a=rtpmap:8 PCMA/8000
 //! a=x-onvif-track:AUDIO001
 //! a=control:trackID=1
@@ -29,7 +30,9 @@ pub struct AudioSdpParams<'a> {
     /// RTP payload type (see [`crate::rtp::audio::payload_type`]).
     pub payload_type: u8,
     /// The `m=` port: 0 in an RTSP DESCRIBE answer, the real port in an
-    /// SDP file for a receiver.
+    /// SDP file for a receiver. With 0 the section has its own
+    /// `c=IN IP4 0.0.0.0` line, as the video section: RFC 4566 §5.7 wants
+    /// one in every media section when the session level has none.
     pub port: u16,
     /// The media `a=control` (relative `trackID=1` or an absolute URL);
     /// empty: no control line (an SDP file).
@@ -45,6 +48,9 @@ pub fn write_audio_media(
 ) -> fmt::Result {
     let pt = p.payload_type;
     write!(out, "m=audio {} RTP/AVP {pt}\r\n", p.port)?;
+    if p.port == 0 {
+        out.write_str("c=IN IP4 0.0.0.0\r\n")?;
+    }
     match track.codec {
         AudioCodec::Pcma | AudioCodec::Pcmu => {
             write!(
@@ -105,7 +111,7 @@ mod tests {
         };
         assert_eq!(
             sdp(&pcma, 8),
-            "m=audio 0 RTP/AVP 8\r\na=rtpmap:8 PCMA/8000\r\n\
+            "m=audio 0 RTP/AVP 8\r\nc=IN IP4 0.0.0.0\r\na=rtpmap:8 PCMA/8000\r\n\
              a=x-onvif-track:AUDIO001\r\na=control:trackID=1\r\n"
         );
         let pcmu = AudioTrack {
@@ -122,7 +128,7 @@ mod tests {
         };
         assert_eq!(
             sdp(&aac, 97),
-            "m=audio 0 RTP/AVP 97\r\na=rtpmap:97 MPEG4-GENERIC/48000/2\r\n\
+            "m=audio 0 RTP/AVP 97\r\nc=IN IP4 0.0.0.0\r\na=rtpmap:97 MPEG4-GENERIC/48000/2\r\n\
              a=fmtp:97 streamtype=5;profile-level-id=1;mode=AAC-hbr;sizelength=13;\
              indexlength=3;indexdeltalength=3;config=1190\r\n\
              a=x-onvif-track:AUDIO001\r\na=control:trackID=1\r\n"

@@ -14,9 +14,8 @@ use smol::Async;
 
 use super::Shared;
 use super::budget::InputBudget;
-use super::media::{FrameSend, Sent};
+use super::media::{FramePacketizer, FrameSend, Sent};
 use super::schedule::ConnCell;
-use crate::rtp::Packetizer;
 use crate::rtsp::{self, MAX_REQUEST_BYTES, ParseError};
 use crate::session::{Connection, Env, Play, Poll, Rtcp, RtcpDest, RtpStream, Transport};
 
@@ -40,7 +39,7 @@ pub const OUT_BYTES: usize = crate::session::connection::RESPONSE_BYTES;
 /// not be cut inside a packet).
 pub(crate) struct Inflight {
     pub send: FrameSend,
-    pub packetizer: Packetizer,
+    pub packetizer: FramePacketizer,
     /// Interleaved RTP channel (TCP), to finish a packet after TEARDOWN.
     pub channel: Option<u8>,
 }
@@ -629,7 +628,7 @@ impl Conn {
             {
                 self.core.handle_rtcp(None, heard);
             }
-            match self.with_core(now, None, |core, env| core.poll(env, now)) {
+            match self.with_core(now, (None, None), |core, env| core.poll(env, now)) {
                 Poll::Wait(at) => {
                     return Ok(Wait {
                         at_mono_us: at,
@@ -642,7 +641,11 @@ impl Conn {
                 } => {
                     (self.shared.metrics).frame_started(late_us, unit.frame.record.len_bytes);
                     let (packetizer, channel) = match self.core.play.as_deref() {
-                        Some(play) => (play.packetizer, play.rtp_channel()),
+                        Some(play) if is_audio(&unit) => match play.audio.as_deref() {
+                            Some(a) => (FramePacketizer::Audio(a.packetizer), a.rtp_channel()),
+                            None => continue,
+                        },
+                        Some(play) => (FramePacketizer::Video(play.packetizer), play.rtp_channel()),
                         None => continue,
                     };
                     self.inflight = Some(Inflight {
@@ -690,7 +693,7 @@ impl Conn {
     fn with_core<R>(
         &mut self,
         now: i64,
-        inflight_end_seq: Option<u16>,
+        inflight_end_seq: (Option<u16>, Option<u16>),
         f: impl FnOnce(&mut Connection, &mut Env<'_>) -> R,
     ) -> R {
         let before = (self.core.play.is_some(), self.core.udp_rtcp());
@@ -705,7 +708,8 @@ impl Conn {
                 config: shared.config.session(),
                 udp_rtp_port: shared.udp.as_ref().map(|u| u.rtp_port),
                 unix_us: shared.clock.unix_us(),
-                inflight_end_seq,
+                inflight_end_seq: inflight_end_seq.0,
+                inflight_audio_end_seq: inflight_end_seq.1,
             };
             f(&mut self.core, &mut env)
         };
@@ -739,13 +743,17 @@ impl Conn {
     /// when it cannot be.
     fn answer(&mut self, req: &rtsp::Request<'_>, now: i64) {
         // The RTP-Info seq must name the first packet after a frame still in flight.
-        let inflight_end_seq = (req.method == rtsp::Method::Play)
-            .then(|| {
-                self.inflight
-                    .as_ref()
-                    .map(|i| i.send.end_seq(&i.packetizer))
-            })
-            .flatten();
+        // (Per track: the frame in flight is video's or audio's.)
+        let inflight_end_seq = match &self.inflight {
+            Some(i) if req.method == rtsp::Method::Play => {
+                let end = Some(i.send.end_seq(&i.packetizer));
+                match i.packetizer {
+                    FramePacketizer::Video(_) => (end, None),
+                    FramePacketizer::Audio(_) => (None, end),
+                }
+            }
+            _ => (None, None),
+        };
         let mut buf = [0u8; OUT_BYTES];
         let written = self.with_core(now, inflight_end_seq, |core, env| {
             core.handle_request(env, req, now, &mut buf)
@@ -799,7 +807,7 @@ impl Conn {
     /// Ends the session (if any) with a log line; BYE if it was playing.
     pub fn end_session(&mut self, why: &str) {
         let now = self.shared.clock.mono_us();
-        if let Some(b) = self.with_core(now, None, |core, _| core.end_session(now, why)) {
+        if let Some(b) = self.with_core(now, (None, None), |core, _| core.end_session(now, why)) {
             self.send_rtcp(b);
         }
     }
@@ -810,34 +818,44 @@ impl Conn {
 fn send_frame(
     play: &mut Play,
     f: &mut FrameSend,
-    packetizer: &Packetizer,
+    packetizer: &FramePacketizer,
     tcp: BorrowedFd<'_>,
     shared: &Shared,
 ) -> std::io::Result<(Sent, bool)> {
-    match play.session.transport() {
-        Transport::Tcp { rtp_channel, .. } => Ok((
-            f.send_tcp(tcp, packetizer, rtp_channel, &mut play.rtp)?,
-            false,
-        )),
-        Transport::Udp { rtp, .. } => {
+    // The frame's track: its transport and numbering.
+    let (transport, rtp) = match (is_audio(&f.unit), play.audio.as_deref_mut()) {
+        (true, Some(a)) => (a.transport, &mut a.rtp),
+        (true, None) => return Ok((Sent::Done, false)),
+        (false, _) => (play.session.transport(), &mut play.rtp),
+    };
+    match transport {
+        Transport::Tcp { rtp_channel, .. } => {
+            Ok((f.send_tcp(tcp, packetizer, rtp_channel, rtp)?, false))
+        }
+        Transport::Udp { rtp: to, .. } => {
             let Some(udp) = &shared.udp else {
                 return Ok((Sent::Done, true));
             };
             use std::os::fd::AsFd;
             let mut mmsg = shared.mmsg.borrow_mut();
             Ok((
-                f.send_udp(udp.rtp.as_fd(), &mut mmsg, packetizer, rtp, &mut play.rtp)?,
+                f.send_udp(udp.rtp.as_fd(), &mut mmsg, packetizer, to, rtp)?,
                 true,
             ))
         }
     }
 }
 
+/// True if `unit` is a frame of the audio track.
+fn is_audio(unit: &crate::session::FrameOut) -> bool {
+    unit.frame.record.track == crate::store::layout::TRACK_AUDIO
+}
+
 /// Finishes a TCP frame whose session is gone: the byte stream must not
 /// be cut inside a packet (a frame not started is simply dropped).
 fn send_orphan(
     f: &mut FrameSend,
-    packetizer: &Packetizer,
+    packetizer: &FramePacketizer,
     channel: Option<u8>,
     tcp: BorrowedFd<'_>,
 ) -> std::io::Result<(Sent, bool)> {

@@ -13,7 +13,9 @@ use std::os::fd::BorrowedFd;
 use nix::sys::socket::{MsgFlags, MultiHeaders, SockaddrStorage};
 
 use crate::codec::nals::LengthPrefixed;
-use crate::rtp::{PacketHead, Packetizer, RtpHeader, write_head};
+use crate::rtp::{
+    AudioPacketizer, AudioPackets, Fragment, PacketHead, Packetizer, RtpHeader, write_head,
+};
 use crate::store::FrameData;
 
 /// Packets per `writev` / `sendmmsg`: a 720p keyframe of ~100 KB goes out in
@@ -27,6 +29,45 @@ pub use crate::session::RtpStream;
 
 /// What is sent of a frame: the frame, its numbering.
 pub type Unit = crate::session::FrameOut;
+
+/// How a frame is cut into packets: by the video track's packetizer, or
+/// the audio track's with its payload type. Small and `Copy`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FramePacketizer {
+    /// H.264 / H.265, payload type [`PAYLOAD_TYPE`].
+    Video(Packetizer),
+    /// G.711 / AAC (the payload type is the frame's,
+    /// [`FrameOut::payload_type`](crate::session::FrameOut::payload_type)).
+    Audio(AudioPacketizer),
+}
+
+/// The packets of one frame: (payload, RTP timestamp offset from the
+/// frame's), video or audio.
+enum Packets<'a, V> {
+    Video(V),
+    Audio(AudioPackets<'a>),
+}
+
+impl<'a, V: Iterator<Item = Fragment<'a>>> Iterator for Packets<'a, V> {
+    type Item = (Fragment<'a>, u32);
+
+    fn next(&mut self) -> Option<(Fragment<'a>, u32)> {
+        match self {
+            Self::Video(v) => v.next().map(|f| (f, 0)),
+            Self::Audio(a) => a.next().map(|p| (p.fragment, p.ts_offset)),
+        }
+    }
+}
+
+impl FramePacketizer {
+    /// The packets of `unit`.
+    fn packets<'a>(&self, unit: &'a Unit) -> Packets<'a, impl Iterator<Item = Fragment<'a>>> {
+        match self {
+            Self::Video(p) => Packets::Video(p.fragments(unit.nals())),
+            Self::Audio(p) => Packets::Audio(p.packets(unit.frame.payload())),
+        }
+    }
+}
 
 /// A frame being sent, and how far it got.
 #[derive(Debug)]
@@ -112,7 +153,13 @@ impl<'a> Batch<'a> {
 
     /// Refills with the packets of `unit` after the first `skip`, as many
     /// as fit.
-    fn fill(&mut self, unit: &'a Unit, skip: usize, packetizer: &Packetizer, dest: Dest) -> Filled {
+    fn fill(
+        &mut self,
+        unit: &'a Unit,
+        skip: usize,
+        packetizer: &FramePacketizer,
+        dest: Dest,
+    ) -> Filled {
         let channel = match dest {
             Dest::Tcp(ch) => Some(ch),
             Dest::Udp(_) => None,
@@ -120,19 +167,20 @@ impl<'a> Batch<'a> {
         self.heads.clear();
         self.payloads.clear();
         let mut last = false;
-        let mut frags = packetizer.fragments(unit.nals()).skip(skip);
+        let payload_type = unit.payload_type;
+        let mut frags = packetizer.packets(unit).skip(skip);
         while !self.heads.is_full() {
-            let Some(frag) = frags.next() else {
+            let Some((frag, ts_offset)) = frags.next() else {
                 last = true;
                 break;
             };
             let hdr = RtpHeader {
-                payload_type: PAYLOAD_TYPE,
+                payload_type,
                 marker: frag.marker(),
                 seq: unit
                     .first_seq
                     .wrapping_add((skip + self.heads.len()) as u16),
-                ts_90k: unit.ts_90k,
+                ts_90k: unit.ts_90k.wrapping_add(ts_offset),
                 ssrc: unit.ssrc,
             };
             let mut head = PacketHead::new();
@@ -198,7 +246,7 @@ impl FrameSend {
     pub fn send_tcp(
         &mut self,
         fd: BorrowedFd<'_>,
-        packetizer: &Packetizer,
+        packetizer: &FramePacketizer,
         channel: u8,
         rtp: &mut RtpStream,
     ) -> std::io::Result<Sent> {
@@ -276,7 +324,7 @@ impl FrameSend {
         &mut self,
         fd: BorrowedFd<'_>,
         mmsg: &mut MultiHeaders<SockaddrStorage>,
-        packetizer: &Packetizer,
+        packetizer: &FramePacketizer,
         to: std::net::SocketAddr,
         rtp: &mut RtpStream,
     ) -> std::io::Result<Sent> {
@@ -343,8 +391,8 @@ impl FrameSend {
     }
 
     /// Sequence number right after this frame's last packet.
-    pub fn end_seq(&self, packetizer: &Packetizer) -> u16 {
-        let total = packetizer.fragments(self.unit.nals()).count();
+    pub fn end_seq(&self, packetizer: &FramePacketizer) -> u16 {
+        let total = packetizer.packets(&self.unit).count();
         self.unit.first_seq.wrapping_add(total as u16)
     }
 

@@ -8,6 +8,7 @@
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 
+use super::audio::{AudioPlay, TRACK_AUDIO, TRACK_VIDEO};
 use super::play::{Delivery, FrameOut, Play, Rtcp, RtpStream, UNPACED_BURST_FRAMES, URL_CAPACITY};
 use super::{Refusal, Seek, Session, SessionMethod, State, Transport, Window};
 use crate::auth::{Auth, UserId};
@@ -28,8 +29,11 @@ const PUBLIC: &str =
 /// which is empty when a request is handled.
 pub const RESPONSE_BYTES: usize = 3072;
 
-/// The one track of a recording.
-const TRACK: u8 = 0;
+/// How early an audio frame may be sent: a stored G.711 frame is often a
+/// single 20 ms packet, and sending it with the video frame due before it
+/// (rather than on its own wake-up) halved the CPU that audio costs in the
+/// capacity bench; clients' jitter buffers hold far more than this.
+pub const AUDIO_EARLY_US: i64 = 20_000;
 
 /// Settings of the sessions (from the server's configuration).
 #[derive(Clone, Copy, Debug)]
@@ -66,9 +70,11 @@ pub struct Env<'a> {
     pub udp_rtp_port: Option<u16>,
     /// Wallclock µs since the Unix epoch (relative windows, the live edge).
     pub unix_us: i64,
-    /// Sequence number right after a frame the I/O layer is still writing
-    /// (`None` when none is): the RTP-Info of a PLAY must name the next.
+    /// Sequence number right after a video frame the I/O layer is still
+    /// writing (`None` when none is): the RTP-Info of a PLAY must name the next.
     pub inflight_end_seq: Option<u16>,
+    /// The same for an audio frame in flight.
+    pub inflight_audio_end_seq: Option<u16>,
 }
 
 /// What the connection wants done next ([`Connection::poll`]).
@@ -240,8 +246,14 @@ impl Connection {
         let Some(play) = self.play.as_deref_mut() else {
             return;
         };
+        let audio_rtcp = play.audio.as_ref().and_then(|a| match a.transport {
+            Transport::Tcp { rtcp_channel, .. } => Some(rtcp_channel),
+            Transport::Udp { .. } => None,
+        });
         match (channel, play.session.transport()) {
-            (Some(c), Transport::Tcp { rtcp_channel, .. }) if c == rtcp_channel => {
+            (Some(c), Transport::Tcp { rtcp_channel, .. })
+                if c == rtcp_channel || Some(c) == audio_rtcp =>
+            {
                 play.session.touch(now)
             }
             (None, Transport::Udp { .. }) => play.session.touch(now),
@@ -258,11 +270,12 @@ impl Connection {
             .flatten();
         let secs = (now - play.started_mono_us) as f64 / 1e6;
         log::info!(
-            "session {} end: {} {} {} frames, {} bytes, {:.1} s ({why})",
+            "session {} end: {} {} {} frames, {} audio frames, {} bytes, {:.1} s ({why})",
             play.session.id_str(),
             self.peer,
             play.url,
             play.frames_sent,
+            play.audio.as_ref().map_or(0, |a| a.frames_sent),
             play.bytes_sent,
             secs
         );
@@ -275,7 +288,7 @@ impl Connection {
     pub fn end_on_store_error(&mut self, e: &crate::store::StoreError) -> Option<Rtcp> {
         let play = self.play.as_deref_mut()?;
         log::error!("session {}: store: {e}", play.session.id_str());
-        let bye = play.bye();
+        let bye = play.bye_all();
         play.ending = None;
         play.ended = Some(EndReason::StoreError);
         bye
@@ -288,6 +301,9 @@ impl Connection {
             let Some(play) = self.play.as_deref_mut() else {
                 return Poll::Wait(None);
             };
+            if let Some(bye) = play.take_audio_bye() {
+                return Poll::Rtcp(bye);
+            }
             let expires = play.session.expires_at_mono_us();
             if play.session.expired(now) {
                 log::info!(
@@ -311,12 +327,19 @@ impl Connection {
                 );
                 play.ending = None;
                 play.ended = Some(reason);
-                match play.bye() {
+                match play.bye_all() {
                     Some(b) => return Poll::Rtcp(b),
                     None => continue,
                 }
             }
-            if let Some(rtcp) = play.due_sender_report(now, env.config.sender_report_interval_us) {
+            let sr_interval_us = env.config.sender_report_interval_us;
+            if let Some(rtcp) = play.due_sender_report(now, sr_interval_us) {
+                return Poll::Rtcp(rtcp);
+            }
+            let unpaced = play.delivery.unpaced;
+            if let Some(rtcp) = (play.audio.as_mut())
+                .and_then(|a| a.due_sender_report(now, sr_interval_us, unpaced))
+            {
                 return Poll::Rtcp(rtcp);
             }
             let next = match play.player.peek(env.catalog, now, env.unix_us) {
@@ -345,7 +368,21 @@ impl Connection {
                     }
                 }
                 Ok(Owned::Frame(frame, play_us)) => {
-                    if !play.delivery.reverse
+                    let audio = frame.record.track == crate::store::layout::TRACK_AUDIO;
+                    let wanted = if audio {
+                        play.delivery.sends_audio()
+                            && (play.audio.as_ref())
+                                .is_some_and(|a| a.matches(play.player.segment()))
+                    } else {
+                        play.video
+                    };
+                    if !wanted {
+                        // A track not set up, or audio at this Scale.
+                        play.player.advance();
+                        continue;
+                    }
+                    if !audio
+                        && !play.delivery.reverse
                         && !play
                             .delivery
                             .keeps(frame.record.keyframe, frame.record.time_us)
@@ -365,12 +402,22 @@ impl Connection {
                         play.delivery.burst += 1;
                     } else {
                         let deadline = play.pacer.deadline_mono_us(play_us);
-                        if deadline > now {
-                            return Poll::Wait(Some(deadline.min(expires)));
+                        // Audio may leave a little early, with the video
+                        // frame before it: one wake-up instead of two.
+                        let early_us = if audio { AUDIO_EARLY_US } else { 0 };
+                        if deadline - early_us > now {
+                            return Poll::Wait(Some((deadline - early_us).min(expires)));
                         }
-                        late_us = now - deadline;
+                        late_us = (now - deadline).max(0);
                     }
-                    let frame = play.start_frame(frame, play_us, env.catalog, now, env.unix_us);
+                    let frame = if audio {
+                        match play.start_audio(frame, play_us) {
+                            Some(f) => f,
+                            None => continue,
+                        }
+                    } else {
+                        play.start_frame(frame, play_us, env.catalog, now, env.unix_us)
+                    };
                     return Poll::Frame { frame, late_us };
                 }
                 Ok(Owned::PollAt(t)) => return Poll::Wait(Some(t.min(expires))),
@@ -646,7 +693,8 @@ impl Connection {
     }
 
     /// The reply to a PLAY: the range sent, the Scale and Speed applied
-    /// (when asked), the RTP numbering (`seq`, `rtptime`) it starts with.
+    /// (when asked), the RTP numbering (`seq`, `rtptime`) each track (video,
+    /// audio) starts with.
     fn respond_play(
         out: &mut Out<'_>,
         cseq: u32,
@@ -654,9 +702,10 @@ impl Connection {
         range: impl core::fmt::Display,
         scale: Option<Scale>,
         speed: Option<impl core::fmt::Display>,
-        (seq, rtptime): (u16, u32),
+        (video, audio): ((u16, u32), Option<(u16, u32)>),
     ) {
-        let (sid, url) = (play.session.id_str(), &play.url);
+        let sid = play.session.id_str();
+        let info = RtpInfo { play, video, audio };
         Self::respond(
             out,
             cseq,
@@ -669,10 +718,7 @@ impl Connection {
                 if let Some(speed) = speed {
                     w.header("Speed", speed);
                 }
-                w.header(
-                    "RTP-Info",
-                    format_args!("url={url};seq={seq};rtptime={rtptime}"),
-                );
+                w.header("RTP-Info", info);
             },
             b"",
         );
@@ -739,7 +785,7 @@ impl Connection {
                 "{}",
                 TrackControl {
                     base: url.base,
-                    track: TRACK
+                    track: TRACK_VIDEO
                 }
             );
             s
@@ -770,12 +816,30 @@ impl Connection {
             payload_type: super::PAYLOAD_TYPE,
         };
         let mut sdp = String::new();
-        rtsp::write_sdp(&mut sdp, &params).map_err(|_| {
+        let sdp_error = |_| {
             (
                 Status::InternalServerError,
                 "Internal Server Error: SDP".to_string(),
             )
-        })?;
+        };
+        rtsp::write_sdp(&mut sdp, &params).map_err(sdp_error)?;
+        // The audio track of the window's first segment, if it has one.
+        if let Some(track) = player.segment().audio() {
+            let control = TrackControl {
+                base: url.base,
+                track: TRACK_AUDIO,
+            }
+            .to_string();
+            let p = rtsp::sdp_audio::AudioSdpParams {
+                payload_type: crate::rtp::audio::payload_type(
+                    track,
+                    super::audio::AUDIO_PAYLOAD_TYPE,
+                ),
+                port: 0,
+                control: &control,
+            };
+            rtsp::sdp_audio::write_audio_media(&mut sdp, track, &p).map_err(sdp_error)?;
+        }
         self.described = Some(Described {
             camera: url.camera,
             kind: url.kind,
@@ -843,8 +907,11 @@ impl Connection {
         owner: Option<UserId>,
     ) -> Result<(), Refused> {
         let url = rtsp::parse_player_url(req.uri).map_err(url_error)?;
-        if url.track.is_some_and(|t| t != TRACK) {
-            return Err((Status::NotFound, "Not Found: no such track".into()));
+        // No track: the aggregate URL, video (as before audio existed).
+        let track = url.track.unwrap_or(TRACK_VIDEO);
+        let no_track = || (Status::NotFound, "Not Found: no such track".to_string());
+        if track > TRACK_AUDIO {
+            return Err(no_track());
         }
         let spec = match req.header("Transport").map(rtsp::parse_transport) {
             Some(Ok(spec)) => spec,
@@ -882,17 +949,37 @@ impl Connection {
         };
         let server_rtp_port = env.udp_rtp_port.unwrap_or(0);
         if req.session_id().is_some() {
-            // A second SETUP on the session: a transport change.
+            // A second SETUP on the session: the other track, or a
+            // transport change.
             let play = self.session_of(req)?;
+            if track == TRACK_AUDIO && play.player.segment().audio().is_none() {
+                return Err(no_track());
+            }
             play.session
                 .apply(SessionMethod::Setup, now)
                 .map_err(refusal)?;
-            play.session.set_transport(transport);
-            let (sid, timeout, ssrc) = (
-                play.session.id_str(),
-                play.session.timeout_s(),
-                play.rtp.ssrc,
-            );
+            let (transport, spec) = if track == TRACK_VIDEO {
+                let other = play.audio.as_ref().map(|a| a.transport);
+                let (transport, spec) = apart(transport, spec, other);
+                play.session.set_transport(transport);
+                if !play.video {
+                    play.video = true;
+                    play.url.clear();
+                    let _ = (play.url).push_str(req.uri.get(..URL_CAPACITY).unwrap_or(req.uri));
+                }
+                (transport, spec)
+            } else {
+                let other = play.video.then(|| play.session.transport());
+                apart(transport, spec, other)
+            };
+            if track == TRACK_AUDIO {
+                set_up_audio(play, env, transport, req.uri)?;
+            }
+            let ssrc = match &play.audio {
+                Some(a) if track == TRACK_AUDIO => a.rtp.ssrc,
+                _ => play.rtp.ssrc,
+            };
+            let (sid, timeout) = (play.session.id_str(), play.session.timeout_s());
             Self::respond_setup(
                 out,
                 cseq,
@@ -919,6 +1006,9 @@ impl Connection {
             _ => url.window.resolve(env.unix_us),
         };
         let player = self.open_player(env, url.camera, url.kind, start_us, stop_us)?;
+        if track == TRACK_AUDIO && player.segment().audio().is_none() {
+            return Err(no_track());
+        }
         let codec = player.segment_header().codec;
         let packetizer = Packetizer::for_max_rtp_packet(codec, env.config.max_rtp_packet_bytes)
             .map_err(|_| {
@@ -945,7 +1035,7 @@ impl Connection {
         let mut url_text = heapless::String::new();
         let _ = url_text.push_str(req.uri.get(..req.uri.len().min(URL_CAPACITY)).unwrap_or(""));
         let origin_us = player.next_time_us().unwrap_or(start_us);
-        let play = Play {
+        let mut play = Play {
             session,
             start_us,
             stop_us,
@@ -968,12 +1058,14 @@ impl Connection {
             owner,
             onvif: OnvifPlay::parse_headers(&req.headers).is_ok_and(|o| o.is_onvif()),
             delivery: Delivery::NORMAL,
+            video: track == TRACK_VIDEO,
+            audio: None,
         };
-        let (sid, timeout, ssrc) = (
-            play.session.id_str(),
-            play.session.timeout_s(),
-            play.rtp.ssrc,
-        );
+        if track == TRACK_AUDIO {
+            set_up_audio(&mut play, env, transport, req.uri)?;
+        }
+        let (sid, timeout) = (play.session.id_str(), play.session.timeout_s());
+        let ssrc = play.audio.as_ref().map_or(play.rtp.ssrc, |a| a.rtp.ssrc);
         log::info!(
             "session {sid} start: {} {} over {}",
             self.peer,
@@ -1094,6 +1186,14 @@ impl Connection {
             // A new position: the next frame's packets start right after.
             play.rtp.next_seq = seq;
         }
+        let rtp_us = play.delivery.rtp_us(play_us);
+        let audio = play.audio.as_mut().map(|a| {
+            let seq = env.inflight_audio_end_seq.unwrap_or(a.rtp.next_seq);
+            if seek {
+                a.rtp.next_seq = seq;
+            }
+            (seq, a.rtp_ts(rtp_us))
+        });
         let reply_range = window.reply(asked.unit, first_us, play.player.stop_us());
         let speed = format_args!("{}.{:03}", speed / 1000, speed % 1000);
         Self::respond_play(
@@ -1103,7 +1203,7 @@ impl Connection {
             reply_range,
             scale_asked.then_some(scale),
             speed_asked.then_some(speed),
-            (seq, rtptime),
+            ((seq, rtptime), audio),
         );
         Ok(())
     }
@@ -1173,6 +1273,12 @@ impl Connection {
         let rtptime = play.rtp_ts_90k(play_us);
         let seq = env.inflight_end_seq.unwrap_or(play.rtp.next_seq);
         play.rtp.next_seq = seq;
+        let rtp_us = d.rtp_us(play_us);
+        let audio = play.audio.as_mut().map(|a| {
+            let seq = env.inflight_audio_end_seq.unwrap_or(a.rtp.next_seq);
+            a.rtp.next_seq = seq;
+            (seq, a.rtp_ts(rtp_us))
+        });
         let scale = Scale::from_milli(-i32::try_from(d.scale_milli).unwrap_or(1000));
         let reply_range = ClockRange {
             start_unix_us: Some(start_us),
@@ -1185,7 +1291,7 @@ impl Connection {
             reply_range,
             Some(scale),
             None::<Scale>,
-            (seq, rtptime),
+            ((seq, rtptime), audio),
         );
         Ok(())
     }
@@ -1223,6 +1329,106 @@ impl Connection {
         let _ = self.end_session(now, "teardown");
         Ok(())
     }
+}
+
+/// The `RTP-Info` of a PLAY: each track set up, with the sequence number
+/// and RTP timestamp it resumes at (RFC 2326 §12.33).
+struct RtpInfo<'a> {
+    play: &'a Play,
+    video: (u16, u32),
+    audio: Option<(u16, u32)>,
+}
+
+impl core::fmt::Display for RtpInfo<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let mut sep = "";
+        if self.play.video {
+            let (seq, rtptime) = self.video;
+            write!(f, "url={};seq={seq};rtptime={rtptime}", self.play.url)?;
+            sep = ",";
+        }
+        if let (Some(a), Some((seq, rtptime))) = (&self.play.audio, self.audio) {
+            write!(f, "{sep}url={};seq={seq};rtptime={rtptime}", a.url)?;
+        }
+        Ok(())
+    }
+}
+
+/// Sets up (or moves) the audio track of `play` to `transport`; the
+/// cursor then yields the audio records too.
+fn set_up_audio(
+    play: &mut Play,
+    env: &mut Env<'_>,
+    transport: Transport,
+    url: &str,
+) -> Result<(), Refused> {
+    if let Some(a) = play.audio.as_mut() {
+        a.transport = transport;
+        return Ok(());
+    }
+    let no_track = || (Status::NotFound, "Not Found: no such track".to_string());
+    let track = play.player.segment().audio().ok_or_else(no_track)?.clone();
+    let random = (env.random.random_u64(), env.random.random_u64());
+    let a = AudioPlay::new(
+        &track,
+        transport,
+        env.config.max_rtp_packet_bytes,
+        random,
+        url,
+    )
+    .map_err(|_| {
+        (
+            Status::InternalServerError,
+            "Internal Server Error: audio packetizer".to_string(),
+        )
+    })?;
+    play.audio = Some(Box::new(a));
+    play.player.set_audio(true);
+    Ok(())
+}
+
+/// `transport` for one track, moved off the interleaved channels of the
+/// session's other track (`other`) when they clash: a client that leaves
+/// `interleaved` out gets 0-1 for both otherwise. The reply states the
+/// channels chosen.
+fn apart(
+    transport: Transport,
+    spec: TransportSpec,
+    other: Option<Transport>,
+) -> (Transport, TransportSpec) {
+    let (
+        Transport::Tcp {
+            rtp_channel: a,
+            rtcp_channel: b,
+        },
+        Some(Transport::Tcp {
+            rtp_channel: c,
+            rtcp_channel: d,
+        }),
+    ) = (transport, other)
+    else {
+        return (transport, spec);
+    };
+    if a != c && a != d && b != c && b != d {
+        return (transport, spec);
+    }
+    let Some((rtp_channel, rtcp_channel)) = c
+        .max(d)
+        .checked_add(1)
+        .and_then(|r| Some((r, r.checked_add(1)?)))
+    else {
+        return (transport, spec);
+    };
+    (
+        Transport::Tcp {
+            rtp_channel,
+            rtcp_channel,
+        },
+        TransportSpec::Tcp {
+            rtp_channel,
+            rtcp_channel,
+        },
+    )
 }
 
 /// [`Next`] without the borrow of the player.

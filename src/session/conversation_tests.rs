@@ -9,6 +9,8 @@ use crate::rtp::parse_compound;
 use crate::store::Catalog;
 use crate::store::tests::TempDir;
 
+mod audio;
+
 /// The fixtures' `start=1709215200`.
 const T0_UNIX_US: i64 = 1_709_215_200_000_000;
 const FRAME_US: i64 = 40_000;
@@ -38,6 +40,9 @@ struct Sent {
     time_us: i64,
     keyframe: bool,
     ext: Option<crate::rtp::OnvifReplayExt>,
+    /// A frame of the audio track.
+    audio: bool,
+    ssrc: u32,
 }
 
 /// What came out of the core in a stretch of simulated time.
@@ -67,6 +72,11 @@ impl Sim {
     fn new(udp_rtp_port: Option<u16>) -> Sim {
         let dir = TempDir::new("session");
         let cat = crate::store::tests::record_25fps(&dir.0, 3, T0_UNIX_US, FRAMES);
+        Sim::with_store(dir, cat, udp_rtp_port)
+    }
+
+    /// A simulation over the store in `dir`.
+    fn with_store(dir: TempDir, cat: Catalog, udp_rtp_port: Option<u16>) -> Sim {
         let peer = "127.0.0.1:40000".parse().unwrap();
         let local = "127.0.0.1:554".parse().unwrap();
         Sim {
@@ -97,6 +107,7 @@ impl Sim {
                 udp_rtp_port: self.udp_rtp_port,
                 unix_us: self.unix_us,
                 inflight_end_seq: None,
+                inflight_audio_end_seq: None,
             },
             &mut self.conn,
         )
@@ -138,9 +149,14 @@ impl Sim {
                 }
                 Poll::Frame { frame: f, .. } => {
                     let play = self.conn.play.as_deref_mut().unwrap();
-                    play.rtp.next_seq = f.first_seq.wrapping_add(1);
-                    play.rtp.packets += 1;
-                    play.rtp.octets += f.frame.record.len_bytes;
+                    let audio = f.frame.record.track == crate::store::layout::TRACK_AUDIO;
+                    let rtp = match play.audio.as_deref_mut() {
+                        Some(a) if audio => &mut a.rtp,
+                        _ => &mut play.rtp,
+                    };
+                    rtp.next_seq = f.first_seq.wrapping_add(1);
+                    rtp.packets += 1;
+                    rtp.octets += f.frame.record.len_bytes;
                     out.frames.push(Sent {
                         mono_us: now,
                         ts_90k: f.ts_90k,
@@ -148,6 +164,8 @@ impl Sim {
                         time_us: f.frame.record.time_us,
                         keyframe: f.frame.record.keyframe,
                         ext: f.ext(),
+                        audio,
+                        ssrc: f.ssrc,
                     });
                 }
                 Poll::Rtcp(r) => out.rtcp.push((now, r.dest, r.bytes().to_vec())),

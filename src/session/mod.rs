@@ -10,8 +10,10 @@
 //! - [`play`]: a session's playback state, how the current PLAY delivers
 //!   ([`play::Delivery`]), the ONVIF extension of each frame and the RTCP
 //!   it makes;
+//! - [`audio`]: a session's audio track (transport, numbering, RTCP);
 //! - [`play_range`]: PLAY ranges resolved against the URL's window.
 
+pub mod audio;
 pub mod connection;
 #[cfg(test)]
 mod conversation_tests;

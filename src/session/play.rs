@@ -8,10 +8,11 @@ use crate::playback::{EndReason, Next, Pacer, Player, Rate, pacing};
 use crate::rtp::{self, OnvifReplayExt, Packetizer};
 use crate::store::{Catalog, FrameData, Segment};
 
+use super::audio::AudioPlay;
 use super::{Session, Transport, Window};
 
 /// RTCP CNAME of the server.
-const CNAME: &str = "ctrtspd";
+pub(crate) const CNAME: &str = "ctrtspd";
 
 /// Longest request URI served (414 beyond): the SETUP URL is kept whole
 /// for RTP-Info and the log, and a DESCRIBE response, which repeats the URL
@@ -49,6 +50,8 @@ pub struct FrameOut {
     pub first_seq: u16,
     /// SSRC of the stream (a resumed packet must get the same head bytes).
     pub ssrc: u32,
+    /// RTP payload type of its track.
+    pub payload_type: u8,
     /// The ONVIF replay extension's flags of its first packet (replay
     /// sessions only): flags byte, CSeq byte. Its time is the frame's; kept
     /// this small so the frame in flight grows by no byte.
@@ -157,6 +160,13 @@ impl Delivery {
         }
     }
 
+    /// Whether audio is sent: only forward at Scale 1, every frame (ONVIF
+    /// replay: no audio in reverse or at another Scale). Speed and
+    /// `Rate-Control: no` change delivery only: audio goes.
+    pub fn sends_audio(&self) -> bool {
+        !self.reverse && !self.key_only && self.scale_milli == 1000
+    }
+
     /// Whether the frame at `time_us` (a key frame or not) is sent.
     pub fn keeps(&self, keyframe: bool, time_us: i64) -> bool {
         if !self.key_only {
@@ -248,6 +258,12 @@ pub struct Play {
     pub onvif: bool,
     /// How the current PLAY delivers.
     pub delivery: Delivery,
+    /// The video track is set up (a client may set up the audio only):
+    /// the session's transport is then video's, else audio's.
+    pub video: bool,
+    /// The audio track, once set up (boxed: most sessions have none, and
+    /// the session's fixed size stays bounded).
+    pub audio: Option<Box<AudioPlay>>,
 }
 
 impl Play {
@@ -336,8 +352,41 @@ impl Play {
             ts_90k,
             first_seq: self.rtp.next_seq,
             ssrc: self.rtp.ssrc,
+            payload_type: super::PAYLOAD_TYPE,
             onvif,
         }
+    }
+
+    /// Starts the audio frame at `play_us` (called when it is due): its RTP
+    /// timestamp is at the audio clock rate on the same RTP timeline as
+    /// video's; no ONVIF extension (no room was kept for it).
+    pub fn start_audio(&mut self, frame: FrameData, play_us: i64) -> Option<FrameOut> {
+        let segment = std::rc::Rc::clone(self.player.segment());
+        self.player.advance();
+        let rtp_us = self.delivery.rtp_us(play_us);
+        if !self.video {
+            // Audio only: the stream's end follows the audio frames.
+            if let Some(prev) = self.last_play_us
+                && play_us > prev
+            {
+                self.last_frame_us = play_us - prev;
+            }
+            self.last_play_us = Some(play_us);
+        }
+        let a = self.audio.as_mut()?;
+        let ts = a.rtp_ts(rtp_us);
+        a.last_sent = Some((ts, frame.record.time_us));
+        a.frames_sent += 1;
+        self.bytes_sent += u64::from(frame.record.len_bytes);
+        Some(FrameOut {
+            frame,
+            segment,
+            ts_90k: ts,
+            first_seq: a.rtp.next_seq,
+            ssrc: a.rtp.ssrc,
+            payload_type: a.payload_type,
+            onvif: None,
+        })
     }
 
     /// When the stream ends once the last frame was sent: when its time is
@@ -387,17 +436,52 @@ impl Play {
         })
     }
 
-    /// RTCP BYE: the end of the stream for ffmpeg and GStreamer.
+    /// RTCP BYE: the end of the stream for ffmpeg and GStreamer; the
+    /// video track's, or the audio track's when only audio is set up.
     pub fn bye(&self) -> Option<Rtcp> {
+        if !self.video {
+            return self.audio.as_ref()?.bye();
+        }
         let ssrc = self.rtp.ssrc;
         self.rtcp(|buf| rtp::write_bye(buf, ssrc, CNAME))
+    }
+
+    /// The stream ends: the first BYE (see [`Self::bye`]); the audio
+    /// track's, when both are set up, is left due
+    /// ([`Self::take_audio_bye`]). ffmpeg and GStreamer end a stream only
+    /// when every track said BYE.
+    pub fn bye_all(&mut self) -> Option<Rtcp> {
+        if self.video
+            && let Some(a) = self.audio.as_mut()
+        {
+            a.bye_due = true;
+        }
+        self.bye()
+    }
+
+    /// The audio track's BYE, if left due by [`Self::bye_all`].
+    pub fn take_audio_bye(&mut self) -> Option<Rtcp> {
+        let a = self.audio.as_mut().filter(|a| a.bye_due)?;
+        a.bye_due = false;
+        a.bye()
     }
 
     /// Writes an RTCP packet for the session's transport: framed for the
     /// connection over TCP, bare for the client's RTCP port over UDP.
     fn rtcp(&self, write: impl FnOnce(&mut [u8]) -> Result<usize, rtp::RtcpError>) -> Option<Rtcp> {
+        rtcp_for(self.session.transport(), write)
+    }
+}
+
+/// Writes an RTCP packet for `transport`: framed for the connection over
+/// TCP, bare for the client's RTCP port over UDP.
+pub(crate) fn rtcp_for(
+    transport: Transport,
+    write: impl FnOnce(&mut [u8]) -> Result<usize, rtp::RtcpError>,
+) -> Option<Rtcp> {
+    {
         let mut buf = [0u8; RTCP_BYTES];
-        match self.session.transport() {
+        match transport {
             Transport::Tcp { rtcp_channel, .. } => {
                 let n = write(buf.get_mut(4..)?).ok()?;
                 let len = u16::try_from(n).ok()?.to_be_bytes();

@@ -46,7 +46,7 @@ fn video(n: i64) -> Vec<u8> {
     out
 }
 
-fn pcma() -> AudioTrack {
+pub(crate) fn pcma() -> AudioTrack {
     AudioTrack {
         codec: AudioCodec::Pcma,
         sample_rate_hz: 8000,
@@ -58,18 +58,37 @@ fn pcma() -> AudioTrack {
 /// `frames` video frames at 25 fps; with `audio`, a 20 ms G.711 packet
 /// (160 real A-law samples from ffmpeg) every 20 ms, after the video frame
 /// of the same time.
-fn write(root: &Path, camera: u32, frames: i64, audio: Option<AudioTrack>) -> std::path::PathBuf {
+pub(crate) fn write(
+    root: &Path,
+    camera: u32,
+    frames: i64,
+    audio: Option<AudioTrack>,
+) -> std::path::PathBuf {
+    write_at(root, camera, T0, frames, audio)
+}
+
+/// [`write`] from `t0_us`.
+pub(crate) fn write_at(
+    root: &Path,
+    camera: u32,
+    t0_us: i64,
+    frames: i64,
+    audio: Option<AudioTrack>,
+) -> std::path::PathBuf {
     let with_audio = audio.is_some();
     let mut w = SegmentWriter::create_with_audio(
         &paths::stream_dir(root, camera, Kind::Regul),
-        header(camera),
+        IdxHeader {
+            start_us: t0_us,
+            ..header(camera)
+        },
         audio,
         false,
     )
     .unwrap();
     let mut chunks = ALAW.chunks_exact(160).cycle();
     for tick in 0..frames * 2 {
-        let t = T0 + tick * G711_PACKET_US;
+        let t = t0_us + tick * G711_PACKET_US;
         if tick % 2 == 0 {
             w.append(t, (tick / 2) % 25 == 0, &video(tick / 2)).unwrap();
         }
@@ -141,6 +160,34 @@ fn interleaved_audio_plays_the_same_video_frames() {
     assert_eq!(s.audio, Some(pcma()));
     // The end of the segment follows the video frame rate.
     assert_eq!(seg.end_us(), Some(T0 + 50 * FRAME_US));
+}
+
+#[test]
+fn a_cursor_with_audio_yields_both_tracks_in_time_order() {
+    let dir = TempDir::new("audio-cursor");
+    write(&dir.0, 2, 50, Some(pcma()));
+    let mut cat = Catalog::open(&dir.0).unwrap();
+    // From the keyframe before a time in the second GOP: every record
+    // from it on, video and audio, in recorded order.
+    let mut cur = Cursor::seek(&mut cat, 2, Kind::Regul, T0 + 30 * FRAME_US)
+        .unwrap()
+        .unwrap();
+    cur.set_audio(true);
+    let mut got = vec![];
+    while let Step::Frame(f) = cur.next(&mut cat).unwrap() {
+        got.push((f.record.time_us, f.record.track));
+    }
+    assert_eq!(got.first(), Some(&(T0 + 25 * FRAME_US, TRACK_VIDEO)));
+    assert_eq!(got.len(), 25 * 3, "25 video frames, 50 audio packets");
+    assert!(got.windows(2).all(|w| w[0].0 <= w[1].0));
+    let audio: Vec<i64> = got
+        .iter()
+        .filter(|(_, t)| *t == TRACK_AUDIO)
+        .map(|(t, _)| *t)
+        .collect();
+    assert_eq!(audio.len(), 50);
+    assert_eq!(audio[0], T0 + 25 * FRAME_US);
+    assert!(audio.windows(2).all(|w| w[1] - w[0] == G711_PACKET_US));
 }
 
 #[test]

@@ -6,15 +6,17 @@
 //! written. It never waits: when nothing more is recorded yet it says
 //! [`Step::Pending`] and the caller decides when to ask again.
 //!
-//! It yields the video track only: audio records interleaved in a segment
-//! are stepped over until the session core serves audio.
+//! By default it yields the video track only, stepping over the audio
+//! records interleaved in a segment; [`Cursor::set_audio`] makes it yield
+//! both tracks' records in their recorded (time) order, for a session that
+//! plays the audio track too (one cursor paces both).
 
 use std::rc::Rc;
 
 use super::Kind;
 use super::catalog::{Catalog, SegmentRef};
 use super::error::StoreError;
-use super::layout::TRACK_VIDEO;
+use super::layout::{TRACK_AUDIO, TRACK_VIDEO};
 use super::segment::{FrameData, Segment};
 
 /// What the cursor has next.
@@ -44,6 +46,8 @@ pub struct Cursor {
     /// End of the previous segment, when the cursor just entered a new one:
     /// the gap to report before its first frame.
     pending_gap_from_us: Option<i64>,
+    /// Audio records are yielded too (else stepped over).
+    audio: bool,
     /// Problems met and skipped (torn tails, deleted segments), for logs.
     skipped: Vec<StoreError>,
 }
@@ -94,8 +98,14 @@ impl Cursor {
             seg,
             next,
             pending_gap_from_us: None,
+            audio: false,
             skipped: Vec::new(),
         }
+    }
+
+    /// Yields the audio records too (`true`) or only video (`false`).
+    pub fn set_audio(&mut self, audio: bool) {
+        self.audio = audio;
     }
 
     /// The segment the cursor is in.
@@ -125,7 +135,10 @@ impl Cursor {
             }
             if self.next < self.seg.frames() {
                 match self.seg.frame(self.next) {
-                    Ok(f) if f.record.track != TRACK_VIDEO => {
+                    Ok(f)
+                        if f.record.track != TRACK_VIDEO
+                            && !(self.audio && f.record.track == TRACK_AUDIO) =>
+                    {
                         self.next += 1;
                         continue;
                     }

@@ -27,7 +27,13 @@
 //! `--recorder N` [0] to follow every load phase with the same load while
 //! `ctrtspd record` (on the server's core) records N simulated 4 Mbit/s
 //! cameras (`common::cameras`) into a root beside the served store, and
-//! print the lateness p99 of each pair.
+//! print the lateness p99 of each pair. `--audio` (TCP): every load phase
+//! is followed by the same load on a copy of the store with an A-law track
+//! (a 20 ms packet every 20 ms), each session setting up both tracks
+//! (interleaved 0-1 and 2-3); both runs print packets per second and CPU
+//! per GB (audio adds packets, hardly bytes). `--audio-frame-ms N` [20]:
+//! the length of each stored A-law frame (a multiple of 20 up to 40: one
+//! stored frame goes out as N/20 packets in one `writev`).
 //! Floor experiments by environment: `FLOOR_MMAP=1`
 //! reads the clip through a mapping, `FLOOR_TOUCH=BYTES` touches that much
 //! scattered per-connection memory per frame (one word per cache line).
@@ -90,7 +96,8 @@ use common::process::{Guard, cpu_s, cpu_split, free_port, status_kb, wait_port, 
 use common::rtsp::{Conversation, Response, resolve_control};
 use ctrtspd::codec::{self, AccessUnits, Codec};
 use ctrtspd::rtp::Packetizer;
-use ctrtspd::store::{FrameIn, Kind, ParamSets, Recorder, RecorderConfig};
+use ctrtspd::store::layout::{AudioTrack, IdxHeader};
+use ctrtspd::store::{FrameIn, Kind, ParamSets, Recorder, RecorderConfig, SegmentWriter, paths};
 use smol::Async;
 use smol::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -225,6 +232,56 @@ fn ensure_load_store(clip: &Path, copies: usize) -> PathBuf {
     cached_store(&root, |root| {
         let data = std::fs::read(clip).unwrap();
         import_copies(root, &data, copies, T0_S * 1_000_000, FPS as f64);
+        String::new()
+    });
+    root
+}
+
+/// [`ensure_load_store`] with an A-law track: each copy of the clip one
+/// segment, a 20 ms packet of the ffmpeg sine fixture every 20 ms
+/// interleaved with the video frames.
+fn ensure_load_store_audio(clip: &Path, copies: usize, frame_ms: i64) -> PathBuf {
+    let len = std::fs::metadata(clip).unwrap().len();
+    let root = data_dir().join(format!("store-load-{len}-x{copies}-pcma{frame_ms}"));
+    cached_store(&root, |root| {
+        let frames = clip_frames(&std::fs::read(clip).unwrap());
+        let alaw = std::fs::read(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/fixtures/ffmpeg_sine1k_8k_200ms.alaw"),
+        )
+        .unwrap();
+        let alaw = alaw.repeat(2);
+        let mut samples = alaw.chunks_exact(8 * frame_ms as usize).cycle();
+        let dir = paths::stream_dir(root, 1, Kind::Regul);
+        let clip_us = frames.len() as i64 * FRAME_US;
+        for c in 0..copies as i64 {
+            let start_us = T0_S * 1_000_000 + c * clip_us;
+            let header = IdxHeader {
+                codec: codec::detect(&frames[0].2).unwrap_or(Codec::H264),
+                kind: Kind::Regul,
+                camera: 1,
+                start_us,
+                nonce: c as u64,
+                params: frames[0].1.clone(),
+                header_len_bytes: 0,
+            };
+            let track = AudioTrack {
+                codec: codec::AudioCodec::Pcma,
+                sample_rate_hz: 8000,
+                channels: 1,
+                config: vec![],
+            };
+            let mut w = SegmentWriter::create_with_audio(&dir, header, Some(track), false).unwrap();
+            for (i, (key, _, payload)) in frames.iter().enumerate() {
+                let t = start_us + i as i64 * FRAME_US;
+                w.append(t, *key, payload).unwrap();
+                for k in 0..FRAME_US / (frame_ms * 1000) {
+                    w.append_audio(t + k * frame_ms * 1000, samples.next().unwrap())
+                        .unwrap();
+                }
+            }
+            w.finish(start_us + clip_us).unwrap();
+        }
         String::new()
     });
     root
@@ -372,6 +429,8 @@ struct GenPlan {
     first_packet_only: bool,
     /// Seek test: the `{start}` of each session (overrides stagger).
     starts: Option<Vec<i64>>,
+    /// Set up the audio track too (TCP, interleaved 2-3).
+    audio: bool,
 }
 
 #[derive(Default, Debug)]
@@ -379,6 +438,8 @@ struct SessionStats {
     error: Option<String>,
     bytes: u64,
     packets: u64,
+    /// RTP packets of the audio track.
+    audio_packets: u64,
     lost: u64,
     frames: u64,
     bye: bool,
@@ -650,6 +711,22 @@ async fn session_body(
     let s = c.request("SETUP", &setup_url, &transport).await?;
     let sid = s.session_id().ok_or("SETUP: no Session")?;
     c.c.session = Some(sid);
+    if plan.audio {
+        // The audio section's control (ctrtspd's are absolute).
+        let control = d
+            .body
+            .split("\nm=")
+            .find(|m| m.starts_with("audio"))
+            .and_then(|m| m.lines().find_map(|l| l.trim().strip_prefix("a=control:")))
+            .ok_or("DESCRIBE: no audio track")?
+            .to_string();
+        c.request(
+            "SETUP",
+            &control,
+            "Transport: RTP/AVP/TCP;unicast;interleaved=2-3\r\n",
+        )
+        .await?;
+    }
     let play_url = base.clone().unwrap_or(url.clone());
     let play_sent = epoch.us();
     // Send PLAY; its answer is read by the media loop below (TCP) so that
@@ -832,7 +909,8 @@ fn parse_interleaved(
         let p = &buf[at + 4..at + 4 + n];
         match buf[at + 1] {
             0 => track.rtp(st, p, now),
-            1 => ctl(p),
+            1 | 3 => ctl(p),
+            2 => st.audio_packets += 1,
             _ => {}
         }
         at += 4 + n;
@@ -973,6 +1051,9 @@ struct Measured {
     gb: f64,
     /// Lateness p99 over every frame of every session, ms.
     late_p99_ms: f64,
+    /// RTP packets received, video and audio.
+    packets: (u64, u64),
+    wall_s: f64,
     sessions: usize,
     seconds: i64,
 }
@@ -984,6 +1065,12 @@ impl Measured {
         println!(
             "[{label}] CPU {:.2} s for {:.3} GB = {:.3} CPU s/GB; {:.4} ms CPU per session-second",
             self.cpu_s, self.gb, per_gb, per_ss_ms
+        );
+        let (video, audio) = self.packets;
+        println!(
+            "[{label}] RTP packets {video} video + {audio} audio = {:.0}/s; {:.2} µs CPU per packet",
+            (video + audio) as f64 / self.wall_s,
+            self.cpu_s * 1e6 / (video + audio).max(1) as f64
         );
         if hwm_kb > 0 {
             println!(
@@ -1017,6 +1104,10 @@ struct Opts {
     /// Cameras recorded by `ctrtspd record` beside the server, in load
     /// phases that alternate with load phases without it.
     recorder: usize,
+    /// Each load phase followed by the same load with an audio track.
+    audio: bool,
+    /// Length of each stored audio frame.
+    audio_frame_ms: i64,
 }
 
 /// `--recorder N`: `ctrtspd record` pinned to the server's core (a board
@@ -1246,6 +1337,11 @@ fn measured_run(pid: u32, plan: GenPlan, label: &str) -> (Summary, Measured) {
         cpu_s: cpu,
         gb: s.bytes as f64 / 1e9,
         late_p99_ms: s.late_p99_ms,
+        packets: (
+            stats.iter().map(|s| s.packets).sum(),
+            stats.iter().map(|s| s.audio_packets).sum(),
+        ),
+        wall_s: wall,
         sessions,
         seconds,
     };
@@ -1267,6 +1363,18 @@ fn measured_run(pid: u32, plan: GenPlan, label: &str) -> (Summary, Measured) {
 }
 
 fn phase_load(o: &Opts, root: &Path, tag: &str, stagger_s: i64, recorder: usize) -> Measured {
+    phase_load_tracks(o, root, tag, stagger_s, recorder, false)
+}
+
+/// [`phase_load`], setting up the audio track too when `audio`.
+fn phase_load_tracks(
+    o: &Opts,
+    root: &Path,
+    tag: &str,
+    stagger_s: i64,
+    recorder: usize,
+    audio: bool,
+) -> Measured {
     let recorder = (recorder > 0).then(|| RecorderBeside::start(recorder, o.seconds));
     let port = free_port();
     let http_port = (o.exports > 0).then(free_port);
@@ -1285,6 +1393,7 @@ fn phase_load(o: &Opts, root: &Path, tag: &str, stagger_s: i64, recorder: usize)
         first_packet_only: false,
         expect_bye: o.url == DEFAULT_URL,
         starts: None,
+        audio,
     };
     let label = format!("{tag} ctrtspd {:?} {}x{}s", o.proto, o.sessions, o.seconds);
     // `--perf FILE`: a sampling profile of the server over the run (stopped
@@ -1347,6 +1456,7 @@ fn phase_floor(o: &Opts) -> Measured {
         first_packet_only: false,
         expect_bye: false,
         starts: None,
+        audio: false,
     };
     let how = match o.proto {
         Proto::Tcp => "writev",
@@ -1390,6 +1500,7 @@ fn phase_seek() {
         first_packet_only: true,
         expect_bye: false,
         starts: Some(starts),
+        audio: false,
     };
     println!("[seek] load average {}", load_avg());
     for round in ["first pass (segments opened)", "second pass (warm)"] {
@@ -1484,6 +1595,7 @@ fn phase_gst(o: &Opts) {
         first_packet_only: false,
         expect_bye: false,
         starts: None,
+        audio: false,
     };
     let label = format!(
         "gst-rtsp-server (cores {}) {:?} {}x{}s",
@@ -1760,6 +1872,8 @@ fn parse_opts(args: &[String]) -> Opts {
         rounds: 1,
         exports: 0,
         recorder: 0,
+        audio: false,
+        audio_frame_ms: 20,
     };
     let mut server_args = Vec::new();
     let mut it = args.iter();
@@ -1791,6 +1905,10 @@ fn parse_opts(args: &[String]) -> Opts {
             "--server-arg" => server_args.push(v()),
             "--exports" => o.exports = v().parse().unwrap(),
             "--recorder" => o.recorder = v().parse().unwrap(),
+            "--audio" => o.audio = true,
+            "--audio-frame-ms" => {
+                o.audio_frame_ms = v().parse::<i64>().unwrap().clamp(20, 40) / 20 * 20
+            }
             "--nice" => {
                 v();
             }
@@ -1840,6 +1958,9 @@ fn main() {
     ensure_clip(&o.clip);
     let copies = ((STAGGER_S + o.seconds) as f64 / 60.0).ceil().max(1.0) as usize;
     let root = ensure_load_store(&o.clip, copies);
+    let audio_root = o
+        .audio
+        .then(|| ensure_load_store_audio(&o.clip, copies, o.audio_frame_ms));
     // load and floor alternate, `--rounds` times: the VM's speed drifts by
     // 10-15% from one minute to the next, and alternating pairs let the
     // drift hit both sides alike.
@@ -1862,6 +1983,19 @@ fn main() {
             let tag = format!("warm+recorder {}", o.recorder);
             let r = phase_load(&o, &root, &tag, STAGGER_S, o.recorder);
             late_pairs.push((s.late_p99_ms, r.late_p99_ms));
+        }
+        // `--audio`: the same load with an audio track, right after.
+        if let (Some(s), Some(a_root)) = (&server, &audio_root) {
+            let a = phase_load_tracks(&o, a_root, "warm+audio", STAGGER_S, 0, true);
+            println!(
+                "AUDIO CPU per GB without/with audio {:.3} / {:.3}; packets/s {:.0} / {:.0}; CPU µs per packet {:.2} / {:.2}",
+                s.cpu_s / s.gb,
+                a.cpu_s / a.gb,
+                (s.packets.0 + s.packets.1) as f64 / s.wall_s,
+                (a.packets.0 + a.packets.1) as f64 / a.wall_s,
+                s.cpu_s * 1e6 / (s.packets.0 + s.packets.1).max(1) as f64,
+                a.cpu_s * 1e6 / (a.packets.0 + a.packets.1).max(1) as f64,
+            );
         }
         if !o.only.contains("floor") {
             continue;
