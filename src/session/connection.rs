@@ -1006,6 +1006,19 @@ impl Connection {
         // spec forbids; the Scale applied (stated in the reply) is then 1.
         let onvif = OnvifPlay::parse_headers(&req.headers)
             .map_err(|e| (Status::BadRequest, format!("Bad Request: {e}")))?;
+        let play = self.session_of(req)?;
+        if !onvif.rate_controlled() && matches!(play.session.transport(), Transport::Udp { .. }) {
+            // Unpaced delivery relies on the transport's flow control
+            // (ONVIF Streaming, "Rate-Control header field"): over UDP it
+            // would only overrun the client's socket buffer and lose
+            // frames. The client can set up over TCP instead.
+            return Err((
+                Status::UnsupportedTransport,
+                "Unsupported Transport: Rate-Control: no needs RTP over the RTSP connection \
+                 (RTP/AVP/TCP)"
+                    .into(),
+            ));
+        }
         if onvif.scale_or_normal().is_reverse() {
             return self.play_reverse(env, out, req, &onvif, cseq, now);
         }

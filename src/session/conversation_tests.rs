@@ -806,3 +806,28 @@ fn reverse_without_a_start_plays_back_from_where_the_stream_is() {
     let (before, after) = (fwd.frames.last().unwrap().ts_90k, out.frames[0].ts_90k);
     assert_eq!(after.wrapping_sub(before), 3600);
 }
+
+#[test]
+fn rate_control_no_over_udp_is_refused_with_461() {
+    let mut sim = Sim::new(Some(7000));
+    sim.request(GST_DESCRIBE);
+    sim.request(GST_SETUP_UDP);
+    let r = sim.request(&play_with(4, "Rate-Control: no\r\n"));
+    assert_eq!(
+        status(&r),
+        "RTSP/1.0 461 Unsupported Transport: Rate-Control: no needs RTP over the RTSP \
+         connection (RTP/AVP/TCP)"
+    );
+    assert_eq!(header(&r, "CSeq"), Some("4"));
+    let out = sim.run_until(sim.now + 1_000_000);
+    assert!(out.frames.is_empty() && out.rtcp.is_empty());
+    assert_eq!(
+        sim.conn.play.as_ref().unwrap().session.state(),
+        super::State::Ready
+    );
+    // Paced, the same session plays.
+    let r = sim.request(&play_with(5, "Rate-Control: yes\r\n"));
+    assert_eq!(status(&r), "RTSP/1.0 200 OK", "{r}");
+    assert_eq!(sim.run_until(sim.now + 1_000_000).frames.len(), 26);
+    // Over TCP, unpaced is served (rate_control_no_sends_unpaced_...).
+}
