@@ -5,8 +5,35 @@
 //! argument (`now_mono_us` for pacing and idling, `now_unix_us` for
 //! deciding that a stop time in the past will bring nothing more).
 
-use super::pacing::Timeline;
+use super::pacing::{MAX_FRAME_GAP_US, Timeline};
+use crate::store::layout::FrameRecord;
 use crate::store::{Catalog, Cursor, FrameData, Kind, Step, StoreError};
+
+/// Frames a look ahead for the ONVIF flags reads at most (the next key
+/// frame of a key-frames-only delivery may be a long GOP away).
+pub const LOOK_AHEAD_FRAMES: usize = 4096;
+
+/// What follows a frame ([`Player::look_ahead`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ahead {
+    /// Another frame to send; `gap`: across a gap in the recording.
+    Frame {
+        /// A gap comes first.
+        gap: bool,
+    },
+    /// Nothing more to send: the range's stop (`gap` false) or the end of
+    /// the footage (`gap` true) comes first.
+    End {
+        /// The footage ends (or a gap comes) before the stop.
+        gap: bool,
+    },
+    /// Not known yet (a recording still being written, or further away
+    /// than the look ahead reads).
+    Unknown {
+        /// A gap comes first.
+        gap: bool,
+    },
+}
 
 /// How long a cursor with nothing new waits before asking the store again.
 pub const POLL_INTERVAL_US: i64 = 200_000;
@@ -233,6 +260,101 @@ impl Player {
                 play_us: *play_us,
             }),
             None => Ok(Next::PollAt(now_mono_us + POLL_INTERVAL_US)),
+        }
+    }
+
+    /// What follows, for the ONVIF flags of the frame at `from_us` just
+    /// handed out ([`Self::advance`]d past): looks ahead, without moving,
+    /// for the next frame that `keeps` takes (every frame, or the key
+    /// frames of a key-frames-only delivery), at most
+    /// [`LOOK_AHEAD_FRAMES`] frames.
+    pub fn look_ahead(
+        &self,
+        cat: &mut Catalog,
+        from_us: i64,
+        mut keeps: impl FnMut(&FrameRecord) -> bool,
+        now_unix_us: i64,
+    ) -> Result<Ahead, StoreError> {
+        let mut prev_us = from_us;
+        let mut gap = false;
+        let mut seen = |t: i64, gap: &mut bool| {
+            *gap |= !(0..=MAX_FRAME_GAP_US).contains(&(t - prev_us));
+            prev_us = t;
+        };
+        if let Some((f, _)) = &self.peeked {
+            seen(f.record.time_us, &mut gap);
+            if keeps(&f.record) {
+                return Ok(Ahead::Frame { gap });
+            }
+        }
+        let mut fork = self.cursor.fork();
+        for _ in 0..LOOK_AHEAD_FRAMES {
+            match fork.next(cat)? {
+                Step::Frame(f) => {
+                    if self.stop_us.is_some_and(|s| f.record.time_us >= s) {
+                        return Ok(Ahead::End { gap });
+                    }
+                    seen(f.record.time_us, &mut gap);
+                    if keeps(&f.record) {
+                        return Ok(Ahead::Frame { gap });
+                    }
+                }
+                Step::Gap { .. } => gap = true,
+                Step::Pending => {
+                    // As `peek`: a stop in the past and the recording
+                    // before it complete is the end of the footage.
+                    if self.stop_us.is_some_and(|s| s <= now_unix_us)
+                        && fork.segment().is_finished()
+                    {
+                        return Ok(Ahead::End { gap: true });
+                    }
+                    return Ok(Ahead::Unknown { gap });
+                }
+            }
+        }
+        Ok(Ahead::Unknown { gap })
+    }
+
+    /// Recorded time of the key frame at or before `time_us` (inside a
+    /// gap: the last one before it), without moving; `None` if nothing is
+    /// recorded at or before it.
+    pub fn key_before(&self, cat: &mut Catalog, time_us: i64) -> Result<Option<i64>, StoreError> {
+        let Some(seg) = self.segment_at_or_before(cat, time_us)? else {
+            return Ok(None);
+        };
+        seg.keyframe_at_or_before(time_us)?
+            .map(|i| seg.time_us(i))
+            .transpose()
+    }
+
+    /// True if nothing is recorded in the [`MAX_FRAME_GAP_US`] before
+    /// `time_us`: a frame there starts a section of the recording (after a
+    /// gap, or the first one).
+    pub fn starts_section(&self, cat: &mut Catalog, time_us: i64) -> Result<bool, StoreError> {
+        let before_us = time_us.saturating_sub(1);
+        let Some(seg) = self.segment_at_or_before(cat, before_us)? else {
+            return Ok(true);
+        };
+        Ok(match seg.frame_at_or_before(before_us)? {
+            Some(i) => time_us - seg.time_us(i)? > MAX_FRAME_GAP_US,
+            None => true,
+        })
+    }
+
+    /// The segment starting at or before `time_us`, opened; `None` if
+    /// there is none (or its files are gone).
+    fn segment_at_or_before(
+        &self,
+        cat: &mut Catalog,
+        time_us: i64,
+    ) -> Result<Option<std::rc::Rc<crate::store::Segment>>, StoreError> {
+        let Some(r) = cat.segment_at_or_before(self.camera, self.kind, time_us)? else {
+            return Ok(None);
+        };
+        match cat.open_segment(&r) {
+            Ok(s) => Ok(Some(s)),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e),
         }
     }
 

@@ -1243,20 +1243,24 @@ enum Owned {
 /// nothing is recorded before, or the store fails).
 fn previous_gop(play: &mut Play, env: &mut Env<'_>, now: i64) -> bool {
     let d = play.delivery;
-    if d.gop_start_us <= d.reverse_bound_us
-        || !play
-            .player
-            .seek(env.catalog, d.gop_start_us - 1)
-            .unwrap_or(false)
-    {
+    if d.gop_start_us <= d.reverse_bound_us {
         return false;
     }
-    let key_us = match play.player.peek(env.catalog, now, env.unix_us) {
-        Ok(Next::Frame { frame, .. }) if frame.record.time_us < d.gop_start_us => {
-            frame.record.time_us
-        }
+    // Inside a gap: the last key frame of the section before it.
+    let key_us = match play
+        .player
+        .key_before(env.catalog, d.previous_gop_target_us())
+    {
+        Ok(Some(k)) if k < d.gop_start_us => k,
         _ => return false,
     };
+    if !play.player.seek(env.catalog, key_us).unwrap_or(false) {
+        return false;
+    }
+    match play.player.peek(env.catalog, now, env.unix_us) {
+        Ok(Next::Frame { frame, .. }) if frame.record.time_us == key_us => {}
+        _ => return false,
+    }
     if d.key_only {
         // Key frames only: they follow each other by their distance on
         // the recording (divided by the Scale, as forward).
