@@ -305,6 +305,16 @@ impl Connection {
                 if at > now {
                     return Poll::Wait(Some(at.min(expires)));
                 }
+                if let Some(text) = play.queued_play.take() {
+                    // The current PLAY is over: the queued one begins.
+                    play.ending = None;
+                    if !self.run_queued_play(env, &text, now)
+                        && let Some(play) = self.play.as_deref_mut()
+                    {
+                        play.ending = Some((reason, now));
+                    }
+                    continue;
+                }
                 log::info!(
                     "session {}: end of stream ({reason:?})",
                     play.session.id_str()
@@ -961,6 +971,7 @@ impl Connection {
             owner,
             onvif: OnvifPlay::parse_headers(&req.headers).is_ok_and(|o| o.is_onvif()),
             delivery: Delivery::NORMAL,
+            queued_play: None,
         };
         let (sid, timeout, ssrc) = (
             play.session.id_str(),
@@ -1019,6 +1030,15 @@ impl Connection {
                     .into(),
             ));
         }
+        if onvif.immediate == Some(false)
+            && play.session.state() == State::Playing
+            && play.ended.is_none()
+        {
+            return Self::queue_play(out, req, cseq, play, now);
+        }
+        // Immediate (or unsaid): this PLAY replaces the current one and
+        // any queued one.
+        play.queued_play = None;
         if onvif.scale_or_normal().is_reverse() {
             return self.play_reverse(env, out, req, &onvif, cseq, now);
         }
@@ -1196,6 +1216,81 @@ impl Connection {
         Ok(())
     }
 
+    /// `Immediate: no` while a PLAY is in progress: RFC 2326 §10.5's
+    /// queue, one deep. The request is kept (a copy of its text, parsed
+    /// again when it runs) and takes effect when the current one has
+    /// delivered its range (`poll`, at the stream's end); a second one
+    /// replaces it. The reply comes now, with the range asked: where the
+    /// new data begins is for the client to see in the CSeq byte of the
+    /// 0xABAC extension (ONVIF's reason for that byte), so no RTP-Info.
+    fn queue_play(
+        out: &mut Out<'_>,
+        req: &Request<'_>,
+        cseq: u32,
+        play: &mut Play,
+        now: i64,
+    ) -> Result<(), Refused> {
+        if let Some(Err(rtsp::RangeError::Invalid(why))) =
+            req.header("Range").map(rtsp::parse_range)
+        {
+            return Err((Status::BadRequest, format!("Bad Request: Range: {why}")));
+        }
+        let mut text = format!("PLAY {} RTSP/1.0\r\n", req.uri);
+        for h in req
+            .headers
+            .iter()
+            .filter(|h| !h.name.eq_ignore_ascii_case("Immediate"))
+        {
+            let _ = write!(text, "{}: {}\r\n", h.name, h.value);
+        }
+        text.push_str("\r\n");
+        play.queued_play = Some(text.into_bytes().into_boxed_slice());
+        play.session.touch(now);
+        let sid = play.session.id_str();
+        let range = req.header("Range");
+        Self::respond(
+            out,
+            cseq,
+            |w| {
+                w.header("Session", sid.as_str());
+                if let Some(r) = range {
+                    w.header("Range", r);
+                }
+            },
+            b"",
+        );
+        Ok(())
+    }
+
+    /// Runs the PLAY queued by [`Self::queue_play`] now that the current
+    /// one is over; false if it failed (logged; the stream then ends).
+    fn run_queued_play(&mut self, env: &mut Env<'_>, text: &[u8], now: i64) -> bool {
+        let Ok((req, _)) = rtsp::parse_request(text) else {
+            return false;
+        };
+        let Some(cseq) = req.cseq else { return false };
+        // The reply went when it was queued: this one is not sent.
+        let mut buf = [0u8; RESPONSE_BYTES];
+        let mut o = Out {
+            buf: &mut buf,
+            len: 0,
+            too_large: None,
+            status: 0,
+            auth_failed: false,
+        };
+        match self.play(env, &mut o, &req, cseq, now) {
+            Ok(()) => true,
+            Err((status, reason)) => {
+                log::warn!(
+                    "{}: queued PLAY (CSeq {cseq}) failed: {} {reason}",
+                    self.peer,
+                    status.code()
+                );
+                false
+            }
+        }
+    }
+
     fn pause(
         &mut self,
         out: &mut Out<'_>,
@@ -1207,6 +1302,8 @@ impl Connection {
         play.session
             .apply(SessionMethod::Pause, now)
             .map_err(refusal)?;
+        // A PAUSE discards the queued PLAY (RFC 2326 §10.6).
+        play.queued_play = None;
         let sid = play.session.id_str();
         Self::respond(out, cseq, |w| w.header("Session", sid.as_str()), b"");
         Ok(())
@@ -1286,8 +1383,9 @@ fn previous_gop(play: &mut Play, env: &mut Env<'_>, now: i64) -> bool {
 /// - `Speed`: 0.25 to 16 (clamped), delivery only.
 /// - `Frames: intra[/<ms>]`: key frames only (at least `ms` apart on the
 ///   recording); `predicted` and `all`: every frame (no B-frames are stored).
-/// - Every PLAY is a discontinuity (D on its first frame), `Immediate` or
-///   not: a PLAY always takes effect at once here.
+/// - Every PLAY is a discontinuity (D on its first frame): one with
+///   `Immediate: no` while playing is queued (`Connection::queue_play`)
+///   and starts when the current one ends, the others at once.
 fn delivery(o: &OnvifPlay<'_>, before: Delivery, cseq: u32, play_us: i64, seek: bool) -> Delivery {
     let unpaced = !o.rate_controlled();
     let asked = o.scale_or_normal();

@@ -962,3 +962,82 @@ fn frames_intra_interval_holds_in_reverse() {
     assert!(last.terminal && last.discontinuity && last.clean_point);
     assert!(!out.frames[0].ext.unwrap().terminal);
 }
+
+#[test]
+fn immediate_no_waits_for_the_current_range_immediate_yes_does_not() {
+    let mut sim = onvif_sim();
+    // From Ready, Immediate: no has nothing to wait for.
+    let r = sim.request(&play_with(
+        4,
+        "Immediate: no\r\nRate-Control: yes\r\nRange: clock=20240229T140000Z-20240229T140002Z\r\n",
+    ));
+    assert_eq!(status(&r), "RTSP/1.0 200 OK", "{r}");
+    assert!(header(&r, "RTP-Info").is_some());
+    let first = sim.run_until(sim.now + 500_000);
+    assert_eq!(first.frames.len(), 13);
+    // Playing: queued, answered at once with the range asked.
+    let r = sim.request(&play_with(
+        5,
+        "Immediate: no\r\nRate-Control: yes\r\nRange: clock=20240229T140003Z-20240229T140100Z\r\n",
+    ));
+    assert_eq!(status(&r), "RTSP/1.0 200 OK", "{r}");
+    assert_eq!(
+        header(&r, "Range"),
+        Some("clock=20240229T140003Z-20240229T140100Z")
+    );
+    assert_eq!(header(&r, "RTP-Info"), None);
+    let out = sim.run_until(sim.now + 10_000_000);
+    // The first range to its end (frames 13..50), then the queued one
+    // from the key frame at 3 s: D and its CSeq on its first frame, no
+    // T and no BYE in between.
+    let expected: Vec<i64> = (13..50).chain(75..100).collect();
+    assert_eq!(frame_numbers(&out), expected);
+    let cseqs: Vec<u8> = out.frames.iter().map(|f| f.ext.unwrap().cseq).collect();
+    assert_eq!(cseqs, [vec![4; 37], vec![5; 25]].concat());
+    assert_eq!(
+        edt(&out),
+        vec![(37, false, true, false), (61, true, false, true)]
+    );
+    // Sent once the first range's time was over, at the pace.
+    let (a, b) = (out.frames[36], out.frames[37]);
+    assert_eq!(b.mono_us - a.mono_us, FRAME_US);
+    let byes = out
+        .rtcp
+        .iter()
+        .filter(|r| parse_compound(&r.2[4..]).unwrap().has_bye)
+        .count();
+    assert_eq!(byes, 1, "one BYE, at the very end");
+
+    // PAUSE drops a queued PLAY; Immediate: yes (or no Immediate)
+    // replaces the current one at once, and drops a queued one.
+    let mut sim = onvif_sim();
+    sim.request(&play_with(4, "Rate-Control: yes\r\n"));
+    sim.run_until(sim.now + 200_000);
+    let queued = |sim: &Sim| sim.conn.play.as_ref().unwrap().queued_play.is_some();
+    sim.request(&play_with(
+        5,
+        "Immediate: no\r\nRange: clock=20240229T140003Z-\r\n",
+    ));
+    assert!(queued(&sim));
+    let pause = String::from_utf8(play_with(6, ""))
+        .unwrap()
+        .replace("PLAY", "PAUSE");
+    let r = sim.request(pause.as_bytes());
+    assert_eq!(status(&r), "RTSP/1.0 200 OK", "{r}");
+    assert!(!queued(&sim));
+    sim.request(&play_with(7, "Rate-Control: yes\r\n"));
+    sim.request(&play_with(
+        8,
+        "Immediate: no\r\nRange: clock=20240229T140003Z-\r\n",
+    ));
+    assert!(queued(&sim));
+    sim.request(&play_with(
+        9,
+        "Immediate: yes\r\nRange: clock=20240229T140001Z-\r\n",
+    ));
+    assert!(!queued(&sim));
+    let out = sim.run_until(sim.now + 10_000_000);
+    assert_eq!(frame_numbers(&out), (25..100).collect::<Vec<_>>());
+    let e = out.frames[0].ext.unwrap();
+    assert!(e.discontinuity && e.cseq == 9);
+}

@@ -262,6 +262,9 @@ pub struct Play {
     pub onvif: bool,
     /// How the current PLAY delivers.
     pub delivery: Delivery,
+    /// A PLAY with `Immediate: no` received while playing (its request
+    /// text), to run when the current one ends (RFC 2326 §10.5).
+    pub queued_play: Option<Box<[u8]>>,
 }
 
 impl Play {
@@ -339,7 +342,8 @@ impl Play {
                 clean_point: frame.record.keyframe,
                 discontinuity: self.delivery.discontinuity || after_gap,
                 end_of_section,
-                terminal,
+                // A queued PLAY (`Immediate: no`) goes on after this one.
+                terminal: terminal && self.queued_play.is_none(),
                 ..OnvifReplayExt::default()
             };
             (ext.flags_byte(), self.delivery.cseq)
