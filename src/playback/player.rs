@@ -5,13 +5,16 @@
 //! argument (`now_mono_us` for pacing and idling, `now_unix_us` for
 //! deciding that a stop time in the past will bring nothing more).
 
-use super::pacing::{MAX_FRAME_GAP_US, Timeline};
+use super::pacing::{DEFAULT_FRAME_US, MAX_FRAME_GAP_US, Timeline};
 use crate::store::layout::FrameRecord;
 use crate::store::{Catalog, Cursor, FrameData, Kind, Step, StoreError};
 
 /// Frames a look ahead for the ONVIF flags reads at most (the next key
 /// frame of a key-frames-only delivery may be a long GOP away).
 pub const LOOK_AHEAD_FRAMES: usize = 4096;
+
+/// Segments [`Player::gaps`] reads at most (a month of one-hour segments).
+pub const MAX_GAP_SEGMENTS: usize = 1024;
 
 /// What follows a frame ([`Player::look_ahead`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -33,6 +36,15 @@ pub enum Ahead {
         /// A gap comes first.
         gap: bool,
     },
+}
+
+/// A span of recorded time the play timeline squeezes out, Unix µs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Gap {
+    /// Where the footage before it ends (one frame after its last frame).
+    pub from_us: i64,
+    /// The first frame after it.
+    pub to_us: i64,
 }
 
 /// How long a cursor with nothing new waits before asking the store again.
@@ -356,6 +368,60 @@ impl Player {
             Err(e) if e.is_not_found() => Ok(None),
             Err(e) => Err(e),
         }
+    }
+
+    /// The gaps the play timeline squeezes out from `from_us` on: for
+    /// each pair of consecutive segments more than [`MAX_FRAME_GAP_US`]
+    /// apart, the recorded span that is not played, from one frame
+    /// duration after the last frame before it to the first frame after
+    /// it (as [`super::pacing::Timeline::place`] places them). In time
+    /// order; the walk stops after the first segment that starts past
+    /// `until_us(gaps so far)` (`None`: no limit), or after
+    /// [`MAX_GAP_SEGMENTS`] segments.
+    pub fn gaps(
+        &self,
+        cat: &mut Catalog,
+        from_us: i64,
+        mut until_us: impl FnMut(&[Gap]) -> Option<i64>,
+    ) -> Result<Vec<Gap>, StoreError> {
+        let mut out = Vec::new();
+        // (end of the footage, last frame) of the segment before.
+        let mut prev: Option<(i64, i64)> = None;
+        let mut next = cat.segment_at_or_before(self.camera, self.kind, from_us)?;
+        if next.is_none() {
+            next = cat.segment_after(self.camera, self.kind, from_us)?;
+        }
+        for _ in 0..MAX_GAP_SEGMENTS {
+            let Some(r) = next else { break };
+            next = cat.segment_after(self.camera, self.kind, r.start_us)?;
+            let seg = match cat.open_segment(&r) {
+                Ok(s) => s,
+                Err(e) if e.is_not_found() => continue,
+                Err(e) => return Err(e),
+            };
+            let Some(last) = seg.frames().checked_sub(1) else {
+                continue;
+            };
+            let (first_us, last_us) = (seg.time_us(0)?, seg.time_us(last)?);
+            if let Some((end_us, last_before_us)) = prev
+                && first_us - last_before_us > MAX_FRAME_GAP_US
+                && first_us > from_us
+            {
+                out.push(Gap {
+                    from_us: end_us,
+                    to_us: first_us,
+                });
+            }
+            let frame_us = match last.checked_sub(1).map(|i| seg.time_us(i)).transpose()? {
+                Some(p) if (1..=MAX_FRAME_GAP_US).contains(&(last_us - p)) => last_us - p,
+                _ => DEFAULT_FRAME_US,
+            };
+            prev = Some((last_us + frame_us, last_us));
+            if until_us(&out).is_some_and(|t| r.start_us > t) {
+                break;
+            }
+        }
+        Ok(out)
     }
 
     /// The peeked frame was sent: move past it.

@@ -12,7 +12,7 @@ use super::play::{Delivery, FrameOut, Play, Rtcp, RtpStream, UNPACED_BURST_FRAME
 use super::{Refusal, Seek, Session, SessionMethod, State, Transport, Window};
 use crate::auth::{Auth, UserId};
 use crate::playback::trick::KEY_ONLY_ABOVE_SCALE_MILLI;
-use crate::playback::{EndReason, Next, Pacer, Player, Rate, pacing};
+use crate::playback::{EndReason, Gap, Next, Pacer, Player, Rate, pacing};
 use crate::rtp::Packetizer;
 use crate::rtsp::{
     self, ClockRange, ContentBase, Frames, Method, OnvifPlay, Request, Require, ResponseWriter,
@@ -758,12 +758,21 @@ impl Connection {
             // From npt 0, the window's first frame, which may be before
             // its start: the range must cover every frame sent (GStreamer
             // drops what is past the end of the announced range).
-            duration_us: Window {
-                start_us,
-                stop_us,
-                origin_us: player.next_time_us().unwrap_or(start_us),
-            }
-            .duration_us(),
+            // npt is gapless: the window's footage, its gaps left out.
+            duration_us: {
+                let w = Window {
+                    start_us,
+                    stop_us,
+                    origin_us: player.next_time_us().unwrap_or(start_us),
+                };
+                let gaps = match stop_us {
+                    Some(_) => player
+                        .gaps(env.catalog, w.origin_us, |_| stop_us)
+                        .unwrap_or_default(),
+                    None => Vec::new(),
+                };
+                w.duration_us(&gaps)
+            },
             clock: Some(ClockRange {
                 start_unix_us: Some(player.next_time_us().unwrap_or(start_us)),
                 end_unix_us: stop_us,
@@ -1058,8 +1067,9 @@ impl Connection {
         let play = self.session_of(req)?;
         let was = play.session.state();
         let window = play.window();
+        let gaps = npt_gaps(play, env, range);
         let asked = window
-            .resolve(range, was == State::Ready)
+            .resolve(range, was == State::Ready, &gaps)
             .map_err(|r| (Status::InvalidRange, r.reason().to_string()))?;
         let seek = asked.seek != Seek::Stay;
         if seek {
@@ -1120,7 +1130,7 @@ impl Connection {
             // A new position: the next frame's packets start right after.
             play.rtp.next_seq = seq;
         }
-        let reply_range = window.reply(asked.unit, first_us, play.player.stop_us());
+        let reply_range = window.reply(asked.unit, first_us, play.player.stop_us(), &gaps);
         let speed = format_args!("{}.{:03}", speed / 1000, speed % 1000);
         Self::respond_play(
             out,
@@ -1326,6 +1336,40 @@ impl Connection {
         let _ = self.end_session(now, "teardown");
         Ok(())
     }
+}
+
+/// The gaps of `play`'s window that npt leaves out, as far as a PLAY with
+/// `range` needs them (none for a `clock=` range): up to where its npt
+/// start and end land, where the stream stands, and the window's stop. A
+/// store error leaves npt as recorded offsets (logged by the seek, if any).
+fn npt_gaps(play: &Play, env: &mut Env<'_>, range: Option<rtsp::Range>) -> Vec<Gap> {
+    let (start, end) = match range {
+        Some(rtsp::Range::Clock { .. }) => return Vec::new(),
+        Some(rtsp::Range::Npt { start_us, end_us }) => (start_us, end_us),
+        None => (Some(0), None),
+    };
+    let window = play.window();
+    let here_us = play
+        .player
+        .next_time_us()
+        .or(play.last_sent.map(|(_, t)| t))
+        .unwrap_or(window.origin_us);
+    let stop_us = play.player.stop_us().or(window.stop_us);
+    play.player
+        .gaps(env.catalog, window.origin_us, |g| {
+            // `npt=now-` following a recording: the newest key frame.
+            if start.is_none() && stop_us.is_none() {
+                return None;
+            }
+            let at = |n: Option<u64>| n.map_or(i64::MIN, |n| window.time_at_npt(n, g));
+            Some(
+                here_us
+                    .max(at(start))
+                    .max(at(end))
+                    .max(stop_us.unwrap_or(i64::MIN)),
+            )
+        })
+        .unwrap_or_default()
 }
 
 /// [`Next`] without the borrow of the player.

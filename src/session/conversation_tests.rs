@@ -1041,3 +1041,38 @@ fn immediate_no_waits_for_the_current_range_immediate_yes_does_not() {
     let e = out.frames[0].ext.unwrap();
     assert!(e.discontinuity && e.cseq == 9);
 }
+
+#[test]
+fn npt_is_one_gapless_timeline_with_the_rtp_timestamps_across_a_gap() {
+    // A minute's window: 4 s of footage (frames 0..100), a 6 s gap, 2 s
+    // (frames 250..300).
+    let mut sim = Sim::new(None);
+    with_gap(&mut sim);
+    let describe = String::from_utf8(FFMPEG_DESCRIBE.to_vec())
+        .unwrap()
+        .replace("?start=1709215200", "?start=1709215200&stop=1709215260");
+    let r = sim.request(describe.as_bytes());
+    // 60 s of window, the 6 s gap left out.
+    assert!(r.contains("a=range:npt=0-54.000\r\n"), "{r}");
+    sim.request(FFMPEG_SETUP_TCP);
+    // npt 5 is 5 s of footage in: 1 s into the second recording (frame
+    // 275, a key frame), not the gap at 5 s of recorded time.
+    let r = sim.request(&play_with(4, "Range: npt=5.000-\r\n"));
+    assert_eq!(status(&r), "RTSP/1.0 200 OK", "{r}");
+    assert_eq!(header(&r, "Range"), Some("npt=5.000-54.000"));
+    let out = sim.run_until(sim.now + 3_000_000);
+    assert_eq!(frame_numbers(&out)[0], 275);
+    // From npt 3 (frame 75): the frame after the gap is npt 4, and its RTP
+    // time is 1 s after the reply's rtptime, as npt says.
+    let r = sim.request(&play_with(5, "Range: npt=3.500-\r\n"));
+    assert_eq!(header(&r, "Range"), Some("npt=3.000-54.000"), "{r}");
+    let (_, rtptime) = rtp_info(&r);
+    let out = sim.run_until(sim.now + 10_000_000);
+    let after_gap = out
+        .frames
+        .iter()
+        .find(|f| f.time_us == T0_UNIX_US + 10_000_000)
+        .unwrap();
+    assert_eq!(after_gap.ts_90k.wrapping_sub(rtptime), 90_000);
+    assert_eq!(frame_numbers(&out).len(), 25 + 50);
+}
