@@ -1246,12 +1246,15 @@ impl Connection {
             return Err((Status::BadRequest, format!("Bad Request: Range: {why}")));
         }
         let mut text = format!("PLAY {} RTSP/1.0\r\n", req.uri);
-        for h in req
-            .headers
-            .iter()
-            .filter(|h| !h.name.eq_ignore_ascii_case("Immediate"))
-        {
-            let _ = write!(text, "{}: {}\r\n", h.name, h.value);
+        for h in req.headers.iter() {
+            // When it runs, nothing is left to wait for; it stays an
+            // ONVIF request (the header counts as one).
+            let value = if h.name.eq_ignore_ascii_case("Immediate") {
+                "yes"
+            } else {
+                h.value
+            };
+            let _ = write!(text, "{}: {value}\r\n", h.name);
         }
         text.push_str("\r\n");
         play.queued_play = Some(text.into_bytes().into_boxed_slice());

@@ -8,13 +8,16 @@
 //! cargo bench --bench capacity -- --sessions 1000 --seconds 30        # the target
 //! cargo bench --bench capacity -- --only load --transport udp         # UDP (sendmmsg)
 //! cargo bench --bench capacity -- --only gst --sessions 100           # gst-rtsp-server
+//! cargo bench --bench capacity -- --only unpaced --seconds 120 --rounds 3   # ONVIF Rate-Control: no
+//! cargo bench --bench capacity -- --only reverse --sessions 100 --seconds 20 --rounds 3
 //! ```
 //!
 //! Options (defaults in brackets): `--sessions N` [1000], `--seconds S` of
 //! media per session [30], `--transport tcp|udp` [tcp], `--clip FILE`
 //! (H.264 Annex B) [target/bench-data/clip_720p_4M.264, made with ffmpeg if
 //! missing, see [`CLIP_FFMPEG`]], `--only load|floor|seek|ready|cold|gst`
-//! (repeatable; default: load, floor, seek, ready, cold), `--ramp-ms` over
+//! `|unpaced|reverse` (repeatable; default: load, floor, seek, ready,
+//! cold), `--ramp-ms` over
 //! which sessions connect [2000], `--url TEMPLATE` with `{port}`, `{start}`,
 //! `{stop}` (default: the CamTrace player URL), `--gst-cores` for the
 //! GStreamer server's taskset list [0], `--nice N` to run every process
@@ -58,6 +61,15 @@
 //!   DESCRIBE answered.
 //! - **cold**: `posix_fadvise(DONTNEED)` on every segment file, then the
 //!   load run again: the longest stall across sessions.
+//! - **unpaced** (ONVIF `Rate-Control: no`): one session over TCP with
+//!   the store warm in the page cache, GB/s (bytes over the generator's
+//!   wall time), against the floor writer sending the same frames unpaced
+//!   (`FLOOR_UNPACED`: blocking `writev`, no pacing) to one connection;
+//!   `--rounds` alternating pairs, each figure and the medians printed.
+//! - **reverse**: `--sessions` sessions at `Scale: -1` (the window GOP by
+//!   GOP backwards, paced) and the same sessions forwards (`Range:
+//!   clock=`), alternating `--rounds` times: server CPU per GB of each and
+//!   the ratio.
 //! - **gst**: `tests/benches/gst_rtsp_server.py` (gst-rtsp-server, one
 //!   `filesrc ! qtdemux ! h264parse ! rtph264pay` pipeline per client) on an
 //!   MP4 remux of the clip, same generator.
@@ -372,6 +384,38 @@ struct GenPlan {
     first_packet_only: bool,
     /// Seek test: the `{start}` of each session (overrides stagger).
     starts: Option<Vec<i64>>,
+    /// What the PLAY asks.
+    play: PlayAsk,
+}
+
+/// The PLAY of a generated session: its Range and trick-play headers.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum PlayAsk {
+    /// `Range: npt=0.000-`: forward, paced.
+    Npt,
+    /// `Rate-Control: no` (ONVIF replay): forward, unpaced.
+    Unpaced,
+    /// `Range: clock=<start>-<stop>`: forward, paced (the twin of `Reverse`).
+    Clock,
+    /// `Scale: -1`, `Range: clock=<stop>-<start>`: the window backwards,
+    /// GOP by GOP, paced.
+    Reverse,
+}
+
+impl PlayAsk {
+    /// The PLAY's extra header lines for a window `[start_s, stop_s)`.
+    fn headers(self, start_s: i64, stop_s: i64) -> String {
+        let clock = |a: i64, b: i64| ctrtspd::rtsp::ClockRange {
+            start_unix_us: Some(a * 1_000_000),
+            end_unix_us: Some(b * 1_000_000),
+        };
+        match self {
+            PlayAsk::Npt => "Range: npt=0.000-\r\n".into(),
+            PlayAsk::Unpaced => "Rate-Control: no\r\nRange: npt=0.000-\r\n".into(),
+            PlayAsk::Clock => format!("Range: {}\r\n", clock(start_s, stop_s)),
+            PlayAsk::Reverse => format!("Scale: -1\r\nRange: {}\r\n", clock(stop_s, start_s)),
+        }
+    }
 }
 
 #[derive(Default, Debug)]
@@ -503,8 +547,9 @@ impl Rtsp {
     }
 }
 
-fn url_for(plan: &GenPlan, i: usize) -> String {
-    let start = match &plan.starts {
+/// The `{start}` of session i, Unix seconds.
+fn start_for(plan: &GenPlan, i: usize) -> i64 {
+    match &plan.starts {
         Some(s) => s[i],
         None => {
             T0_S + if plan.stagger {
@@ -513,7 +558,11 @@ fn url_for(plan: &GenPlan, i: usize) -> String {
                 0
             }
         }
-    };
+    }
+}
+
+fn url_for(plan: &GenPlan, i: usize) -> String {
+    let start = start_for(plan, i);
     plan.url_template
         .as_deref()
         .unwrap_or("")
@@ -654,7 +703,12 @@ async fn session_body(
     let play_sent = epoch.us();
     // Send PLAY; its answer is read by the media loop below (TCP) so that
     // packets right behind it are timed correctly.
-    let req = c.c.request("PLAY", &play_url, "Range: npt=0.000-\r\n");
+    let start_s = start_for(plan, i);
+    let req = c.c.request(
+        "PLAY",
+        &play_url,
+        &plan.play.headers(start_s, start_s + plan.seconds),
+    );
     c.stream
         .write_all(req.as_bytes())
         .await
@@ -1285,6 +1339,7 @@ fn phase_load(o: &Opts, root: &Path, tag: &str, stagger_s: i64, recorder: usize)
         first_packet_only: false,
         expect_bye: o.url == DEFAULT_URL,
         starts: None,
+        play: PlayAsk::Npt,
     };
     let label = format!("{tag} ctrtspd {:?} {}x{}s", o.proto, o.sessions, o.seconds);
     // `--perf FILE`: a sampling profile of the server over the run (stopped
@@ -1319,15 +1374,24 @@ fn phase_load(o: &Opts, root: &Path, tag: &str, stagger_s: i64, recorder: usize)
 }
 
 fn phase_floor(o: &Opts) -> Measured {
+    phase_floor_n(o, o.sessions, false).1
+}
+
+/// The floor for `sessions` connections; `unpaced`: as fast as each
+/// connection takes it (`FLOOR_UNPACED`), for `--only unpaced`.
+fn phase_floor_n(o: &Opts, sessions: usize, unpaced: bool) -> (Summary, Measured) {
     let port = free_port();
     let me = std::env::current_exe().unwrap();
+    let mut cmd = pinned("0");
+    if unpaced {
+        cmd.env("FLOOR_UNPACED", "1");
+    }
     let w = Guard::spawn(
-        pinned("0")
-            .arg(me)
+        cmd.arg(me)
             .arg("--floor-writer")
             .args([
                 port.to_string(),
-                o.sessions.to_string(),
+                sessions.to_string(),
                 o.seconds.to_string(),
                 o.clip.display().to_string(),
                 format!("{:?}", o.proto).to_lowercase(),
@@ -1336,9 +1400,9 @@ fn phase_floor(o: &Opts) -> Measured {
     );
     wait_port_floor(port);
     let plan = GenPlan {
-        sessions: o.sessions,
+        sessions,
         seconds: o.seconds,
-        proto: o.proto,
+        proto: if unpaced { Proto::Tcp } else { o.proto },
         url_template: None,
         port,
         ramp_ms: o.ramp_ms,
@@ -1347,15 +1411,118 @@ fn phase_floor(o: &Opts) -> Measured {
         first_packet_only: false,
         expect_bye: false,
         starts: None,
+        play: PlayAsk::Npt,
     };
     let how = match o.proto {
         Proto::Tcp => "writev",
         Proto::Udp => "sendmmsg",
     };
-    let label = format!("floor raw {how} {}x{}s", o.sessions, o.seconds);
-    let (_, m) = measured_run(w.pid(), plan, &label);
+    let pace = if unpaced { " unpaced" } else { "" };
+    let label = format!("floor raw {how}{pace} {sessions}x{}s", o.seconds);
+    let r = measured_run(w.pid(), plan, &label);
     drop(w);
-    m
+    r
+}
+
+/// `--only unpaced` and `--only reverse`: `sessions` sessions of the
+/// load store whose PLAY asks `play` (ONVIF `Rate-Control: no`, or
+/// `Scale: -1` with its forward twin), TCP, against `ctrtspd serve` on
+/// core 0. Prints as the load phase; returns its summary and CPU.
+fn phase_trick(o: &Opts, root: &Path, sessions: usize, play: PlayAsk) -> (Summary, Measured) {
+    let port = free_port();
+    let server = start_server(root, port, "trick");
+    wait_port(port, Duration::from_secs(10)).expect("server did not listen");
+    let plan = GenPlan {
+        sessions,
+        seconds: o.seconds,
+        proto: Proto::Tcp,
+        url_template: Some(DEFAULT_URL.into()),
+        port,
+        ramp_ms: if sessions > 1 { o.ramp_ms } else { 0 },
+        stagger: true,
+        stagger_s: STAGGER_S,
+        first_packet_only: false,
+        expect_bye: true,
+        starts: None,
+        play,
+    };
+    let label = format!("ctrtspd {play:?} TCP {sessions}x{}s", o.seconds);
+    let r = measured_run(server.pid(), plan, &label);
+    drop(server);
+    r
+}
+
+/// `--only unpaced`: one `Rate-Control: no` session's throughput from the
+/// page cache (the store is read once before, so it is warm), against the
+/// floor writing the same frames unpaced (`FLOOR_UNPACED`: a blocking
+/// `writev` per frame, no pacing) to one connection read by the same
+/// generator; `--rounds` alternating pairs.
+fn phase_unpaced(o: &Opts, root: &Path) {
+    let gbps = |s: &Summary| s.mbit_s / 8000.0;
+    let mut pairs = Vec::new();
+    // Warm the page cache with the window (not measured).
+    let _ = phase_trick(o, root, 1, PlayAsk::Unpaced);
+    for round in 0..o.rounds {
+        println!("--- unpaced round {} of {}", round + 1, o.rounds);
+        let (server, _) = phase_trick(o, root, 1, PlayAsk::Unpaced);
+        let (floor, _) = phase_floor_n(o, 1, true);
+        println!(
+            "UNPACED one session {:.3} GB/s ({:.1} MB); floor unpaced writev {:.3} GB/s ({:.1} MB); ratio {:.2}",
+            gbps(&server),
+            server.bytes as f64 / 1e6,
+            gbps(&floor),
+            floor.bytes as f64 / 1e6,
+            gbps(&server) / gbps(&floor)
+        );
+        pairs.push((gbps(&server), gbps(&floor)));
+    }
+    if pairs.len() > 1 {
+        let each: Vec<String> = pairs
+            .iter()
+            .map(|(a, b)| format!("{a:.3}/{b:.3}"))
+            .collect();
+        println!(
+            "UNPACED GB/s server/floor by round: {}; median {:.3} / {:.3}; median ratio {:.2}",
+            each.join(", "),
+            median(pairs.iter().map(|p| p.0).collect()),
+            median(pairs.iter().map(|p| p.1).collect()),
+            median(pairs.iter().map(|p| p.0 / p.1).collect())
+        );
+    }
+}
+
+/// `--only reverse`: CPU per GB of `--sessions` sessions playing their
+/// window backwards (`Scale: -1`, GOP by GOP, paced) against the same
+/// sessions playing it forwards (`Range: clock=`), alternating, `--rounds`
+/// pairs.
+fn phase_reverse(o: &Opts, root: &Path) {
+    let mut pairs = Vec::new();
+    for round in 0..o.rounds {
+        println!("--- reverse round {} of {}", round + 1, o.rounds);
+        let (_, fwd) = phase_trick(o, root, o.sessions, PlayAsk::Clock);
+        let (_, rev) = phase_trick(o, root, o.sessions, PlayAsk::Reverse);
+        let (f, r) = (fwd.cpu_s / fwd.gb, rev.cpu_s / rev.gb);
+        println!(
+            "REVERSE CPU per GB: reverse {r:.3} s/GB ({:.3} GB), forward {f:.3} s/GB ({:.3} GB); ratio {:.2}",
+            rev.gb,
+            fwd.gb,
+            r / f
+        );
+        pairs.push((r, f));
+    }
+    if pairs.len() > 1 {
+        let each: Vec<String> = pairs
+            .iter()
+            .map(|(r, f)| format!("{r:.3}/{f:.3}"))
+            .collect();
+        println!(
+            "REVERSE CPU s/GB reverse/forward by round: {}; median {:.3} / {:.3}; median ratio {:.2}",
+            each.join(", "),
+            median(pairs.iter().map(|p| p.0).collect()),
+            median(pairs.iter().map(|p| p.1).collect()),
+            median(pairs.iter().map(|p| p.0 / p.1).collect())
+        );
+    }
 }
 
 /// The floor writer accepts exactly N connections: probe with a file flag
@@ -1390,6 +1557,7 @@ fn phase_seek() {
         first_packet_only: true,
         expect_bye: false,
         starts: Some(starts),
+        play: PlayAsk::Npt,
     };
     println!("[seek] load average {}", load_avg());
     for round in ["first pass (segments opened)", "second pass (warm)"] {
@@ -1484,6 +1652,7 @@ fn phase_gst(o: &Opts) {
         first_packet_only: false,
         expect_bye: false,
         starts: None,
+        play: PlayAsk::Npt,
     };
     let label = format!(
         "gst-rtsp-server (cores {}) {:?} {}x{}s",
@@ -1520,6 +1689,9 @@ fn floor_writer(args: &[String]) {
         Vec::leak(std::fs::read(&args[3]).unwrap())
     };
     let udp = args.get(4).is_some_and(|a| a == "udp");
+    // `--only unpaced`: every frame due at once, blocking writes (one
+    // connection), no sleep between rounds.
+    let unpaced = std::env::var_os("FLOOR_UNPACED").is_some();
     // UDP: one socket for all, one sendmmsg per frame (as the server).
     let usock = UdpSocket::bind("127.0.0.1:0").unwrap();
     usock.set_nonblocking(true).unwrap();
@@ -1604,7 +1776,7 @@ fn floor_writer(args: &[String]) {
                         let p: u16 = String::from_utf8_lossy(&line).trim().parse().unwrap_or(9);
                         dest = Some(SocketAddr::from(([127, 0, 0, 1], p)).into());
                     }
-                    s.set_nonblocking(true).unwrap();
+                    s.set_nonblocking(!unpaced).unwrap();
                     s.set_nodelay(true).unwrap();
                     conns.push(Some(Conn {
                         s,
@@ -1624,7 +1796,8 @@ fn floor_writer(args: &[String]) {
         for (ci, slot) in conns.iter_mut().enumerate() {
             let Some(c) = slot else { continue };
             while c.k < total_frames
-                && c.start + Duration::from_micros((c.k as i64 * FRAME_US) as u64) <= now
+                && (unpaced
+                    || c.start + Duration::from_micros((c.k as i64 * FRAME_US) as u64) <= now)
             {
                 let pkts = &frames[(c.first_frame + c.k) % frames.len()];
                 if touch > 0 {
@@ -1722,7 +1895,9 @@ fn floor_writer(args: &[String]) {
                 closed += 1;
             }
         }
-        std::thread::sleep(Duration::from_millis(1));
+        if !unpaced {
+            std::thread::sleep(Duration::from_millis(1));
+        }
     }
     lag_us.sort_unstable();
     println!(
@@ -1903,6 +2078,12 @@ fn main() {
             median(late_pairs.iter().map(|p| p.0).collect()),
             median(late_pairs.iter().map(|p| p.1).collect())
         );
+    }
+    if o.only.contains("unpaced") {
+        phase_unpaced(&o, &root);
+    }
+    if o.only.contains("reverse") {
+        phase_reverse(&o, &root);
     }
     if o.only.contains("seek") {
         phase_seek();
