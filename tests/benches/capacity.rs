@@ -945,6 +945,8 @@ struct Summary {
     first_p50_ms: f64,
     first_p99_ms: f64,
     mbit_s: f64,
+    /// From the first frame's arrival to the last one's, any session, s.
+    media_s: f64,
 }
 
 fn summarize(stats: &[SessionStats], wall_s: f64, seconds: i64, label: &str) -> Summary {
@@ -980,6 +982,11 @@ fn summarize(stats: &[SessionStats], wall_s: f64, seconds: i64, label: &str) -> 
         first_p50_ms: pct(&first, 0.5),
         first_p99_ms: pct(&first, 0.99),
         mbit_s: bytes as f64 * 8.0 / 1e6 / wall_s,
+        media_s: {
+            let arrivals = stats.iter().flat_map(|s| s.arrival_ms.iter().copied());
+            let (lo, hi) = arrivals.fold((u32::MAX, 0), |(lo, hi), a| (lo.min(a), hi.max(a)));
+            f64::from(hi.saturating_sub(lo)) / 1000.0
+        },
     };
     println!(
         "[{label}] sessions {} failed {} short(<90% frames) {} BYE {} | frames {} lost pkts {} | {:.1} MB in {:.1} s = {:.0} Mbit/s ({:.2} Mbit/s per session over its window)",
@@ -1458,23 +1465,44 @@ fn phase_trick(o: &Opts, root: &Path, sessions: usize, play: PlayAsk) -> (Summar
 /// `writev` per frame, no pacing) to one connection read by the same
 /// generator; `--rounds` alternating pairs.
 fn phase_unpaced(o: &Opts, root: &Path) {
-    let gbps = |s: &Summary| s.mbit_s / 8000.0;
+    // Bytes over the time from the first frame's arrival to the last's
+    // (the RTSP set-up and the BYE wait left out).
+    let gbps = |s: &Summary| s.bytes as f64 / 1e9 / s.media_s.max(1e-3);
     let mut pairs = Vec::new();
+    let mut per_cpu = Vec::new();
     // Warm the page cache with the window (not measured).
     let _ = phase_trick(o, root, 1, PlayAsk::Unpaced);
     for round in 0..o.rounds {
         println!("--- unpaced round {} of {}", round + 1, o.rounds);
-        let (server, _) = phase_trick(o, root, 1, PlayAsk::Unpaced);
-        let (floor, _) = phase_floor_n(o, 1, true);
+        let (server, sm) = phase_trick(o, root, 1, PlayAsk::Unpaced);
+        let (floor, fm) = phase_floor_n(o, 1, true);
         println!(
-            "UNPACED one session {:.3} GB/s ({:.1} MB); floor unpaced writev {:.3} GB/s ({:.1} MB); ratio {:.2}",
+            "UNPACED one session {:.3} GB/s ({:.1} MB in {:.3} s); floor unpaced writev {:.3} GB/s ({:.1} MB in {:.3} s); ratio {:.2}",
             gbps(&server),
             server.bytes as f64 / 1e6,
+            server.media_s,
             gbps(&floor),
             floor.bytes as f64 / 1e6,
+            floor.media_s,
             gbps(&server) / gbps(&floor)
         );
+        // On a shared machine the wall time is the scheduler's: GB per
+        // CPU second of the sender is what one core would sustain.
+        let (s_cpu, f_cpu) = (sm.gb / sm.cpu_s.max(1e-3), fm.gb / fm.cpu_s.max(1e-3));
+        println!(
+            "UNPACED GB per sender CPU second: server {s_cpu:.3}, floor {f_cpu:.3}; ratio {:.2}",
+            s_cpu / f_cpu
+        );
         pairs.push((gbps(&server), gbps(&floor)));
+        per_cpu.push((s_cpu, f_cpu));
+    }
+    if per_cpu.len() > 1 {
+        println!(
+            "UNPACED GB per CPU second server/floor: median {:.3} / {:.3}; median ratio {:.2}",
+            median(per_cpu.iter().map(|p| p.0).collect()),
+            median(per_cpu.iter().map(|p| p.1).collect()),
+            median(per_cpu.iter().map(|p| p.0 / p.1).collect())
+        );
     }
     if pairs.len() > 1 {
         let each: Vec<String> = pairs
@@ -2022,7 +2050,7 @@ fn main() {
     let mut late_pairs: Vec<(f64, f64)> = Vec::new();
     let (mut server_sum, mut floor_sum) = ((0.0, 0.0), (0.0, 0.0));
     for round in 0..o.rounds {
-        if o.rounds > 1 {
+        if o.rounds > 1 && (o.only.contains("load") || o.only.contains("floor")) {
             println!("--- round {} of {}", round + 1, o.rounds);
         }
         let server = o
