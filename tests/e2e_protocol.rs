@@ -810,3 +810,39 @@ fn play_npt_now_starts_at_the_newest_keyframe() {
     assert!(aus[0].is_idr_with_params(), "{:?}", aus[0]);
     assert_steps(&aus, "from the newest keyframe");
 }
+
+/// npt is the gapless timeline of the footage, the RTP timestamps' own:
+/// with alarm clips of 4 s at T0 and T0+60, the SDP announces the window
+/// with the gap left out, and `npt=6-7` is 2 s into the second clip
+/// (T0+62..63, 25 frames from a key frame), not the gap at T0+6.
+#[test]
+fn npt_seeks_across_alarm_gaps_on_the_gapless_timeline() {
+    let root = TempDir::new("e2e-proto-npt-gaps");
+    for k in 0..2 {
+        import(
+            &root,
+            1,
+            "alarm",
+            T0 + 60 * k,
+            "ffmpeg_testsrc_h264_gop25.264",
+        );
+    }
+    let server = ServerProcess::start(&root, &[]);
+    let url = server.url(&format!("alarm/1/?start={T0}&stop={}", T0 + 70));
+    let mut c = Client::connect(&server);
+    let r = c.send("DESCRIBE", &url, &[]);
+    assert_eq!(r.status_line, "RTSP/1.0 200 OK");
+    // 70 s of window less the 56 s between the clips.
+    assert!(r.body.contains("a=range:npt=0-14.000\r\n"), "{}", r.body);
+    drop(c);
+    let (mut c, sid) = set_up(&server, &url);
+    let r = c.send("PLAY", &url, &[("Session", &sid), ("Range", "npt=6-7")]);
+    assert_eq!(r.status_line, "RTSP/1.0 200 OK");
+    assert_eq!(r.header("Range"), Some("npt=6.000-7.000"));
+    let rtptime = rtp_info_field(r.header("RTP-Info").unwrap(), "rtptime");
+    let (aus, _) = play_out(&mut c, 0);
+    assert_eq!(aus.len(), 25, "AUs of npt=6-7");
+    assert!(aus[0].is_idr_with_params(), "{:?}", aus[0]);
+    assert_eq!(aus[0].ts_90k, rtptime);
+    assert_steps(&aus, "npt=6-7");
+}

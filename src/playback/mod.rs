@@ -6,4 +6,4 @@ pub mod player;
 pub mod trick;
 
 pub use pacing::{Pacer, Rate, Timeline};
-pub use player::{EndReason, Next, Player};
+pub use player::{Ahead, EndReason, Gap, Next, Player};

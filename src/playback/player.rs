@@ -5,8 +5,47 @@
 //! argument (`now_mono_us` for pacing and idling, `now_unix_us` for
 //! deciding that a stop time in the past will bring nothing more).
 
-use super::pacing::Timeline;
+use super::pacing::{DEFAULT_FRAME_US, MAX_FRAME_GAP_US, Timeline};
+use crate::store::layout::FrameRecord;
 use crate::store::{Catalog, Cursor, FrameData, Kind, Step, StoreError};
+
+/// Frames a look ahead for the ONVIF flags reads at most (the next key
+/// frame of a key-frames-only delivery may be a long GOP away).
+pub const LOOK_AHEAD_FRAMES: usize = 4096;
+
+/// Segments [`Player::gaps`] reads at most (a month of one-hour segments).
+pub const MAX_GAP_SEGMENTS: usize = 1024;
+
+/// What follows a frame ([`Player::look_ahead`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ahead {
+    /// Another frame to send; `gap`: across a gap in the recording.
+    Frame {
+        /// A gap comes first.
+        gap: bool,
+    },
+    /// Nothing more to send: the range's stop (`gap` false) or the end of
+    /// the footage (`gap` true) comes first.
+    End {
+        /// The footage ends (or a gap comes) before the stop.
+        gap: bool,
+    },
+    /// Not known yet (a recording still being written, or further away
+    /// than the look ahead reads).
+    Unknown {
+        /// A gap comes first.
+        gap: bool,
+    },
+}
+
+/// A span of recorded time the play timeline squeezes out, Unix µs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Gap {
+    /// Where the footage before it ends (one frame after its last frame).
+    pub from_us: i64,
+    /// The first frame after it.
+    pub to_us: i64,
+}
 
 /// How long a cursor with nothing new waits before asking the store again.
 pub const POLL_INTERVAL_US: i64 = 200_000;
@@ -245,6 +284,155 @@ impl Player {
             }),
             None => Ok(Next::PollAt(now_mono_us + POLL_INTERVAL_US)),
         }
+    }
+
+    /// What follows, for the ONVIF flags of the frame at `from_us` just
+    /// handed out ([`Self::advance`]d past): looks ahead, without moving,
+    /// for the next frame that `keeps` takes (every frame, or the key
+    /// frames of a key-frames-only delivery), at most
+    /// [`LOOK_AHEAD_FRAMES`] frames.
+    pub fn look_ahead(
+        &self,
+        cat: &mut Catalog,
+        from_us: i64,
+        mut keeps: impl FnMut(&FrameRecord) -> bool,
+        now_unix_us: i64,
+    ) -> Result<Ahead, StoreError> {
+        let mut prev_us = from_us;
+        let mut gap = false;
+        let mut seen = |t: i64, gap: &mut bool| {
+            *gap |= !(0..=MAX_FRAME_GAP_US).contains(&(t - prev_us));
+            prev_us = t;
+        };
+        if let Some((f, _)) = &self.peeked {
+            seen(f.record.time_us, &mut gap);
+            if keeps(&f.record) {
+                return Ok(Ahead::Frame { gap });
+            }
+        }
+        let mut fork = self.cursor.fork();
+        for _ in 0..LOOK_AHEAD_FRAMES {
+            match fork.next(cat)? {
+                Step::Frame(f) => {
+                    if self.stop_us.is_some_and(|s| f.record.time_us >= s) {
+                        return Ok(Ahead::End { gap });
+                    }
+                    seen(f.record.time_us, &mut gap);
+                    if keeps(&f.record) {
+                        return Ok(Ahead::Frame { gap });
+                    }
+                }
+                Step::Gap { .. } => gap = true,
+                Step::Pending => {
+                    // As `peek`: a stop in the past and the recording
+                    // before it complete is the end of the footage.
+                    if self.stop_us.is_some_and(|s| s <= now_unix_us)
+                        && fork.segment().is_finished()
+                    {
+                        return Ok(Ahead::End { gap: true });
+                    }
+                    return Ok(Ahead::Unknown { gap });
+                }
+            }
+        }
+        Ok(Ahead::Unknown { gap })
+    }
+
+    /// Recorded time of the key frame at or before `time_us` (inside a
+    /// gap: the last one before it), without moving; `None` if nothing is
+    /// recorded at or before it.
+    pub fn key_before(&self, cat: &mut Catalog, time_us: i64) -> Result<Option<i64>, StoreError> {
+        let Some(seg) = self.segment_at_or_before(cat, time_us)? else {
+            return Ok(None);
+        };
+        seg.keyframe_at_or_before(time_us)?
+            .map(|i| seg.time_us(i))
+            .transpose()
+    }
+
+    /// True if nothing is recorded in the [`MAX_FRAME_GAP_US`] before
+    /// `time_us`: a frame there starts a section of the recording (after a
+    /// gap, or the first one).
+    pub fn starts_section(&self, cat: &mut Catalog, time_us: i64) -> Result<bool, StoreError> {
+        let before_us = time_us.saturating_sub(1);
+        let Some(seg) = self.segment_at_or_before(cat, before_us)? else {
+            return Ok(true);
+        };
+        Ok(match seg.frame_at_or_before(before_us)? {
+            Some(i) => time_us - seg.time_us(i)? > MAX_FRAME_GAP_US,
+            None => true,
+        })
+    }
+
+    /// The segment starting at or before `time_us`, opened; `None` if
+    /// there is none (or its files are gone).
+    fn segment_at_or_before(
+        &self,
+        cat: &mut Catalog,
+        time_us: i64,
+    ) -> Result<Option<std::rc::Rc<crate::store::Segment>>, StoreError> {
+        let Some(r) = cat.segment_at_or_before(self.camera, self.kind, time_us)? else {
+            return Ok(None);
+        };
+        match cat.open_segment(&r) {
+            Ok(s) => Ok(Some(s)),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The gaps the play timeline squeezes out from `from_us` on: for
+    /// each pair of consecutive segments more than [`MAX_FRAME_GAP_US`]
+    /// apart, the recorded span that is not played, from one frame
+    /// duration after the last frame before it to the first frame after
+    /// it (as [`super::pacing::Timeline::place`] places them). In time
+    /// order; the walk stops after the first segment that starts past
+    /// `until_us(gaps so far)` (`None`: no limit), or after
+    /// [`MAX_GAP_SEGMENTS`] segments.
+    pub fn gaps(
+        &self,
+        cat: &mut Catalog,
+        from_us: i64,
+        mut until_us: impl FnMut(&[Gap]) -> Option<i64>,
+    ) -> Result<Vec<Gap>, StoreError> {
+        let mut out = Vec::new();
+        // (end of the footage, last frame) of the segment before.
+        let mut prev: Option<(i64, i64)> = None;
+        let mut next = cat.segment_at_or_before(self.camera, self.kind, from_us)?;
+        if next.is_none() {
+            next = cat.segment_after(self.camera, self.kind, from_us)?;
+        }
+        for _ in 0..MAX_GAP_SEGMENTS {
+            let Some(r) = next else { break };
+            next = cat.segment_after(self.camera, self.kind, r.start_us)?;
+            let seg = match cat.open_segment(&r) {
+                Ok(s) => s,
+                Err(e) if e.is_not_found() => continue,
+                Err(e) => return Err(e),
+            };
+            let Some(last) = seg.frames().checked_sub(1) else {
+                continue;
+            };
+            let (first_us, last_us) = (seg.time_us(0)?, seg.time_us(last)?);
+            if let Some((end_us, last_before_us)) = prev
+                && first_us - last_before_us > MAX_FRAME_GAP_US
+                && first_us > from_us
+            {
+                out.push(Gap {
+                    from_us: end_us,
+                    to_us: first_us,
+                });
+            }
+            let frame_us = match last.checked_sub(1).map(|i| seg.time_us(i)).transpose()? {
+                Some(p) if (1..=MAX_FRAME_GAP_US).contains(&(last_us - p)) => last_us - p,
+                _ => DEFAULT_FRAME_US,
+            };
+            prev = Some((last_us + frame_us, last_us));
+            if until_us(&out).is_some_and(|t| r.start_us > t) {
+                break;
+            }
+        }
+        Ok(out)
     }
 
     /// The peeked frame was sent: move past it.

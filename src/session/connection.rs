@@ -13,7 +13,7 @@ use super::play::{Delivery, FrameOut, Play, Rtcp, RtpStream, UNPACED_BURST_FRAME
 use super::{Refusal, Seek, Session, SessionMethod, State, Transport, Window};
 use crate::auth::{Auth, UserId};
 use crate::playback::trick::KEY_ONLY_ABOVE_SCALE_MILLI;
-use crate::playback::{EndReason, Next, Pacer, Player, Rate, pacing};
+use crate::playback::{EndReason, Gap, Next, Pacer, Player, Rate, pacing};
 use crate::rtp::Packetizer;
 use crate::rtsp::{
     self, ClockRange, ContentBase, Frames, Method, OnvifPlay, Request, Require, ResponseWriter,
@@ -320,6 +320,16 @@ impl Connection {
             if let Some((reason, at)) = play.ending {
                 if at > now {
                     return Poll::Wait(Some(at.min(expires)));
+                }
+                if let Some(text) = play.queued_play.take() {
+                    // The current PLAY is over: the queued one begins.
+                    play.ending = None;
+                    if !self.run_queued_play(env, &text, now)
+                        && let Some(play) = self.play.as_deref_mut()
+                    {
+                        play.ending = Some((reason, now));
+                    }
+                    continue;
                 }
                 log::info!(
                     "session {}: end of stream ({reason:?})",
@@ -801,12 +811,21 @@ impl Connection {
             // From npt 0, the window's first frame, which may be before
             // its start: the range must cover every frame sent (GStreamer
             // drops what is past the end of the announced range).
-            duration_us: Window {
-                start_us,
-                stop_us,
-                origin_us: player.next_time_us().unwrap_or(start_us),
-            }
-            .duration_us(),
+            // npt is gapless: the window's footage, its gaps left out.
+            duration_us: {
+                let w = Window {
+                    start_us,
+                    stop_us,
+                    origin_us: player.next_time_us().unwrap_or(start_us),
+                };
+                let gaps = match stop_us {
+                    Some(_) => player
+                        .gaps(env.catalog, w.origin_us, |_| stop_us)
+                        .unwrap_or_default(),
+                    None => Vec::new(),
+                };
+                w.duration_us(&gaps)
+            },
             clock: Some(ClockRange {
                 start_unix_us: Some(player.next_time_us().unwrap_or(start_us)),
                 end_unix_us: stop_us,
@@ -1060,6 +1079,7 @@ impl Connection {
             delivery: Delivery::NORMAL,
             video: track == TRACK_VIDEO,
             audio: None,
+            queued_play: None,
         };
         if track == TRACK_AUDIO {
             set_up_audio(&mut play, env, transport, req.uri)?;
@@ -1105,6 +1125,28 @@ impl Connection {
         // spec forbids; the Scale applied (stated in the reply) is then 1.
         let onvif = OnvifPlay::parse_headers(&req.headers)
             .map_err(|e| (Status::BadRequest, format!("Bad Request: {e}")))?;
+        let play = self.session_of(req)?;
+        if !onvif.rate_controlled() && matches!(play.session.transport(), Transport::Udp { .. }) {
+            // Unpaced delivery relies on the transport's flow control
+            // (ONVIF Streaming, "Rate-Control header field"): over UDP it
+            // would only overrun the client's socket buffer and lose
+            // frames. The client can set up over TCP instead.
+            return Err((
+                Status::UnsupportedTransport,
+                "Unsupported Transport: Rate-Control: no needs RTP over the RTSP connection \
+                 (RTP/AVP/TCP)"
+                    .into(),
+            ));
+        }
+        if onvif.immediate == Some(false)
+            && play.session.state() == State::Playing
+            && play.ended.is_none()
+        {
+            return Self::queue_play(out, req, cseq, play, now);
+        }
+        // Immediate (or unsaid): this PLAY replaces the current one and
+        // any queued one.
+        play.queued_play = None;
         if onvif.scale_or_normal().is_reverse() {
             return self.play_reverse(env, out, req, &onvif, cseq, now);
         }
@@ -1124,8 +1166,9 @@ impl Connection {
         let play = self.session_of(req)?;
         let was = play.session.state();
         let window = play.window();
+        let gaps = npt_gaps(play, env, range);
         let asked = window
-            .resolve(range, was == State::Ready)
+            .resolve(range, was == State::Ready, &gaps)
             .map_err(|r| (Status::InvalidRange, r.reason().to_string()))?;
         let seek = asked.seek != Seek::Stay;
         if seek {
@@ -1194,7 +1237,7 @@ impl Connection {
             }
             (seq, a.rtp_ts(rtp_us))
         });
-        let reply_range = window.reply(asked.unit, first_us, play.player.stop_us());
+        let reply_range = window.reply(asked.unit, first_us, play.player.stop_us(), &gaps);
         let speed = format_args!("{}.{:03}", speed / 1000, speed % 1000);
         Self::respond_play(
             out,
@@ -1296,6 +1339,84 @@ impl Connection {
         Ok(())
     }
 
+    /// `Immediate: no` while a PLAY is in progress: RFC 2326 §10.5's
+    /// queue, one deep. The request is kept (a copy of its text, parsed
+    /// again when it runs) and takes effect when the current one has
+    /// delivered its range (`poll`, at the stream's end); a second one
+    /// replaces it. The reply comes now, with the range asked: where the
+    /// new data begins is for the client to see in the CSeq byte of the
+    /// 0xABAC extension (ONVIF's reason for that byte), so no RTP-Info.
+    fn queue_play(
+        out: &mut Out<'_>,
+        req: &Request<'_>,
+        cseq: u32,
+        play: &mut Play,
+        now: i64,
+    ) -> Result<(), Refused> {
+        if let Some(Err(rtsp::RangeError::Invalid(why))) =
+            req.header("Range").map(rtsp::parse_range)
+        {
+            return Err((Status::BadRequest, format!("Bad Request: Range: {why}")));
+        }
+        let mut text = format!("PLAY {} RTSP/1.0\r\n", req.uri);
+        for h in req.headers.iter() {
+            // When it runs, nothing is left to wait for; it stays an
+            // ONVIF request (the header counts as one).
+            let value = if h.name.eq_ignore_ascii_case("Immediate") {
+                "yes"
+            } else {
+                h.value
+            };
+            let _ = write!(text, "{}: {value}\r\n", h.name);
+        }
+        text.push_str("\r\n");
+        play.queued_play = Some(text.into_bytes().into_boxed_slice());
+        play.session.touch(now);
+        let sid = play.session.id_str();
+        let range = req.header("Range");
+        Self::respond(
+            out,
+            cseq,
+            |w| {
+                w.header("Session", sid.as_str());
+                if let Some(r) = range {
+                    w.header("Range", r);
+                }
+            },
+            b"",
+        );
+        Ok(())
+    }
+
+    /// Runs the PLAY queued by [`Self::queue_play`] now that the current
+    /// one is over; false if it failed (logged; the stream then ends).
+    fn run_queued_play(&mut self, env: &mut Env<'_>, text: &[u8], now: i64) -> bool {
+        let Ok((req, _)) = rtsp::parse_request(text) else {
+            return false;
+        };
+        let Some(cseq) = req.cseq else { return false };
+        // The reply went when it was queued: this one is not sent.
+        let mut buf = [0u8; RESPONSE_BYTES];
+        let mut o = Out {
+            buf: &mut buf,
+            len: 0,
+            too_large: None,
+            status: 0,
+            auth_failed: false,
+        };
+        match self.play(env, &mut o, &req, cseq, now) {
+            Ok(()) => true,
+            Err((status, reason)) => {
+                log::warn!(
+                    "{}: queued PLAY (CSeq {cseq}) failed: {} {reason}",
+                    self.peer,
+                    status.code()
+                );
+                false
+            }
+        }
+    }
+
     fn pause(
         &mut self,
         out: &mut Out<'_>,
@@ -1307,6 +1428,8 @@ impl Connection {
         play.session
             .apply(SessionMethod::Pause, now)
             .map_err(refusal)?;
+        // A PAUSE discards the queued PLAY (RFC 2326 §10.6).
+        play.queued_play = None;
         let sid = play.session.id_str();
         Self::respond(out, cseq, |w| w.header("Session", sid.as_str()), b"");
         Ok(())
@@ -1431,6 +1554,40 @@ fn apart(
     )
 }
 
+/// The gaps of `play`'s window that npt leaves out, as far as a PLAY with
+/// `range` needs them (none for a `clock=` range): up to where its npt
+/// start and end land, where the stream stands, and the window's stop. A
+/// store error leaves npt as recorded offsets (logged by the seek, if any).
+fn npt_gaps(play: &Play, env: &mut Env<'_>, range: Option<rtsp::Range>) -> Vec<Gap> {
+    let (start, end) = match range {
+        Some(rtsp::Range::Clock { .. }) => return Vec::new(),
+        Some(rtsp::Range::Npt { start_us, end_us }) => (start_us, end_us),
+        None => (Some(0), None),
+    };
+    let window = play.window();
+    let here_us = play
+        .player
+        .next_time_us()
+        .or(play.last_sent.map(|(_, t)| t))
+        .unwrap_or(window.origin_us);
+    let stop_us = play.player.stop_us().or(window.stop_us);
+    play.player
+        .gaps(env.catalog, window.origin_us, |g| {
+            // `npt=now-` following a recording: the newest key frame.
+            if start.is_none() && stop_us.is_none() {
+                return None;
+            }
+            let at = |n: Option<u64>| n.map_or(i64::MIN, |n| window.time_at_npt(n, g));
+            Some(
+                here_us
+                    .max(at(start))
+                    .max(at(end))
+                    .max(stop_us.unwrap_or(i64::MIN)),
+            )
+        })
+        .unwrap_or_default()
+}
+
 /// [`Next`] without the borrow of the player.
 enum Owned {
     Frame(crate::store::FrameData, i64),
@@ -1443,20 +1600,24 @@ enum Owned {
 /// nothing is recorded before, or the store fails).
 fn previous_gop(play: &mut Play, env: &mut Env<'_>, now: i64) -> bool {
     let d = play.delivery;
-    if d.gop_start_us <= d.reverse_bound_us
-        || !play
-            .player
-            .seek(env.catalog, d.gop_start_us - 1)
-            .unwrap_or(false)
-    {
+    if d.gop_start_us <= d.reverse_bound_us {
         return false;
     }
-    let key_us = match play.player.peek(env.catalog, now, env.unix_us) {
-        Ok(Next::Frame { frame, .. }) if frame.record.time_us < d.gop_start_us => {
-            frame.record.time_us
-        }
+    // Inside a gap: the last key frame of the section before it.
+    let key_us = match play
+        .player
+        .key_before(env.catalog, d.previous_gop_target_us())
+    {
+        Ok(Some(k)) if k < d.gop_start_us => k,
         _ => return false,
     };
+    if !play.player.seek(env.catalog, key_us).unwrap_or(false) {
+        return false;
+    }
+    match play.player.peek(env.catalog, now, env.unix_us) {
+        Ok(Next::Frame { frame, .. }) if frame.record.time_us == key_us => {}
+        _ => return false,
+    }
     if d.key_only {
         // Key frames only: they follow each other by their distance on
         // the recording (divided by the Scale, as forward).
@@ -1482,8 +1643,9 @@ fn previous_gop(play: &mut Play, env: &mut Env<'_>, now: i64) -> bool {
 /// - `Speed`: 0.25 to 16 (clamped), delivery only.
 /// - `Frames: intra[/<ms>]`: key frames only (at least `ms` apart on the
 ///   recording); `predicted` and `all`: every frame (no B-frames are stored).
-/// - Every PLAY is a discontinuity (D on its first frame), `Immediate` or
-///   not: a PLAY always takes effect at once here.
+/// - Every PLAY is a discontinuity (D on its first frame): one with
+///   `Immediate: no` while playing is queued (`Connection::queue_play`)
+///   and starts when the current one ends, the others at once.
 fn delivery(o: &OnvifPlay<'_>, before: Delivery, cseq: u32, play_us: i64, seek: bool) -> Delivery {
     let unpaced = !o.rate_controlled();
     let asked = o.scale_or_normal();

@@ -528,7 +528,7 @@ fn gstreamer_onvif_play_gets_the_replay_extension_on_every_frame() {
             "D on the PLAY's first frame only"
         );
         assert_eq!(ext.cseq, 4, "the low byte of the PLAY's CSeq");
-        assert!(!ext.end_of_section, "no gap");
+        assert_eq!(ext.end_of_section, n == 99, "E at the end of the footage");
         assert_eq!(ext.terminal, n == 99, "T on the last frame only");
         // Paced at the recording's pace, as for any client.
         assert_eq!(f.mono_us, play_at + n as i64 * FRAME_US);
@@ -754,10 +754,9 @@ fn reverse_above_scale_4_sends_key_frames_at_their_distance_over_the_scale() {
     assert!(rtptime.wrapping_sub(last_ts) < 1 << 31 && rtptime != last_ts);
 }
 
-#[test]
-fn e_before_a_gap_d_after_it_t_at_the_end() {
-    let mut sim = Sim::new(None);
-    // A second recording 10 s later: frames 0..100 then 100..150 after a gap.
+/// Frames 0..100 from T0 and, after a 6 s gap, frames 250..300 (a second
+/// recording 10 s after T0).
+fn with_gap(sim: &mut Sim) {
     drop(crate::store::tests::record_25fps(
         &sim._dir.0,
         3,
@@ -765,6 +764,24 @@ fn e_before_a_gap_d_after_it_t_at_the_end() {
         50,
     ));
     sim.cat = Catalog::open(&sim._dir.0).unwrap();
+}
+
+/// (delivery index, E, D, T) of the frames with any of the three.
+fn edt(out: &Out) -> Vec<(usize, bool, bool, bool)> {
+    out.frames
+        .iter()
+        .enumerate()
+        .map(|(n, f)| (n, f.ext.unwrap()))
+        .filter(|(_, e)| e.end_of_section || e.discontinuity || e.terminal)
+        .map(|(n, e)| (n, e.end_of_section, e.discontinuity, e.terminal))
+        .collect()
+}
+
+#[test]
+fn e_before_a_gap_d_after_it_t_at_the_end() {
+    let mut sim = Sim::new(None);
+    // A second recording 10 s later: frames 0..100 then 100..150 after a gap.
+    with_gap(&mut sim);
     let r = sim.request(&play_with(4, "Require: onvif-replay\r\n"));
     assert_eq!(status(&r), "RTSP/1.0 454 Session Not Found", "{r}");
     sim.request(GST_DESCRIBE);
@@ -790,7 +807,7 @@ fn e_before_a_gap_d_after_it_t_at_the_end() {
             (0, false, true, false),
             (99, true, false, false),
             (100, false, true, false),
-            (149, false, false, true)
+            (149, true, false, true)
         ]
     );
     assert_eq!(out.frames[100].time_us, T0_UNIX_US + 10_000_000);
@@ -823,6 +840,259 @@ fn reverse_without_a_start_plays_back_from_where_the_stream_is() {
     // The client's RTP time goes on from the forward frames.
     let (before, after) = (fwd.frames.last().unwrap().ts_90k, out.frames[0].ts_90k);
     assert_eq!(after.wrapping_sub(before), 3600);
+}
+
+#[test]
+fn rate_control_no_over_udp_is_refused_with_461() {
+    let mut sim = Sim::new(Some(7000));
+    sim.request(GST_DESCRIBE);
+    sim.request(GST_SETUP_UDP);
+    let r = sim.request(&play_with(4, "Rate-Control: no\r\n"));
+    assert_eq!(
+        status(&r),
+        "RTSP/1.0 461 Unsupported Transport: Rate-Control: no needs RTP over the RTSP \
+         connection (RTP/AVP/TCP)"
+    );
+    assert_eq!(header(&r, "CSeq"), Some("4"));
+    let out = sim.run_until(sim.now + 1_000_000);
+    assert!(out.frames.is_empty() && out.rtcp.is_empty());
+    assert_eq!(
+        sim.conn.play.as_ref().unwrap().session.state(),
+        super::State::Ready
+    );
+    // Paced, the same session plays.
+    let r = sim.request(&play_with(5, "Rate-Control: yes\r\n"));
+    assert_eq!(status(&r), "RTSP/1.0 200 OK", "{r}");
+    assert_eq!(sim.run_until(sim.now + 1_000_000).frames.len(), 26);
+    // Over TCP, unpaced is served (rate_control_no_sends_unpaced_...).
+}
+
+#[test]
+fn key_frames_only_set_e_before_a_gap_and_at_the_end_and_t_on_the_last() {
+    // Every key frame: E on 75 (a gap follows) and on 275 (the footage
+    // ends), D after the gap, T on the last.
+    let every_key = vec![
+        (0, false, true, false),
+        (3, true, false, false),
+        (4, false, true, false),
+        (5, true, false, true),
+    ];
+    // Scale 8, then Frames: intra at Scale 1, then intra/2000.
+    for (headers, numbers, flags) in [
+        (
+            "Scale: 8\r\n",
+            vec![0, 25, 50, 75, 250, 275],
+            every_key.clone(),
+        ),
+        (
+            "Frames: intra\r\n",
+            vec![0, 25, 50, 75, 250, 275],
+            every_key,
+        ),
+        (
+            // 275 is 1 s after 250: not sent, so 250 is the last.
+            "Frames: intra/2000\r\n",
+            vec![0, 50, 250],
+            vec![
+                (0, false, true, false),
+                (1, true, false, false),
+                (2, true, true, true),
+            ],
+        ),
+    ] {
+        let mut sim = onvif_sim();
+        with_gap(&mut sim);
+        let r = sim.request(&play_with(
+            4,
+            &format!(
+                "Rate-Control: yes\r\n{headers}Range: clock=20240229T140000Z-20240229T140100Z\r\n"
+            ),
+        ));
+        assert_eq!(status(&r), "RTSP/1.0 200 OK", "{r}");
+        let out = sim.run_until(sim.now + 30_000_000);
+        assert_eq!(frame_numbers(&out), numbers, "{headers}");
+        assert_eq!(edt(&out), flags, "{headers}");
+    }
+}
+
+#[test]
+fn reverse_crosses_a_gap_with_e_on_each_section_start_and_t_at_the_end() {
+    // Every frame, GOP by GOP: into the section before the gap too.
+    let mut sim = onvif_sim();
+    with_gap(&mut sim);
+    let r = sim.request(&play_with(
+        4,
+        "Rate-Control: yes\r\nScale: -1\r\nRange: clock=20240229T140100Z-20240229T140000Z\r\n",
+    ));
+    assert_eq!(status(&r), "RTSP/1.0 200 OK", "{r}");
+    let out = sim.run_until(sim.now + 30_000_000);
+    let expected: Vec<i64> = [275..300, 250..275, 75..100, 50..75, 25..50, 0..25]
+        .into_iter()
+        .flatten()
+        .collect();
+    assert_eq!(frame_numbers(&out), expected);
+    // E on the last frame of a GOP that starts a section (250, then 0),
+    // T on the very last; D on each GOP's first frame.
+    let flags: Vec<_> = edt(&out).into_iter().filter(|f| f.1 || f.3).collect();
+    assert_eq!(
+        flags,
+        vec![(49, true, false, false), (149, true, false, true)]
+    );
+    let d: Vec<usize> = edt(&out).iter().filter(|f| f.2).map(|f| f.0).collect();
+    assert_eq!(d, vec![0, 25, 50, 75, 100, 125]);
+    // Key frames only: one a step, E on the section starts, T on 0.
+    let mut sim = onvif_sim();
+    with_gap(&mut sim);
+    sim.request(&play_with(
+        4,
+        "Rate-Control: yes\r\nScale: -8\r\nRange: clock=20240229T140100Z-\r\n",
+    ));
+    let out = sim.run_until(sim.now + 30_000_000);
+    assert_eq!(frame_numbers(&out), vec![275, 250, 75, 50, 25, 0]);
+    assert_eq!(
+        edt(&out),
+        vec![
+            (0, false, true, false),
+            (1, true, true, false),
+            (2, false, true, false),
+            (3, false, true, false),
+            (4, false, true, false),
+            (5, true, true, true),
+        ]
+    );
+}
+
+#[test]
+fn frames_intra_interval_holds_in_reverse() {
+    let mut sim = onvif_sim();
+    let r = sim.request(&play_with(
+        4,
+        "Rate-Control: yes\r\nScale: -1\r\nFrames: intra/2000\r\n\
+         Range: clock=20240229T140003.500Z-\r\n",
+    ));
+    assert_eq!(status(&r), "RTSP/1.0 200 OK", "{r}");
+    let out = sim.run_until(sim.now + 10_000_000);
+    // Key frames 2 s apart on the recording: 75, then 25 (50 and 0 are
+    // 1 s from the one before).
+    assert_eq!(frame_numbers(&out), vec![75, 25]);
+    assert_eq!(steps(&out.frames), vec![(2_000_000, 180_000)]);
+    let last = out.frames[1].ext.unwrap();
+    assert!(last.terminal && last.discontinuity && last.clean_point);
+    assert!(!out.frames[0].ext.unwrap().terminal);
+}
+
+#[test]
+fn immediate_no_waits_for_the_current_range_immediate_yes_does_not() {
+    let mut sim = onvif_sim();
+    // From Ready, Immediate: no has nothing to wait for.
+    let r = sim.request(&play_with(
+        4,
+        "Immediate: no\r\nRate-Control: yes\r\nRange: clock=20240229T140000Z-20240229T140002Z\r\n",
+    ));
+    assert_eq!(status(&r), "RTSP/1.0 200 OK", "{r}");
+    assert!(header(&r, "RTP-Info").is_some());
+    let first = sim.run_until(sim.now + 500_000);
+    assert_eq!(first.frames.len(), 13);
+    // Playing: queued, answered at once with the range asked.
+    let r = sim.request(&play_with(
+        5,
+        "Immediate: no\r\nRate-Control: yes\r\nRange: clock=20240229T140003Z-20240229T140100Z\r\n",
+    ));
+    assert_eq!(status(&r), "RTSP/1.0 200 OK", "{r}");
+    assert_eq!(
+        header(&r, "Range"),
+        Some("clock=20240229T140003Z-20240229T140100Z")
+    );
+    assert_eq!(header(&r, "RTP-Info"), None);
+    let out = sim.run_until(sim.now + 10_000_000);
+    // The first range to its end (frames 13..50), then the queued one
+    // from the key frame at 3 s: D and its CSeq on its first frame, no
+    // T and no BYE in between.
+    let expected: Vec<i64> = (13..50).chain(75..100).collect();
+    assert_eq!(frame_numbers(&out), expected);
+    let cseqs: Vec<u8> = out.frames.iter().map(|f| f.ext.unwrap().cseq).collect();
+    assert_eq!(cseqs, [vec![4; 37], vec![5; 25]].concat());
+    assert_eq!(
+        edt(&out),
+        vec![(37, false, true, false), (61, true, false, true)]
+    );
+    // Sent once the first range's time was over, at the pace.
+    let (a, b) = (out.frames[36], out.frames[37]);
+    assert_eq!(b.mono_us - a.mono_us, FRAME_US);
+    let byes = out
+        .rtcp
+        .iter()
+        .filter(|r| parse_compound(&r.2[4..]).unwrap().has_bye)
+        .count();
+    assert_eq!(byes, 1, "one BYE, at the very end");
+
+    // PAUSE drops a queued PLAY; Immediate: yes (or no Immediate)
+    // replaces the current one at once, and drops a queued one.
+    let mut sim = onvif_sim();
+    sim.request(&play_with(4, "Rate-Control: yes\r\n"));
+    sim.run_until(sim.now + 200_000);
+    let queued = |sim: &Sim| sim.conn.play.as_ref().unwrap().queued_play.is_some();
+    sim.request(&play_with(
+        5,
+        "Immediate: no\r\nRange: clock=20240229T140003Z-\r\n",
+    ));
+    assert!(queued(&sim));
+    let pause = String::from_utf8(play_with(6, ""))
+        .unwrap()
+        .replace("PLAY", "PAUSE");
+    let r = sim.request(pause.as_bytes());
+    assert_eq!(status(&r), "RTSP/1.0 200 OK", "{r}");
+    assert!(!queued(&sim));
+    sim.request(&play_with(7, "Rate-Control: yes\r\n"));
+    sim.request(&play_with(
+        8,
+        "Immediate: no\r\nRange: clock=20240229T140003Z-\r\n",
+    ));
+    assert!(queued(&sim));
+    sim.request(&play_with(
+        9,
+        "Immediate: yes\r\nRange: clock=20240229T140001Z-\r\n",
+    ));
+    assert!(!queued(&sim));
+    let out = sim.run_until(sim.now + 10_000_000);
+    assert_eq!(frame_numbers(&out), (25..100).collect::<Vec<_>>());
+    let e = out.frames[0].ext.unwrap();
+    assert!(e.discontinuity && e.cseq == 9);
+}
+
+#[test]
+fn npt_is_one_gapless_timeline_with_the_rtp_timestamps_across_a_gap() {
+    // A minute's window: 4 s of footage (frames 0..100), a 6 s gap, 2 s
+    // (frames 250..300).
+    let mut sim = Sim::new(None);
+    with_gap(&mut sim);
+    let describe = String::from_utf8(FFMPEG_DESCRIBE.to_vec())
+        .unwrap()
+        .replace("?start=1709215200", "?start=1709215200&stop=1709215260");
+    let r = sim.request(describe.as_bytes());
+    // 60 s of window, the 6 s gap left out.
+    assert!(r.contains("a=range:npt=0-54.000\r\n"), "{r}");
+    sim.request(FFMPEG_SETUP_TCP);
+    // npt 5 is 5 s of footage in: 1 s into the second recording (frame
+    // 275, a key frame), not the gap at 5 s of recorded time.
+    let r = sim.request(&play_with(4, "Range: npt=5.000-\r\n"));
+    assert_eq!(status(&r), "RTSP/1.0 200 OK", "{r}");
+    assert_eq!(header(&r, "Range"), Some("npt=5.000-54.000"));
+    let out = sim.run_until(sim.now + 3_000_000);
+    assert_eq!(frame_numbers(&out)[0], 275);
+    // From npt 3 (frame 75): the frame after the gap is npt 4, and its RTP
+    // time is 1 s after the reply's rtptime, as npt says.
+    let r = sim.request(&play_with(5, "Range: npt=3.500-\r\n"));
+    assert_eq!(header(&r, "Range"), Some("npt=3.000-54.000"), "{r}");
+    let (_, rtptime) = rtp_info(&r);
+    let out = sim.run_until(sim.now + 10_000_000);
+    let after_gap = out
+        .frames
+        .iter()
+        .find(|f| f.time_us == T0_UNIX_US + 10_000_000)
+        .unwrap();
+    assert_eq!(after_gap.ts_90k.wrapping_sub(rtptime), 90_000);
+    assert_eq!(frame_numbers(&out).len(), 25 + 50);
 }
 
 /// retina, mpv and GStreamer's ONVIF replay client, captured against the

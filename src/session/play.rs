@@ -4,8 +4,9 @@
 //! the server's.
 
 use crate::auth::UserId;
-use crate::playback::{EndReason, Next, Pacer, Player, Rate, pacing};
+use crate::playback::{Ahead, EndReason, Next, Pacer, Player, Rate, pacing};
 use crate::rtp::{self, OnvifReplayExt, Packetizer};
+use crate::store::layout::FrameRecord;
 use crate::store::{Catalog, FrameData, Segment};
 
 use super::audio::AudioPlay;
@@ -167,6 +168,19 @@ impl Delivery {
         !self.reverse && !self.key_only && self.scale_milli == 1000
     }
 
+    /// Reverse: the time at or before which the key frame of the GOP to
+    /// send after the current one lies: right before it, or, key frames
+    /// only, `Frames: intra/<ms>` before it (the interval is on the
+    /// recording's timeline, either way).
+    pub fn previous_gop_target_us(&self) -> i64 {
+        let step_us = if self.key_only {
+            self.min_key_interval_us.max(1)
+        } else {
+            1
+        };
+        self.gop_start_us.saturating_sub(step_us)
+    }
+
     /// Whether the frame at `time_us` (a key frame or not) is sent.
     pub fn keeps(&self, keyframe: bool, time_us: i64) -> bool {
         if !self.key_only {
@@ -264,6 +278,9 @@ pub struct Play {
     /// The audio track, once set up (boxed: most sessions have none, and
     /// the session's fixed size stays bounded).
     pub audio: Option<Box<AudioPlay>>,
+    /// A PLAY with `Immediate: no` received while playing (its request
+    /// text), to run when the current one ends (RFC 2326 §10.5).
+    pub queued_play: Option<Box<[u8]>>,
 }
 
 impl Play {
@@ -286,11 +303,13 @@ impl Play {
 
     /// Starts the frame at `play_us` (called when it is due).
     ///
-    /// For an ONVIF replay session the player looks one frame ahead (the
-    /// catalog and times are for that): E when a gap follows, T when the
-    /// stream ends after this frame (GStreamer's client ends its stream at
-    /// T). In key-frames-only delivery, E is not set and T only when no
-    /// frame at all follows.
+    /// For an ONVIF replay session the player looks ahead (the catalog and
+    /// times are for that) to the next frame that will be sent: E when a
+    /// gap comes first or the footage ends, T when nothing more will be
+    /// sent (GStreamer's client ends its stream at T), in key-frames-only
+    /// delivery too. In reverse, E and T go on the last frame of a GOP: E
+    /// when the GOP starts a section of the recording, T when no GOP
+    /// before it will be sent ([`Self::reverse_flags`]).
     pub fn start_frame(
         &mut self,
         frame: FrameData,
@@ -309,31 +328,45 @@ impl Play {
             .last_sent
             .is_some_and(|(_, t)| !key_only && gap(t, time_us));
         self.player.advance();
+        let mut next_after_gap = false;
         let onvif = self.onvif.then(|| {
-            let (end_of_section, terminal) = match self.player.peek(cat, now_mono_us, now_unix_us) {
-                Ok(Next::Frame { frame: next, .. }) if self.delivery.reverse => {
-                    // Past the GOP: T if no GOP before it is sent.
-                    let d = &self.delivery;
-                    let last =
-                        next.record.time_us >= d.gop_end_us && d.gop_start_us <= d.reverse_bound_us;
-                    (false, last)
+            let (end_of_section, terminal) = if self.delivery.reverse {
+                self.reverse_flags(cat, now_mono_us, now_unix_us)
+            } else {
+                let d = self.delivery;
+                // The next frame sent: any, or the next key frame that
+                // `Delivery::keeps` will take after this one.
+                let keeps = |r: &FrameRecord| {
+                    !d.key_only
+                        || (r.keyframe
+                            && (r.time_us < time_us
+                                || r.time_us - time_us >= d.min_key_interval_us))
+                };
+                match self.player.look_ahead(cat, time_us, keeps, now_unix_us) {
+                    Ok(Ahead::Frame { gap }) => {
+                        next_after_gap = gap;
+                        (gap, false)
+                    }
+                    Ok(Ahead::End { gap }) => (gap, true),
+                    // Following a recording: E only once it has stopped.
+                    Ok(Ahead::Unknown { gap }) => (gap, false),
+                    // The next poll meets the error and ends the stream.
+                    Err(_) => (false, false),
                 }
-                Ok(Next::Frame { frame: next, .. }) => {
-                    (!key_only && gap(time_us, next.record.time_us), false)
-                }
-                Ok(Next::End(_)) => (false, true),
-                _ => (false, false),
             };
             let ext = OnvifReplayExt {
                 clean_point: frame.record.keyframe,
                 discontinuity: self.delivery.discontinuity || after_gap,
                 end_of_section,
-                terminal,
+                // A queued PLAY (`Immediate: no`) goes on after this one.
+                terminal: terminal && self.queued_play.is_none(),
                 ..OnvifReplayExt::default()
             };
             (ext.flags_byte(), self.delivery.cseq)
         });
-        self.delivery.discontinuity = false;
+        // Key frames only: the one after a gap is a discontinuity (D), as
+        // the look ahead found.
+        self.delivery.discontinuity = next_after_gap;
         if frame.record.keyframe {
             self.delivery.last_key_us = Some(time_us);
         }
@@ -387,6 +420,39 @@ impl Play {
             payload_type: a.payload_type,
             onvif: None,
         })
+    }
+
+    /// E and T of a frame sent in reverse, once it is advanced past: on the
+    /// last frame of its GOP (the next frame is past the GOP, or there is
+    /// none), E if the GOP starts a section of the recording (a gap, or
+    /// the beginning of the footage, is before it), T if no GOP before it
+    /// will be sent (the range's end is reached, or nothing is recorded
+    /// before it far enough for `Frames: intra/<ms>`).
+    fn reverse_flags(
+        &mut self,
+        cat: &mut Catalog,
+        now_mono_us: i64,
+        now_unix_us: i64,
+    ) -> (bool, bool) {
+        let d = self.delivery;
+        let gop_done = match self.player.peek(cat, now_mono_us, now_unix_us) {
+            Ok(Next::Frame { frame: next, .. }) => next.record.time_us >= d.gop_end_us,
+            Ok(Next::PollAt(_) | Next::End(_)) => true,
+            Err(_) => false,
+        };
+        if !gop_done {
+            return (false, false);
+        }
+        let e = self
+            .player
+            .starts_section(cat, d.gop_start_us)
+            .unwrap_or(false);
+        let t = d.gop_start_us <= d.reverse_bound_us
+            || !matches!(
+                self.player.key_before(cat, d.previous_gop_target_us()),
+                Ok(Some(k)) if k < d.gop_start_us
+            );
+        (e, t)
     }
 
     /// When the stream ends once the last frame was sent: when its time is

@@ -6,10 +6,15 @@
 //! sends (the keyframe at or before the window's start, the origin), so
 //! that npt and the RTP timestamps (which start at that frame) agree, and
 //! every range announced (SDP `a=range`, the PLAY reply) covers what is
-//! sent. Without gaps, npt is the recorded time minus the origin. (Across
-//! the gaps of an alarm window the RTP timeline squeezes them out while
-//! npt does not yet; see issue 13.) `clock=` is absolute UTC.
+//! sent. npt is one gapless media timeline, the one the RTP timestamps
+//! follow: the recorded time minus the origin, minus the gaps between
+//! recordings that play skips ([`Gap`], as the player's timeline squeezes
+//! them out), so that across an alarm window's gaps npt 10 is 10 s of
+//! footage after the first frame. A time inside a gap has the npt of the
+//! footage's end before it; npt there is the first frame after it.
+//! `clock=` is absolute UTC, the recorded time itself.
 
+use crate::playback::Gap;
 use crate::rtsp::Range;
 
 /// A URL's window and its npt origin, all Unix µs.
@@ -80,7 +85,13 @@ impl Window {
     /// Resolves a PLAY's `range`. `at_start`: the player has sent nothing
     /// since SETUP and already stands on the window's first frame, so a
     /// start at or before the window's start needs no seek.
-    pub fn resolve(&self, range: Option<Range>, at_start: bool) -> Result<PlayRange, RangeRefusal> {
+    /// `gaps`: those of the window (for npt), in time order.
+    pub fn resolve(
+        &self,
+        range: Option<Range>,
+        at_start: bool,
+        gaps: &[Gap],
+    ) -> Result<PlayRange, RangeRefusal> {
         let (start, end_us, unit) = match range {
             None => {
                 return Ok(PlayRange {
@@ -90,8 +101,8 @@ impl Window {
                 });
             }
             Some(Range::Npt { start_us, end_us }) => (
-                start_us.map(|s| self.origin_us.saturating_add(npt_i64(s))),
-                end_us.map(|e| self.origin_us.saturating_add(npt_i64(e))),
+                start_us.map(|s| self.time_at_npt(s, gaps)),
+                end_us.map(|e| self.time_at_npt(e, gaps)),
                 Unit::Npt,
             ),
             Some(Range::Clock {
@@ -133,18 +144,45 @@ impl Window {
         })
     }
 
-    /// npt (µs) of a recorded time.
-    pub fn npt_us(&self, time_us: i64) -> u64 {
-        u64::try_from(time_us.saturating_sub(self.origin_us)).unwrap_or(0)
+    /// npt (µs) of a recorded time: its distance from the origin with the
+    /// `gaps` between squeezed out.
+    pub fn npt_us(&self, time_us: i64, gaps: &[Gap]) -> u64 {
+        let squeezed_us: i64 = gaps
+            .iter()
+            .map(|g| {
+                let from = g.from_us.max(self.origin_us);
+                (g.to_us.min(time_us) - from).max(0)
+            })
+            .sum();
+        u64::try_from(
+            time_us
+                .saturating_sub(self.origin_us)
+                .saturating_sub(squeezed_us),
+        )
+        .unwrap_or(0)
+    }
+
+    /// The recorded time of npt `npt_us` (the inverse of
+    /// [`Self::npt_us`]): past each gap it reaches, later by the gap.
+    pub fn time_at_npt(&self, npt_us: u64, gaps: &[Gap]) -> i64 {
+        let mut t = self.origin_us.saturating_add(npt_i64(npt_us));
+        for g in gaps.iter().filter(|g| g.to_us > self.origin_us) {
+            let from = g.from_us.max(self.origin_us);
+            if t < from {
+                break;
+            }
+            t = t.saturating_add(g.to_us - from);
+        }
+        t
     }
 
     /// The reply's `Range`: from the next frame sent, recorded at
     /// `first_us`, to `stop_us` (open when following), in `unit`.
-    pub fn reply(&self, unit: Unit, first_us: i64, stop_us: Option<i64>) -> Range {
+    pub fn reply(&self, unit: Unit, first_us: i64, stop_us: Option<i64>, gaps: &[Gap]) -> Range {
         match unit {
             Unit::Npt => Range::Npt {
-                start_us: Some(self.npt_us(first_us)),
-                end_us: stop_us.map(|s| self.npt_us(s)),
+                start_us: Some(self.npt_us(first_us, gaps)),
+                end_us: stop_us.map(|s| self.npt_us(s, gaps)),
             },
             Unit::Clock => Range::Clock {
                 start_unix_us: first_us,
@@ -155,8 +193,8 @@ impl Window {
 
     /// Length of the window in npt (µs), from its first frame to its stop:
     /// the SDP's `a=range:npt=0-`, which must cover every frame sent.
-    pub fn duration_us(&self) -> Option<u64> {
-        self.stop_us.map(|s| self.npt_us(s))
+    pub fn duration_us(&self, gaps: &[Gap]) -> Option<u64> {
+        self.stop_us.map(|s| self.npt_us(s, gaps))
     }
 }
 
@@ -181,15 +219,15 @@ mod tests {
     };
 
     fn resolve(w: &Window, range: &str, at_start: bool) -> Result<PlayRange, RangeRefusal> {
-        w.resolve(Some(parse_range(range).unwrap()), at_start)
+        w.resolve(Some(parse_range(range).unwrap()), at_start, &[])
     }
 
     #[test]
     fn announced_range_covers_the_frames_before_start() {
         // Media runs from S+10 to S+20.96: 10.96 s of npt, announced 11.
-        assert_eq!(W.duration_us(), Some(11_000_000));
+        assert_eq!(W.duration_us(&[]), Some(11_000_000));
         assert_eq!(
-            W.reply(Unit::Npt, W.origin_us, W.stop_us).to_string(),
+            W.reply(Unit::Npt, W.origin_us, W.stop_us, &[]).to_string(),
             "npt=0.000-11.000"
         );
     }
@@ -202,7 +240,7 @@ mod tests {
         assert_eq!(r.unit, Unit::Npt);
         // Landed on the keyframe at S+12: the reply says npt 2.
         assert_eq!(
-            W.reply(r.unit, S + 12 * SEC, S.checked_add(18 * SEC))
+            W.reply(r.unit, S + 12 * SEC, S.checked_add(18 * SEC), &[])
                 .to_string(),
             "npt=2.000-8.000"
         );
@@ -225,7 +263,7 @@ mod tests {
         let r = resolve(&W, "clock=20240229T140000Z-20240229T140015Z", false).unwrap();
         assert_eq!(r.stop_us, Some(Some(S + 15 * SEC)));
         assert_eq!(
-            W.reply(r.unit, W.origin_us, S.checked_add(15 * SEC))
+            W.reply(r.unit, W.origin_us, S.checked_add(15 * SEC), &[])
                 .to_string(),
             "clock=20240229T140010Z-20240229T140015Z"
         );
@@ -265,12 +303,63 @@ mod tests {
     #[test]
     fn no_range_resumes_as_it_was() {
         assert_eq!(
-            W.resolve(None, false),
+            W.resolve(None, false, &[]),
             Ok(PlayRange {
                 seek: Seek::Stay,
                 stop_us: None,
                 unit: Unit::Npt
             })
         );
+    }
+
+    #[test]
+    fn npt_is_gapless_across_the_gaps_of_an_alarm_window() {
+        // Footage S+10..S+14 (its last frame at S+13.96), a gap, footage
+        // from S+20 on; a second gap S+25..S+40.
+        let w = Window {
+            start_us: S + 10 * SEC,
+            stop_us: Some(S + 50 * SEC),
+            origin_us: S + 10 * SEC,
+        };
+        let gaps = [
+            Gap {
+                from_us: S + 14 * SEC,
+                to_us: S + 20 * SEC,
+            },
+            Gap {
+                from_us: S + 25 * SEC,
+                to_us: S + 40 * SEC,
+            },
+        ];
+        // 4 s of footage, then the next section: npt 4 is its first frame.
+        assert_eq!(w.npt_us(S + 12 * SEC, &gaps), 2_000_000);
+        assert_eq!(w.npt_us(S + 20 * SEC, &gaps), 4_000_000);
+        assert_eq!(w.npt_us(S + 17 * SEC, &gaps), 4_000_000, "inside a gap");
+        assert_eq!(w.npt_us(S + 41 * SEC, &gaps), 10_000_000);
+        assert_eq!(w.time_at_npt(2_000_000, &gaps), S + 12 * SEC);
+        assert_eq!(w.time_at_npt(4_000_000, &gaps), S + 20 * SEC);
+        assert_eq!(w.time_at_npt(8_000_000, &gaps), S + 24 * SEC);
+        assert_eq!(w.time_at_npt(10_000_000, &gaps), S + 41 * SEC);
+        for t in [S + 11 * SEC, S + 21 * SEC, S + 45 * SEC] {
+            assert_eq!(w.time_at_npt(w.npt_us(t, &gaps), &gaps), t);
+        }
+        // A seek to npt 10 lands 10 s of footage in, not in a gap.
+        let r = w
+            .resolve(Some(parse_range("npt=10-12").unwrap()), false, &gaps)
+            .unwrap();
+        assert_eq!(r.seek, Seek::To(S + 41 * SEC));
+        assert_eq!(r.stop_us, Some(Some(S + 43 * SEC)));
+        assert_eq!(
+            w.reply(r.unit, S + 41 * SEC, w.stop_us, &gaps).to_string(),
+            "npt=10.000-19.000"
+        );
+        assert_eq!(w.duration_us(&gaps), Some(19_000_000));
+        // A gap before the origin does not count.
+        let late = Window {
+            origin_us: S + 22 * SEC,
+            ..w
+        };
+        assert_eq!(late.npt_us(S + 41 * SEC, &gaps), 4_000_000);
+        assert_eq!(late.time_at_npt(4_000_000, &gaps), S + 41 * SEC);
     }
 }

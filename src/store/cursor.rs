@@ -108,6 +108,20 @@ impl Cursor {
         self.audio = audio;
     }
 
+    /// A second cursor at the same place, to look ahead without moving
+    /// this one (it shares the segment maps; its skipped errors are its own).
+    pub fn fork(&self) -> Cursor {
+        Cursor {
+            camera: self.camera,
+            kind: self.kind,
+            seg: Rc::clone(&self.seg),
+            next: self.next,
+            pending_gap_from_us: self.pending_gap_from_us,
+            audio: self.audio,
+            skipped: Vec::new(),
+        }
+    }
+
     /// The segment the cursor is in.
     pub fn segment(&self) -> &Rc<Segment> {
         &self.seg

@@ -8,13 +8,16 @@
 //! cargo bench --bench capacity -- --sessions 1000 --seconds 30        # the target
 //! cargo bench --bench capacity -- --only load --transport udp         # UDP (sendmmsg)
 //! cargo bench --bench capacity -- --only gst --sessions 100           # gst-rtsp-server
+//! cargo bench --bench capacity -- --only unpaced --seconds 120 --rounds 3   # ONVIF Rate-Control: no
+//! cargo bench --bench capacity -- --only reverse --sessions 100 --seconds 20 --rounds 3
 //! ```
 //!
 //! Options (defaults in brackets): `--sessions N` [1000], `--seconds S` of
 //! media per session [30], `--transport tcp|udp` [tcp], `--clip FILE`
 //! (H.264 Annex B) [target/bench-data/clip_720p_4M.264, made with ffmpeg if
 //! missing, see [`CLIP_FFMPEG`]], `--only load|floor|seek|ready|cold|gst`
-//! (repeatable; default: load, floor, seek, ready, cold), `--ramp-ms` over
+//! `|unpaced|reverse` (repeatable; default: load, floor, seek, ready,
+//! cold), `--ramp-ms` over
 //! which sessions connect [2000], `--url TEMPLATE` with `{port}`, `{start}`,
 //! `{stop}` (default: the CamTrace player URL), `--gst-cores` for the
 //! GStreamer server's taskset list [0], `--nice N` to run every process
@@ -64,6 +67,15 @@
 //!   DESCRIBE answered.
 //! - **cold**: `posix_fadvise(DONTNEED)` on every segment file, then the
 //!   load run again: the longest stall across sessions.
+//! - **unpaced** (ONVIF `Rate-Control: no`): one session over TCP with
+//!   the store warm in the page cache, GB/s (bytes over the generator's
+//!   wall time), against the floor writer sending the same frames unpaced
+//!   (`FLOOR_UNPACED`: blocking `writev`, no pacing) to one connection;
+//!   `--rounds` alternating pairs, each figure and the medians printed.
+//! - **reverse**: `--sessions` sessions at `Scale: -1` (the window GOP by
+//!   GOP backwards, paced) and the same sessions forwards (`Range:
+//!   clock=`), alternating `--rounds` times: server CPU per GB of each and
+//!   the ratio.
 //! - **gst**: `tests/benches/gst_rtsp_server.py` (gst-rtsp-server, one
 //!   `filesrc ! qtdemux ! h264parse ! rtph264pay` pipeline per client) on an
 //!   MP4 remux of the clip, same generator.
@@ -431,6 +443,38 @@ struct GenPlan {
     starts: Option<Vec<i64>>,
     /// Set up the audio track too (TCP, interleaved 2-3).
     audio: bool,
+    /// What the PLAY asks.
+    play: PlayAsk,
+}
+
+/// The PLAY of a generated session: its Range and trick-play headers.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum PlayAsk {
+    /// `Range: npt=0.000-`: forward, paced.
+    Npt,
+    /// `Rate-Control: no` (ONVIF replay): forward, unpaced.
+    Unpaced,
+    /// `Range: clock=<start>-<stop>`: forward, paced (the twin of `Reverse`).
+    Clock,
+    /// `Scale: -1`, `Range: clock=<stop>-<start>`: the window backwards,
+    /// GOP by GOP, paced.
+    Reverse,
+}
+
+impl PlayAsk {
+    /// The PLAY's extra header lines for a window `[start_s, stop_s)`.
+    fn headers(self, start_s: i64, stop_s: i64) -> String {
+        let clock = |a: i64, b: i64| ctrtspd::rtsp::ClockRange {
+            start_unix_us: Some(a * 1_000_000),
+            end_unix_us: Some(b * 1_000_000),
+        };
+        match self {
+            PlayAsk::Npt => "Range: npt=0.000-\r\n".into(),
+            PlayAsk::Unpaced => "Rate-Control: no\r\nRange: npt=0.000-\r\n".into(),
+            PlayAsk::Clock => format!("Range: {}\r\n", clock(start_s, stop_s)),
+            PlayAsk::Reverse => format!("Scale: -1\r\nRange: {}\r\n", clock(stop_s, start_s)),
+        }
+    }
 }
 
 #[derive(Default, Debug)]
@@ -564,8 +608,9 @@ impl Rtsp {
     }
 }
 
-fn url_for(plan: &GenPlan, i: usize) -> String {
-    let start = match &plan.starts {
+/// The `{start}` of session i, Unix seconds.
+fn start_for(plan: &GenPlan, i: usize) -> i64 {
+    match &plan.starts {
         Some(s) => s[i],
         None => {
             T0_S + if plan.stagger {
@@ -574,7 +619,11 @@ fn url_for(plan: &GenPlan, i: usize) -> String {
                 0
             }
         }
-    };
+    }
+}
+
+fn url_for(plan: &GenPlan, i: usize) -> String {
+    let start = start_for(plan, i);
     plan.url_template
         .as_deref()
         .unwrap_or("")
@@ -731,7 +780,12 @@ async fn session_body(
     let play_sent = epoch.us();
     // Send PLAY; its answer is read by the media loop below (TCP) so that
     // packets right behind it are timed correctly.
-    let req = c.c.request("PLAY", &play_url, "Range: npt=0.000-\r\n");
+    let start_s = start_for(plan, i);
+    let req = c.c.request(
+        "PLAY",
+        &play_url,
+        &plan.play.headers(start_s, start_s + plan.seconds),
+    );
     c.stream
         .write_all(req.as_bytes())
         .await
@@ -969,6 +1023,8 @@ struct Summary {
     first_p50_ms: f64,
     first_p99_ms: f64,
     mbit_s: f64,
+    /// From the first frame's arrival to the last one's, any session, s.
+    media_s: f64,
 }
 
 fn summarize(stats: &[SessionStats], wall_s: f64, seconds: i64, label: &str) -> Summary {
@@ -1004,6 +1060,11 @@ fn summarize(stats: &[SessionStats], wall_s: f64, seconds: i64, label: &str) -> 
         first_p50_ms: pct(&first, 0.5),
         first_p99_ms: pct(&first, 0.99),
         mbit_s: bytes as f64 * 8.0 / 1e6 / wall_s,
+        media_s: {
+            let arrivals = stats.iter().flat_map(|s| s.arrival_ms.iter().copied());
+            let (lo, hi) = arrivals.fold((u32::MAX, 0), |(lo, hi), a| (lo.min(a), hi.max(a)));
+            f64::from(hi.saturating_sub(lo)) / 1000.0
+        },
     };
     println!(
         "[{label}] sessions {} failed {} short(<90% frames) {} BYE {} | frames {} lost pkts {} | {:.1} MB in {:.1} s = {:.0} Mbit/s ({:.2} Mbit/s per session over its window)",
@@ -1394,6 +1455,7 @@ fn phase_load_tracks(
         expect_bye: o.url == DEFAULT_URL,
         starts: None,
         audio,
+        play: PlayAsk::Npt,
     };
     let label = format!("{tag} ctrtspd {:?} {}x{}s", o.proto, o.sessions, o.seconds);
     // `--perf FILE`: a sampling profile of the server over the run (stopped
@@ -1428,15 +1490,24 @@ fn phase_load_tracks(
 }
 
 fn phase_floor(o: &Opts) -> Measured {
+    phase_floor_n(o, o.sessions, false).1
+}
+
+/// The floor for `sessions` connections; `unpaced`: as fast as each
+/// connection takes it (`FLOOR_UNPACED`), for `--only unpaced`.
+fn phase_floor_n(o: &Opts, sessions: usize, unpaced: bool) -> (Summary, Measured) {
     let port = free_port();
     let me = std::env::current_exe().unwrap();
+    let mut cmd = pinned("0");
+    if unpaced {
+        cmd.env("FLOOR_UNPACED", "1");
+    }
     let w = Guard::spawn(
-        pinned("0")
-            .arg(me)
+        cmd.arg(me)
             .arg("--floor-writer")
             .args([
                 port.to_string(),
-                o.sessions.to_string(),
+                sessions.to_string(),
                 o.seconds.to_string(),
                 o.clip.display().to_string(),
                 format!("{:?}", o.proto).to_lowercase(),
@@ -1445,9 +1516,9 @@ fn phase_floor(o: &Opts) -> Measured {
     );
     wait_port_floor(port);
     let plan = GenPlan {
-        sessions: o.sessions,
+        sessions,
         seconds: o.seconds,
-        proto: o.proto,
+        proto: if unpaced { Proto::Tcp } else { o.proto },
         url_template: None,
         port,
         ramp_ms: o.ramp_ms,
@@ -1457,15 +1528,140 @@ fn phase_floor(o: &Opts) -> Measured {
         expect_bye: false,
         starts: None,
         audio: false,
+        play: PlayAsk::Npt,
     };
     let how = match o.proto {
         Proto::Tcp => "writev",
         Proto::Udp => "sendmmsg",
     };
-    let label = format!("floor raw {how} {}x{}s", o.sessions, o.seconds);
-    let (_, m) = measured_run(w.pid(), plan, &label);
+    let pace = if unpaced { " unpaced" } else { "" };
+    let label = format!("floor raw {how}{pace} {sessions}x{}s", o.seconds);
+    let r = measured_run(w.pid(), plan, &label);
     drop(w);
-    m
+    r
+}
+
+/// `--only unpaced` and `--only reverse`: `sessions` sessions of the
+/// load store whose PLAY asks `play` (ONVIF `Rate-Control: no`, or
+/// `Scale: -1` with its forward twin), TCP, against `ctrtspd serve` on
+/// core 0. Prints as the load phase; returns its summary and CPU.
+fn phase_trick(o: &Opts, root: &Path, sessions: usize, play: PlayAsk) -> (Summary, Measured) {
+    let port = free_port();
+    let server = start_server(root, port, "trick");
+    wait_port(port, Duration::from_secs(10)).expect("server did not listen");
+    let plan = GenPlan {
+        sessions,
+        seconds: o.seconds,
+        proto: Proto::Tcp,
+        url_template: Some(DEFAULT_URL.into()),
+        port,
+        ramp_ms: if sessions > 1 { o.ramp_ms } else { 0 },
+        stagger: true,
+        stagger_s: STAGGER_S,
+        first_packet_only: false,
+        expect_bye: true,
+        starts: None,
+        audio: false,
+        play,
+    };
+    let label = format!("ctrtspd {play:?} TCP {sessions}x{}s", o.seconds);
+    let r = measured_run(server.pid(), plan, &label);
+    drop(server);
+    r
+}
+
+/// `--only unpaced`: one `Rate-Control: no` session's throughput from the
+/// page cache (the store is read once before, so it is warm), against the
+/// floor writing the same frames unpaced (`FLOOR_UNPACED`: a blocking
+/// `writev` per frame, no pacing) to one connection read by the same
+/// generator; `--rounds` alternating pairs.
+fn phase_unpaced(o: &Opts, root: &Path) {
+    // Bytes over the time from the first frame's arrival to the last's
+    // (the RTSP set-up and the BYE wait left out).
+    let gbps = |s: &Summary| s.bytes as f64 / 1e9 / s.media_s.max(1e-3);
+    let mut pairs = Vec::new();
+    let mut per_cpu = Vec::new();
+    // Warm the page cache with the window (not measured).
+    let _ = phase_trick(o, root, 1, PlayAsk::Unpaced);
+    for round in 0..o.rounds {
+        println!("--- unpaced round {} of {}", round + 1, o.rounds);
+        let (server, sm) = phase_trick(o, root, 1, PlayAsk::Unpaced);
+        let (floor, fm) = phase_floor_n(o, 1, true);
+        println!(
+            "UNPACED one session {:.3} GB/s ({:.1} MB in {:.3} s); floor unpaced writev {:.3} GB/s ({:.1} MB in {:.3} s); ratio {:.2}",
+            gbps(&server),
+            server.bytes as f64 / 1e6,
+            server.media_s,
+            gbps(&floor),
+            floor.bytes as f64 / 1e6,
+            floor.media_s,
+            gbps(&server) / gbps(&floor)
+        );
+        // On a shared machine the wall time is the scheduler's: GB per
+        // CPU second of the sender is what one core would sustain.
+        let (s_cpu, f_cpu) = (sm.gb / sm.cpu_s.max(1e-3), fm.gb / fm.cpu_s.max(1e-3));
+        println!(
+            "UNPACED GB per sender CPU second: server {s_cpu:.3}, floor {f_cpu:.3}; ratio {:.2}",
+            s_cpu / f_cpu
+        );
+        pairs.push((gbps(&server), gbps(&floor)));
+        per_cpu.push((s_cpu, f_cpu));
+    }
+    if per_cpu.len() > 1 {
+        println!(
+            "UNPACED GB per CPU second server/floor: median {:.3} / {:.3}; median ratio {:.2}",
+            median(per_cpu.iter().map(|p| p.0).collect()),
+            median(per_cpu.iter().map(|p| p.1).collect()),
+            median(per_cpu.iter().map(|p| p.0 / p.1).collect())
+        );
+    }
+    if pairs.len() > 1 {
+        let each: Vec<String> = pairs
+            .iter()
+            .map(|(a, b)| format!("{a:.3}/{b:.3}"))
+            .collect();
+        println!(
+            "UNPACED GB/s server/floor by round: {}; median {:.3} / {:.3}; median ratio {:.2}",
+            each.join(", "),
+            median(pairs.iter().map(|p| p.0).collect()),
+            median(pairs.iter().map(|p| p.1).collect()),
+            median(pairs.iter().map(|p| p.0 / p.1).collect())
+        );
+    }
+}
+
+/// `--only reverse`: CPU per GB of `--sessions` sessions playing their
+/// window backwards (`Scale: -1`, GOP by GOP, paced) against the same
+/// sessions playing it forwards (`Range: clock=`), alternating, `--rounds`
+/// pairs.
+fn phase_reverse(o: &Opts, root: &Path) {
+    let mut pairs = Vec::new();
+    for round in 0..o.rounds {
+        println!("--- reverse round {} of {}", round + 1, o.rounds);
+        let (_, fwd) = phase_trick(o, root, o.sessions, PlayAsk::Clock);
+        let (_, rev) = phase_trick(o, root, o.sessions, PlayAsk::Reverse);
+        let (f, r) = (fwd.cpu_s / fwd.gb, rev.cpu_s / rev.gb);
+        println!(
+            "REVERSE CPU per GB: reverse {r:.3} s/GB ({:.3} GB), forward {f:.3} s/GB ({:.3} GB); ratio {:.2}",
+            rev.gb,
+            fwd.gb,
+            r / f
+        );
+        pairs.push((r, f));
+    }
+    if pairs.len() > 1 {
+        let each: Vec<String> = pairs
+            .iter()
+            .map(|(r, f)| format!("{r:.3}/{f:.3}"))
+            .collect();
+        println!(
+            "REVERSE CPU s/GB reverse/forward by round: {}; median {:.3} / {:.3}; median ratio {:.2}",
+            each.join(", "),
+            median(pairs.iter().map(|p| p.0).collect()),
+            median(pairs.iter().map(|p| p.1).collect()),
+            median(pairs.iter().map(|p| p.0 / p.1).collect())
+        );
+    }
 }
 
 /// The floor writer accepts exactly N connections: probe with a file flag
@@ -1501,6 +1697,7 @@ fn phase_seek() {
         expect_bye: false,
         starts: Some(starts),
         audio: false,
+        play: PlayAsk::Npt,
     };
     println!("[seek] load average {}", load_avg());
     for round in ["first pass (segments opened)", "second pass (warm)"] {
@@ -1596,6 +1793,7 @@ fn phase_gst(o: &Opts) {
         expect_bye: false,
         starts: None,
         audio: false,
+        play: PlayAsk::Npt,
     };
     let label = format!(
         "gst-rtsp-server (cores {}) {:?} {}x{}s",
@@ -1632,6 +1830,9 @@ fn floor_writer(args: &[String]) {
         Vec::leak(std::fs::read(&args[3]).unwrap())
     };
     let udp = args.get(4).is_some_and(|a| a == "udp");
+    // `--only unpaced`: every frame due at once, blocking writes (one
+    // connection), no sleep between rounds.
+    let unpaced = std::env::var_os("FLOOR_UNPACED").is_some();
     // UDP: one socket for all, one sendmmsg per frame (as the server).
     let usock = UdpSocket::bind("127.0.0.1:0").unwrap();
     usock.set_nonblocking(true).unwrap();
@@ -1716,7 +1917,7 @@ fn floor_writer(args: &[String]) {
                         let p: u16 = String::from_utf8_lossy(&line).trim().parse().unwrap_or(9);
                         dest = Some(SocketAddr::from(([127, 0, 0, 1], p)).into());
                     }
-                    s.set_nonblocking(true).unwrap();
+                    s.set_nonblocking(!unpaced).unwrap();
                     s.set_nodelay(true).unwrap();
                     conns.push(Some(Conn {
                         s,
@@ -1736,7 +1937,8 @@ fn floor_writer(args: &[String]) {
         for (ci, slot) in conns.iter_mut().enumerate() {
             let Some(c) = slot else { continue };
             while c.k < total_frames
-                && c.start + Duration::from_micros((c.k as i64 * FRAME_US) as u64) <= now
+                && (unpaced
+                    || c.start + Duration::from_micros((c.k as i64 * FRAME_US) as u64) <= now)
             {
                 let pkts = &frames[(c.first_frame + c.k) % frames.len()];
                 if touch > 0 {
@@ -1834,7 +2036,9 @@ fn floor_writer(args: &[String]) {
                 closed += 1;
             }
         }
-        std::thread::sleep(Duration::from_millis(1));
+        if !unpaced {
+            std::thread::sleep(Duration::from_millis(1));
+        }
     }
     lag_us.sort_unstable();
     println!(
@@ -1968,7 +2172,7 @@ fn main() {
     let mut late_pairs: Vec<(f64, f64)> = Vec::new();
     let (mut server_sum, mut floor_sum) = ((0.0, 0.0), (0.0, 0.0));
     for round in 0..o.rounds {
-        if o.rounds > 1 {
+        if o.rounds > 1 && (o.only.contains("load") || o.only.contains("floor")) {
             println!("--- round {} of {}", round + 1, o.rounds);
         }
         let server = o
@@ -2037,6 +2241,12 @@ fn main() {
             median(late_pairs.iter().map(|p| p.0).collect()),
             median(late_pairs.iter().map(|p| p.1).collect())
         );
+    }
+    if o.only.contains("unpaced") {
+        phase_unpaced(&o, &root);
+    }
+    if o.only.contains("reverse") {
+        phase_reverse(&o, &root);
     }
     if o.only.contains("seek") {
         phase_seek();
