@@ -62,7 +62,7 @@ fn receive_from_ffmpeg(args: &[&str]) -> (Vec<Vec<u8>>, String) {
     rtp.set_read_timeout(Some(Duration::from_secs(1))).unwrap();
     let mut pkts = vec![];
     let mut buf = [0u8; 2048];
-    while let Ok(n) = rtp.recv(&mut buf) {
+    while let Ok(n) = common::recv_some(&rtp, &mut buf) {
         pkts.push(buf[..n].to_vec());
     }
     (pkts, done.stdout)

@@ -19,7 +19,7 @@ mod common;
 mod rtsp;
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::TcpStream;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -379,7 +379,7 @@ fn sender_reports_of_both_tracks_map_the_recorded_wallclock() {
 fn fill(s: &mut TcpStream, c: &mut rtsp::Conversation, deadline: Instant) {
     assert!(Instant::now() < deadline, "no end in time");
     let mut tmp = [0u8; 65536];
-    let n = s.read(&mut tmp).unwrap();
+    let n = common::read_some(s, &mut tmp).unwrap();
     assert!(n > 0, "closed early");
     c.buf.extend_from_slice(&tmp[..n]);
 }

@@ -138,7 +138,7 @@ fn exchange(s: &mut TcpStream, req: &str) -> String {
     let mut buf = Vec::new();
     let mut byte = [0u8; 1];
     while !buf.ends_with(b"\r\n\r\n") {
-        let n = s.read(&mut byte).unwrap();
+        let n = common::read_some(s, &mut byte).unwrap();
         assert!(n > 0, "closed");
         buf.push(byte[0]);
     }

@@ -15,7 +15,7 @@
 
 mod common;
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
@@ -94,7 +94,7 @@ impl Browser {
         std::thread::spawn(move || {
             let mut pending = Vec::new();
             let mut buf = [0u8; 65536];
-            while let Ok(n) = reader.read(&mut buf) {
+            while let Ok(n) = common::read_some(&mut reader, &mut buf) {
                 if n == 0 {
                     break;
                 }

@@ -114,7 +114,7 @@ impl Raw {
                 }
             }
             let mut chunk = [0u8; 65536];
-            let n = self.s.read(&mut chunk).expect("read response");
+            let n = common::read_some(&mut self.s, &mut chunk).expect("read response");
             assert!(n > 0, "connection closed while waiting for {method}");
             self.buf.extend_from_slice(&chunk[..n]);
         }
@@ -150,7 +150,7 @@ impl Raw {
             .unwrap();
         while Instant::now() < deadline {
             let mut chunk = [0u8; 65536];
-            match self.s.read(&mut chunk) {
+            match common::read_some(&mut self.s, &mut chunk) {
                 Ok(0) => break,
                 Ok(n) => total += n,
                 Err(e)

@@ -17,7 +17,7 @@ mod common;
 #[allow(dead_code)]
 mod rtsp;
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::{SocketAddr, TcpStream};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -332,9 +332,7 @@ fn play_with_sender_reports(addr: SocketAddr, url: &str, limit: Duration) -> Pla
     let fill = |s: &mut TcpStream, c: &mut rtsp::Conversation| {
         assert!(Instant::now() < deadline, "{url}: no end within {limit:?}");
         let mut tmp = [0u8; 65536];
-        let n = s
-            .read(&mut tmp)
-            .unwrap_or_else(|e| panic!("{url}: read: {e}"));
+        let n = common::read_some(s, &mut tmp).unwrap_or_else(|e| panic!("{url}: read: {e}"));
         c.buf.extend_from_slice(&tmp[..n]);
         n > 0
     };

@@ -583,3 +583,27 @@ pub fn assert_steady_pts(pts_s: &[f64], step_s: f64) -> f64 {
     }
     pts_s[pts_s.len() - 1] - pts_s[0]
 }
+
+/// `Read::read`, retried when a signal interrupted it. Under qemu-user a
+/// blocking read with a socket timeout can fail with EINTR (seen in CI
+/// under qemu-arm), which a native run never shows: tests must not fail
+/// on it.
+pub fn read_some(r: &mut impl std::io::Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    loop {
+        match r.read(buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            other => return other,
+        }
+    }
+}
+
+/// `UdpSocket::recv`, retried when a signal interrupted it (see
+/// [`read_some`]).
+pub fn recv_some(s: &std::net::UdpSocket, buf: &mut [u8]) -> std::io::Result<usize> {
+    loop {
+        match s.recv(buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            other => return other,
+        }
+    }
+}
