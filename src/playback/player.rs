@@ -304,13 +304,18 @@ impl Player {
             *gap |= !(0..=MAX_FRAME_GAP_US).contains(&(t - prev_us));
             prev_us = t;
         };
-        if let Some((f, _)) = &self.peeked {
+        // Video frames only: the flags are about the video track (an
+        // audio record between two frames is neither a gap nor a frame).
+        if let Some((f, _)) = &self.peeked
+            && f.record.track == crate::store::layout::TRACK_VIDEO
+        {
             seen(f.record.time_us, &mut gap);
             if keeps(&f.record) {
                 return Ok(Ahead::Frame { gap });
             }
         }
         let mut fork = self.cursor.fork();
+        fork.set_audio(false);
         for _ in 0..LOOK_AHEAD_FRAMES {
             match fork.next(cat)? {
                 Step::Frame(f) => {

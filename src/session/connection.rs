@@ -1218,6 +1218,10 @@ impl Connection {
         };
         play.onvif |= onvif.is_onvif();
         play.delivery = delivery(&onvif, play.delivery, cseq, play_us, seek);
+        // Audio records are read only when they are sent (Scale 1, every
+        // frame, forward): the reverse and key-frame walks see video only.
+        let reads_audio = play.audio.is_some() && play.delivery.sends_audio();
+        play.player.set_audio(reads_audio);
         play.pacer = Pacer::new(play.delivery.rate(), play_us, now);
         let rtptime = play.rtp_ts_90k(play_us);
         let (scale, speed) = (
@@ -1312,6 +1316,7 @@ impl Connection {
         d.gop_end_us = if d.key_only { key_us + 1 } else { start_us + 1 };
         d.reverse_bound_us = bound_us;
         play.delivery = d;
+        play.player.set_audio(false);
         play.pacer = Pacer::new(d.rate(), play_us, now);
         let rtptime = play.rtp_ts_90k(play_us);
         let seq = env.inflight_end_seq.unwrap_or(play.rtp.next_seq);

@@ -408,3 +408,49 @@ fn pause_then_play_resumes_both_tracks_where_they_stopped() {
         assert_eq!(infos[usize::from(audio)].1, next.first_seq);
     }
 }
+
+/// ONVIF replay with the audio track set up: E, T (and the gap checks)
+/// are those of the video track, whatever audio record follows its last
+/// frame; in reverse too.
+#[test]
+fn onvif_flags_with_audio_set_up_are_those_of_the_video_track() {
+    let mut sim = audio_sim(None);
+    sim.request(GST_DESCRIBE);
+    sim.request(GST_ONVIF_SETUP);
+    let setup = "SETUP rtsp://127.0.0.1:18554/player/regul/3/trackID=1 RTSP/1.0\r\n\
+                 CSeq: 4\r\nTransport: RTP/AVP/TCP;unicast;interleaved=2-3\r\n\
+                 Session: 12345678\r\n\r\n";
+    let r = sim.request(setup.as_bytes());
+    assert_eq!(status(&r), "RTSP/1.0 200 OK", "{r}");
+    let r = sim.request(&play_with(
+        5,
+        "Rate-Control: yes\r\nRange: clock=20240229T140000Z-20240229T140100Z\r\n",
+    ));
+    assert_eq!(status(&r), "RTSP/1.0 200 OK", "{r}");
+    let out = sim.run_until(sim.now + 10_000_000);
+    assert_eq!(out.frames.iter().filter(|f| f.audio).count(), 200);
+    let video: Vec<_> = out.frames.iter().filter(|f| !f.audio).collect();
+    assert_eq!(video.len(), 100);
+    let flags: Vec<_> = video
+        .iter()
+        .enumerate()
+        .map(|(n, f)| (n, f.ext.unwrap()))
+        .filter(|(_, e)| e.end_of_section || e.terminal)
+        .map(|(n, e)| (n, e.end_of_section, e.terminal))
+        .collect();
+    assert_eq!(flags, vec![(99, true, true)], "the footage ends at 99");
+    // Reverse over the whole footage: video only, T on the last frame.
+    let r = sim.request(&play_with(
+        6,
+        "Rate-Control: yes\r\nScale: -1\r\nRange: clock=20240229T140004Z-20240229T140000Z\r\n",
+    ));
+    assert_eq!(status(&r), "RTSP/1.0 200 OK", "{r}");
+    let rev = sim.run_until(sim.now + 10_000_000);
+    assert!(rev.frames.iter().all(|f| !f.audio));
+    assert_eq!(rev.frames.len(), 100);
+    let terminal: Vec<usize> = (rev.frames.iter().enumerate())
+        .filter(|(_, f)| f.ext.unwrap().terminal)
+        .map(|(n, _)| n)
+        .collect();
+    assert_eq!(terminal, vec![99]);
+}
