@@ -17,11 +17,11 @@ const V1_FIXTURE: &str = concat!(
     "/tests/fixtures/store_v1_ctrtspd_import_h264"
 );
 
-const T0: i64 = 1_709_215_200_000_000;
+pub(crate) const T0: i64 = 1_709_215_200_000_000;
 const FRAME_US: i64 = 40_000;
 const G711_PACKET_US: i64 = 20_000;
 
-fn header(camera: u32) -> IdxHeader {
+pub(crate) fn header(camera: u32) -> IdxHeader {
     IdxHeader {
         codec: Codec::H264,
         kind: Kind::Regul,
@@ -46,7 +46,7 @@ fn video(n: i64) -> Vec<u8> {
     out
 }
 
-fn pcma() -> AudioTrack {
+pub(crate) fn pcma() -> AudioTrack {
     AudioTrack {
         codec: AudioCodec::Pcma,
         sample_rate_hz: 8000,

@@ -25,7 +25,7 @@ pub mod writer;
 pub(crate) mod tests;
 
 #[cfg(test)]
-mod audio_tests;
+pub(crate) mod audio_tests;
 
 pub use catalog::{Catalog, SegmentRef};
 pub use cursor::{Cursor, Step};
