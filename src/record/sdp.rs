@@ -1,12 +1,20 @@
 //! The camera's DESCRIBE answer: the first H.264 or H.265 video stream, its
 //! payload type, clock rate, control URL and the parameter sets it
-//! announces (`sprop-parameter-sets`, `sprop-vps/sps/pps`).
+//! announces (`sprop-parameter-sets`, `sprop-vps/sps/pps`); and the first
+//! audio stream the store can keep: G.711 (`PCMA`, `PCMU`, RFC 3551) or
+//! AAC in RFC 3640 `AAC-hbr` mode (`MPEG4-GENERIC` with sizeLength 13,
+//! indexLength 3, indexDeltaLength 3 and a `config`).
 //!
 //! Parameter sets that do not decode are ignored, not fatal: cameras send
-//! them in-band before every keyframe too.
+//! them in-band before every keyframe too. An audio stream we cannot store
+//! (G.726, AAC-LATM, ...) is skipped and named, for one log line: the video
+//! is recorded without it.
 
 use crate::codec::Codec;
+use crate::codec::audio::{AacConfig, AudioCodec};
+use crate::rtp::g711::{PT_PCMA, PT_PCMU};
 use crate::store::ParamSets;
+use crate::store::layout::AudioTrack;
 
 /// The video stream we record.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -21,6 +29,30 @@ pub struct SdpVideo {
     pub control: String,
     /// Parameter sets from the fmtp line (may be empty).
     pub params: ParamSets,
+}
+
+/// The audio stream we record beside the video.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SdpAudio {
+    /// Codec, sample rate (the RTP clock rate), channels, AAC config:
+    /// checked with [`AudioTrack::check`].
+    pub track: AudioTrack,
+    /// RTP payload type.
+    pub payload_type: u8,
+    /// Absolute URL to SETUP.
+    pub control: String,
+}
+
+/// What DESCRIBE offers that we record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SdpStreams {
+    /// The video stream.
+    pub video: SdpVideo,
+    /// The audio stream, when there is one we can store.
+    pub audio: Option<SdpAudio>,
+    /// The first audio format we cannot store (`G726-32/8000`, `MP4A-LATM/...`,
+    /// or `MPEG4-GENERIC/... mode=...`), when no audio stream was taken.
+    pub skipped_audio: Option<String>,
 }
 
 /// Why no usable video stream was found.
@@ -65,7 +97,8 @@ pub fn resolve_control(base: &str, control: &str) -> String {
 
 #[derive(Default)]
 struct Media<'a> {
-    video: bool,
+    /// `video`, `audio`, ...
+    kind: &'a str,
     payload_types: Vec<u8>,
     rtpmap: Vec<(u8, &'a str)>,
     fmtp: Vec<(u8, &'a str)>,
@@ -79,6 +112,16 @@ struct Media<'a> {
 ///
 /// [`SdpError`] when there is none.
 pub fn parse_sdp_video(body: &[u8], base: &str) -> Result<SdpVideo, SdpError> {
+    parse_sdp(body, base).map(|s| s.video)
+}
+
+/// Finds the first H.264/H.265 video stream of `body` and the first audio
+/// stream we can store; `base` as for [`parse_sdp_video`].
+///
+/// # Errors
+///
+/// [`SdpError`] when there is no video stream.
+pub fn parse_sdp(body: &[u8], base: &str) -> Result<SdpStreams, SdpError> {
     let text = core::str::from_utf8(body).map_err(|_| SdpError::NotText)?;
     let mut session_control = None;
     let mut medias: Vec<Media<'_>> = Vec::new();
@@ -86,10 +129,10 @@ pub fn parse_sdp_video(body: &[u8], base: &str) -> Result<SdpVideo, SdpError> {
         let line = line.trim_end();
         if let Some(m) = line.strip_prefix("m=") {
             let mut f = m.split_ascii_whitespace();
-            let video = f.next() == Some("video");
+            let kind = f.next().unwrap_or("");
             let payload_types = f.skip(2).filter_map(|p| p.parse().ok()).collect();
             medias.push(Media {
-                video,
+                kind,
                 payload_types,
                 ..Media::default()
             });
@@ -120,7 +163,119 @@ pub fn parse_sdp_video(body: &[u8], base: &str) -> Result<SdpVideo, SdpError> {
         Some(c) => resolve_control(base, c),
         None => base.to_string(),
     };
-    for m in medias.iter().filter(|m| m.video) {
+    let video = find_video(&medias, &session_base).ok_or(SdpError::NoVideo)?;
+    let mut skipped_audio = None;
+    let mut audio = None;
+    'medias: for m in medias.iter().filter(|m| m.kind == "audio") {
+        for &pt in &m.payload_types {
+            match audio_format(m, pt) {
+                Ok(track) => {
+                    audio = Some(SdpAudio {
+                        track,
+                        payload_type: pt,
+                        control: resolve_control(&session_base, m.control.unwrap_or("")),
+                    });
+                    break 'medias;
+                }
+                Err(what) => {
+                    skipped_audio.get_or_insert(what);
+                }
+            }
+        }
+    }
+    if audio.is_some() {
+        skipped_audio = None;
+    }
+    Ok(SdpStreams {
+        video,
+        audio,
+        skipped_audio,
+    })
+}
+
+/// The audio track of payload type `pt` of `m`, or what it is, when the
+/// store cannot keep it.
+fn audio_format(m: &Media<'_>, pt: u8) -> Result<AudioTrack, String> {
+    let map = m.rtpmap.iter().find(|(p, _)| *p == pt).map(|(_, r)| *r);
+    let fmtp = m
+        .fmtp
+        .iter()
+        .find(|(p, _)| *p == pt)
+        .map_or("", |(_, f)| *f);
+    // Static payload types need no rtpmap (RFC 3551 Table 4).
+    let map = match (map, pt) {
+        (Some(map), _) => map,
+        (None, PT_PCMU) => "PCMU/8000",
+        (None, PT_PCMA) => "PCMA/8000",
+        (None, _) => return Err(format!("payload type {pt} without rtpmap")),
+    };
+    let mut parts = map.split('/').map(str::trim);
+    let name = parts.next().unwrap_or("").to_ascii_uppercase();
+    let rate: Option<u32> = parts.next().and_then(|r| r.parse().ok());
+    let channels: u8 = match parts.next() {
+        Some(c) => c.parse().map_err(|_| map.to_string())?,
+        None => 1,
+    };
+    let track = match name.as_str() {
+        "PCMA" | "PCMU" => AudioTrack {
+            codec: if name == "PCMA" {
+                AudioCodec::Pcma
+            } else {
+                AudioCodec::Pcmu
+            },
+            sample_rate_hz: rate.unwrap_or(8000),
+            channels,
+            config: Vec::new(),
+        },
+        "MPEG4-GENERIC" => {
+            let value = |key: &str| {
+                fmtp.split(';').find_map(|kv| {
+                    let (k, v) = kv.split_once('=')?;
+                    k.trim().eq_ignore_ascii_case(key).then(|| v.trim())
+                })
+            };
+            let hbr = value("mode").is_some_and(|m| m.eq_ignore_ascii_case("AAC-hbr"))
+                && value("sizelength") == Some("13")
+                && value("indexlength") == Some("3")
+                && value("indexdeltalength").is_none_or(|v| v == "3");
+            let config = value("config").and_then(decode_hex);
+            let (true, Some(config)) = (hbr, config) else {
+                return Err(format!("{map} {fmtp}"));
+            };
+            let c = AacConfig::parse(&config).map_err(|e| format!("{map}: {e}"))?;
+            if rate.is_some_and(|r| r != c.sample_rate_hz) {
+                return Err(format!("{map}: config says {} Hz", c.sample_rate_hz));
+            }
+            AudioTrack {
+                codec: AudioCodec::Aac,
+                sample_rate_hz: c.sample_rate_hz,
+                channels: c.channels,
+                config,
+            }
+        }
+        _ => return Err(map.to_string()),
+    };
+    track.check().map_err(|e| format!("{map}: {e}"))?;
+    Ok(track)
+}
+
+/// Hex digits, two per byte (the RFC 3640 `config` parameter).
+fn decode_hex(text: &str) -> Option<Vec<u8>> {
+    let b = text.as_bytes();
+    if b.is_empty() || !b.len().is_multiple_of(2) {
+        return None;
+    }
+    b.chunks_exact(2)
+        .map(|p| {
+            let hi = char::from(*p.first()?).to_digit(16)?;
+            let lo = char::from(*p.get(1)?).to_digit(16)?;
+            u8::try_from(hi * 16 + lo).ok()
+        })
+        .collect()
+}
+
+fn find_video(medias: &[Media<'_>], session_base: &str) -> Option<SdpVideo> {
+    for m in medias.iter().filter(|m| m.kind == "video") {
         for &pt in &m.payload_types {
             let Some((_, map)) = m.rtpmap.iter().find(|(p, _)| *p == pt) else {
                 continue;
@@ -141,16 +296,16 @@ pub fn parse_sdp_video(body: &[u8], base: &str) -> Result<SdpVideo, SdpError> {
                 .iter()
                 .find(|(p, _)| *p == pt)
                 .map_or("", |(_, f)| *f);
-            return Ok(SdpVideo {
+            return Some(SdpVideo {
                 codec,
                 payload_type: pt,
                 clock_rate,
-                control: resolve_control(&session_base, m.control.unwrap_or("")),
+                control: resolve_control(session_base, m.control.unwrap_or("")),
                 params: fmtp_params(codec, fmtp),
             });
         }
     }
-    Err(SdpError::NoVideo)
+    None
 }
 
 fn fmtp_params(codec: Codec, fmtp: &str) -> ParamSets {
@@ -241,5 +396,95 @@ mod tests {
         assert_eq!(decode_base64("Z0LA*"), None);
         assert_eq!(decode_base64("TWFu").as_deref(), Some(&b"Man"[..]));
         assert_eq!(decode_base64("TWE=").as_deref(), Some(&b"Ma"[..]));
+    }
+
+    const GST_PCMA: &[u8] =
+        include_bytes!("../../tests/fixtures/gst_camera_h264_pcma_describe.sdp");
+    const GST_AAC: &[u8] = include_bytes!("../../tests/fixtures/gst_camera_h264_aac_describe.sdp");
+    const GST_G726: &[u8] =
+        include_bytes!("../../tests/fixtures/gst_camera_h264_g726_describe.sdp");
+    const BASE: &str = "rtsp://127.0.0.1:28990/cam/";
+
+    #[test]
+    fn gst_rtsp_server_h264_with_pcma() {
+        let s = parse_sdp(GST_PCMA, BASE).unwrap();
+        assert_eq!(s.video.control, "rtsp://127.0.0.1:28990/cam/stream=0");
+        let a = s.audio.unwrap();
+        assert_eq!(a.payload_type, 8);
+        assert_eq!(a.control, "rtsp://127.0.0.1:28990/cam/stream=1");
+        assert_eq!(
+            a.track,
+            AudioTrack {
+                codec: AudioCodec::Pcma,
+                sample_rate_hz: 8000,
+                channels: 1,
+                config: vec![]
+            }
+        );
+        assert_eq!(s.skipped_audio, None);
+    }
+
+    #[test]
+    fn gst_rtsp_server_h264_with_aac_hbr() {
+        let s = parse_sdp(GST_AAC, BASE).unwrap();
+        assert_eq!(s.video.codec, Codec::H264);
+        let a = s.audio.unwrap();
+        assert_eq!(a.payload_type, 97);
+        assert_eq!(a.control, "rtsp://127.0.0.1:28990/cam/stream=1");
+        assert_eq!(a.track.codec, AudioCodec::Aac);
+        assert_eq!((a.track.sample_rate_hz, a.track.channels), (16_000, 1));
+        // avenc_aac's config with the (empty) SBR sync extension, as sent.
+        assert_eq!(a.track.config, [0x14, 0x08, 0x56, 0xe5, 0x00]);
+    }
+
+    #[test]
+    fn audio_we_cannot_store_is_skipped_and_named() {
+        let s = parse_sdp(GST_G726, BASE).unwrap();
+        assert_eq!(s.audio, None);
+        assert_eq!(s.skipped_audio.as_deref(), Some("G726-32/8000"));
+        // AAC-LATM; AAC in a mode or with sizes the depacketizer does not
+        // read; a config that disagrees with the rtpmap; static PCMU
+        // without rtpmap is taken.
+        let v = "v=0\r\nm=video 0 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\n";
+        for (audio, skipped) in [
+            (
+                "m=audio 0 RTP/AVP 96\r\na=rtpmap:96 MP4A-LATM/16000/1\r\n",
+                "MP4A-LATM/16000/1",
+            ),
+            (
+                "m=audio 0 RTP/AVP 97\r\na=rtpmap:97 mpeg4-generic/16000/1\r\n\
+                 a=fmtp:97 mode=AAC-lbr;config=1408;sizelength=6;indexlength=2\r\n",
+                "mpeg4-generic/16000/1 mode=AAC-lbr;config=1408;sizelength=6;indexlength=2",
+            ),
+            (
+                "m=audio 0 RTP/AVP 97\r\na=rtpmap:97 mpeg4-generic/48000/1\r\n\
+                 a=fmtp:97 mode=AAC-hbr;config=1408;sizelength=13;indexlength=3\r\n",
+                "mpeg4-generic/48000/1: config says 16000 Hz",
+            ),
+            (
+                "m=audio 0 RTP/AVP 97\r\na=rtpmap:97 mpeg4-generic/16000/1\r\n\
+                 a=fmtp:97 mode=AAC-hbr;config=14;sizelength=13;indexlength=3\r\n",
+                "mpeg4-generic/16000/1: AAC config truncated",
+            ),
+            ("m=audio 0 RTP/AVP 99\r\n", "payload type 99 without rtpmap"),
+            (
+                "m=audio 0 RTP/AVP 8\r\na=rtpmap:8 PCMA/8000/9\r\n",
+                "PCMA/8000/9: inconsistent audio track description",
+            ),
+        ] {
+            let s = parse_sdp(format!("{v}{audio}").as_bytes(), "rtsp://h/").unwrap();
+            assert_eq!(s.audio, None, "{audio}");
+            assert_eq!(s.skipped_audio.as_deref(), Some(skipped), "{audio}");
+        }
+        let s = parse_sdp(
+            format!("{v}m=audio 0 RTP/AVP 98 0\r\na=rtpmap:98 G726-16/8000\r\na=control:a\r\n")
+                .as_bytes(),
+            "rtsp://h/x",
+        )
+        .unwrap();
+        let a = s.audio.unwrap();
+        assert_eq!((a.payload_type, a.track.codec), (0, AudioCodec::Pcmu));
+        assert_eq!(a.control, "rtsp://h/x/a");
+        assert_eq!(s.skipped_audio, None);
     }
 }
