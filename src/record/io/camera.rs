@@ -1,7 +1,8 @@
 //! One task per camera on the recorder's executor: connect, run the
-//! [`Client`] over the socket(s), turn packets into timed frames, hand them
-//! to the camera's writer thread; on any failure log why, leave a gap and
-//! retry after the [`Backoff`] delay.
+//! [`Client`] over the socket(s), turn packets into timed frames (video)
+//! and timed packets (audio, [`LipSync`]), put both in time order
+//! ([`Interleaver`]) and hand them to the camera's writer thread; on any
+//! failure log why, leave a gap and retry after the [`Backoff`] delay.
 //!
 //! Log lines per state change only: `connecting`, `recording`, `lost:
 //! <reason>`, `retrying in N s`.
@@ -16,12 +17,20 @@ use smol::io::{AsyncReadExt, AsyncWriteExt};
 use smol::{Async, Timer};
 
 use super::writer::{FrameMsg, ToWriter, Writer};
+use crate::codec::AudioCodec;
 use crate::record::backoff::Backoff;
-use crate::record::client::{Client, Input, MediaTransport, Phase};
+use crate::record::client::{Client, Input, MediaTransport, Phase, Track};
 use crate::record::frames::FrameAssembler;
+use crate::record::interleave::Interleaver;
+use crate::record::lipsync::{AudioStamp, LipSync, sender_report};
+use crate::record::sdp::SdpAudio;
 use crate::record::timeline::{Now, Stamp, Timeline};
 use crate::record::{CameraConfig, Transport};
+use crate::rtp::aac::AacDepacketizer;
+use crate::rtp::g711::G711Depacketizer;
 use crate::server::Clock;
+use crate::store::ParamSets;
+use crate::store::layout::AudioTrack;
 
 /// Giving up on a connection attempt after this long.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -63,20 +72,31 @@ pub async fn run_camera(
         log::info!("camera {id}: connecting to {}", job.cam.url.request_url());
         let mut rx = Reception::new(id, floor_us);
         let end = session(&job, clock, &writer, &mut rx, &stop).await;
+        rx.flush(&writer);
         log::debug!(
             "camera {id}: session: {} frames stored, {} dropped (disk behind), longest wait between reads {} ms",
-            rx.frames,
-            rx.queue_full_drops,
+            rx.sink.frames,
+            rx.sink.queue_full_drops,
             rx.max_read_gap_us / 1000
         );
-        floor_us = floor_us.max(rx.last_time_us);
+        if let Some(a) = &rx.audio {
+            log::debug!(
+                "camera {id}: session: {} audio packets stored, {} timed by sender reports, {} dropped (no video yet or going back), {} late, {} malformed",
+                rx.sink.audio_frames,
+                a.sync.from_reports(),
+                a.sync.dropped(),
+                rx.interleaver.late_audio(),
+                a.bad_packets
+            );
+        }
+        floor_us = floor_us.max(rx.sink.last_time_us);
         writer.send(ToWriter::EndRun).await;
         let reason = match end {
             End::Stopped => break,
             End::Lost(r) => r,
         };
         log::warn!("camera {id}: lost: {reason}");
-        let delay_s = backoff.after_failure(rx.frames > 0);
+        let delay_s = backoff.after_failure(rx.sink.frames > 0);
         log::info!("camera {id}: retrying in {delay_s} s");
         let wait = async {
             Timer::after(Duration::from_secs(u64::from(delay_s))).await;
@@ -93,20 +113,99 @@ pub async fn run_camera(
     writer.close()
 }
 
+/// The audio of one session: depacketizer and times.
+struct AudioRx {
+    desc: SdpAudio,
+    depack: AudioDepack,
+    last_seq: Option<u16>,
+    sync: LipSync,
+    bad_packets: u64,
+}
+
+enum AudioDepack {
+    G711(G711Depacketizer),
+    Aac(Box<AacDepacketizer>),
+}
+
+/// Where timed frames go: the writer's queue, with what that takes.
+struct Sink {
+    camera: u32,
+    codec_name: &'static str,
+    last_time_us: i64,
+    frames: u64,
+    audio_frames: u64,
+    /// Frames were dropped because the disk is behind: wait for a keyframe.
+    skip_to_keyframe: bool,
+    /// Parameter sets of a frame that could not be queued: sent with the next.
+    lost_params: Option<ParamSets>,
+    queue_full_drops: u64,
+}
+
+impl Sink {
+    fn send(&mut self, writer: &Writer, time_us: i64, mut msg: FrameMsg) {
+        msg.time_us = time_us;
+        let video = msg.track == Track::Video;
+        if video && self.skip_to_keyframe && !msg.keyframe {
+            if msg.params.is_some() {
+                self.lost_params = msg.params.take();
+            }
+            return;
+        }
+        if video && msg.params.is_none() {
+            msg.params = self.lost_params.take();
+        }
+        let params = video.then(|| msg.params.clone()).flatten();
+        match writer.try_send(ToWriter::Frame(msg)) {
+            Ok(()) => {
+                self.last_time_us = time_us;
+                if !video {
+                    if self.audio_frames == 0 {
+                        log::info!("camera {}: recording audio", self.camera);
+                    }
+                    self.audio_frames += 1;
+                    return;
+                }
+                self.skip_to_keyframe = false;
+                if self.frames == 0 {
+                    log::info!("camera {}: recording {}", self.camera, self.codec_name);
+                }
+                self.frames += 1;
+            }
+            Err(_) if !video => self.queue_full_drops += 1,
+            Err(_) => {
+                self.queue_full_drops += 1;
+                if params.is_some() {
+                    self.lost_params = params;
+                }
+                if !self.skip_to_keyframe {
+                    log::warn!(
+                        "camera {}: the disk is behind: frames dropped up to the next keyframe ({} so far)",
+                        self.camera,
+                        self.queue_full_drops
+                    );
+                }
+                self.skip_to_keyframe = true;
+            }
+        }
+    }
+}
+
 /// Frames of one session on their way to the writer.
 struct Reception {
     camera: u32,
     assembler: Option<FrameAssembler>,
     timeline: Option<Timeline>,
+    audio: Option<AudioRx>,
+    /// The session's audio track, sent with the first frame of each run.
+    audio_track: Option<AudioTrack>,
+    interleaver: Interleaver<FrameMsg>,
+    /// Audio units of one packet, timed (reused).
+    audio_scratch: Vec<(i64, Vec<u8>)>,
+    sink: Sink,
     floor_us: i64,
-    last_time_us: i64,
     last_frame_mono_us: i64,
-    frames: u64,
     /// Send the parameter sets with the next frame.
     send_params: bool,
-    /// Frames were dropped because the disk is behind: wait for a keyframe.
-    skip_to_keyframe: bool,
-    queue_full_drops: u64,
     backward_drops: u64,
     /// Monotonic time of the last read from the camera while playing.
     last_read_mono_us: Option<i64>,
@@ -121,13 +220,23 @@ impl Reception {
             camera,
             assembler: None,
             timeline: None,
+            audio: None,
+            audio_track: None,
+            interleaver: Interleaver::new(),
+            audio_scratch: Vec::with_capacity(16),
+            sink: Sink {
+                camera,
+                codec_name: "",
+                last_time_us: floor_us,
+                frames: 0,
+                audio_frames: 0,
+                skip_to_keyframe: false,
+                lost_params: None,
+                queue_full_drops: 0,
+            },
             floor_us,
-            last_time_us: floor_us,
             last_frame_mono_us: 0,
-            frames: 0,
             send_params: true,
-            skip_to_keyframe: false,
-            queue_full_drops: 0,
             backward_drops: 0,
             last_read_mono_us: None,
             max_read_gap_us: 0,
@@ -157,7 +266,141 @@ impl Reception {
             ));
             self.timeline = Some(Timeline::new(v.clock_rate, self.floor_us));
             self.last_frame_mono_us = now_mono_us;
+            self.sink.codec_name = v.codec.rtp_encoding_name();
+            if let Some(a) = client.audio() {
+                let t = &a.track;
+                log::info!(
+                    "camera {}: audio {} {} Hz, {} channel(s)",
+                    self.camera,
+                    t.codec,
+                    t.sample_rate_hz,
+                    t.channels
+                );
+                self.audio_track = Some(t.clone());
+                self.audio = Some(AudioRx {
+                    depack: match t.codec {
+                        AudioCodec::Aac => AudioDepack::Aac(Box::default()),
+                        AudioCodec::Pcma | AudioCodec::Pcmu => {
+                            AudioDepack::G711(G711Depacketizer::new(t.channels))
+                        }
+                    },
+                    desc: a.clone(),
+                    last_seq: None,
+                    sync: LipSync::new(v.clock_rate, t.sample_rate_hz),
+                    bad_packets: 0,
+                });
+            } else if let Some(why) = client.audio_refused() {
+                log::info!("camera {}: audio not recorded: {why}", self.camera);
+            } else if let Some(what) = client.skipped_audio() {
+                log::info!(
+                    "camera {}: audio {what} skipped: not a codec the store keeps (PCMA, PCMU, AAC-hbr)",
+                    self.camera
+                );
+            }
         }
+    }
+
+    /// Lets out what the interleaver holds (the session ended).
+    fn flush(&mut self, writer: &Writer) {
+        let sink = &mut self.sink;
+        self.interleaver
+            .flush(&mut |_, t, msg| sink.send(writer, t, msg));
+    }
+
+    fn queue(&mut self, track: Track, time_us: i64, msg: FrameMsg, writer: &Writer) {
+        let sink = &mut self.sink;
+        self.interleaver.push(
+            track,
+            time_us,
+            msg,
+            &mut |_, t, msg| sink.send(writer, t, msg),
+            &mut drop,
+        );
+    }
+
+    fn on_packet(
+        &mut self,
+        track: Track,
+        rtcp: bool,
+        packet: &[u8],
+        clock: Clock,
+        writer: &Writer,
+    ) {
+        match (track, rtcp) {
+            (_, true) => self.on_rtcp(track, packet),
+            (Track::Video, false) => self.on_rtp(packet, clock, writer),
+            (Track::Audio, false) => self.on_audio_rtp(packet, clock, writer),
+        }
+    }
+
+    fn on_rtcp(&mut self, track: Track, packet: &[u8]) {
+        let (Some(a), Some(sr)) = (&mut self.audio, sender_report(packet)) else {
+            return;
+        };
+        match track {
+            Track::Video => a.sync.on_video_report(sr),
+            Track::Audio => a.sync.on_audio_report(sr),
+        }
+    }
+
+    fn on_audio_rtp(&mut self, packet: &[u8], clock: Clock, writer: &Writer) {
+        let Some(a) = &mut self.audio else { return };
+        let Ok(p) = crate::rtp::parse_rtp(packet) else {
+            a.bad_packets += 1;
+            return;
+        };
+        let h = p.header;
+        if h.payload_type != a.desc.payload_type {
+            a.bad_packets += 1;
+            return;
+        }
+        if let Some(last) = a.last_seq {
+            let step = h.seq.wrapping_sub(last);
+            if step == 0 || step > 0x8000 {
+                return; // a duplicate or a late packet
+            }
+            if step != 1
+                && let AudioDepack::Aac(d) = &mut a.depack
+            {
+                d.reset();
+            }
+        }
+        a.last_seq = Some(h.seq);
+        let mono_us = clock.mono_us();
+        let codec = self.assembler.as_ref().map(FrameAssembler::codec);
+        let Some(codec) = codec else { return };
+        let (depack, sync) = (&mut a.depack, &mut a.sync);
+        let mut stamped = |ts: u32, unit: &[u8], out: &mut Vec<(i64, Vec<u8>)>| {
+            if let AudioStamp::At(t) = sync.stamp(ts, mono_us) {
+                let mut payload = writer.buffer();
+                payload.extend_from_slice(unit);
+                out.push((t, payload));
+            }
+        };
+        let mut out = core::mem::take(&mut self.audio_scratch);
+        let ok = match depack {
+            AudioDepack::G711(d) => d.push(h.ts_90k, p.payload, |ts, u| stamped(ts, u, &mut out)),
+            AudioDepack::Aac(d) => d.push(h.ts_90k, h.marker, p.payload, |ts, u| {
+                stamped(ts, u, &mut out)
+            }),
+        };
+        if ok.is_err() {
+            a.bad_packets += 1;
+        }
+        for (t, payload) in out.drain(..) {
+            let msg = FrameMsg {
+                track: Track::Audio,
+                time_us: t,
+                keyframe: false,
+                codec,
+                params: None,
+                payload,
+                new_run: false,
+                audio: None,
+            };
+            self.queue(Track::Audio, t, msg, writer);
+        }
+        self.audio_scratch = out;
     }
 
     fn on_rtp(&mut self, packet: &[u8], clock: Clock, writer: &Writer) {
@@ -187,46 +430,25 @@ impl Reception {
             }
         };
         self.last_frame_mono_us = now.mono_us;
-        if self.skip_to_keyframe && !f.keyframe {
-            return;
+        if let Some(a) = &mut self.audio {
+            a.sync.on_video(f.ts, time_us, now.mono_us, new_run);
         }
         let mut payload = writer.buffer();
         payload.extend_from_slice(f.payload);
         let msg = FrameMsg {
+            track: Track::Video,
             time_us,
             keyframe: f.keyframe,
             codec,
             params: (self.send_params || f.params_changed).then(|| f.params.clone()),
             payload,
             new_run,
+            audio: new_run
+                .then(|| self.audio_track.clone().map(Box::new))
+                .flatten(),
         };
-        match writer.try_send(ToWriter::Frame(msg)) {
-            Ok(()) => {
-                self.send_params = false;
-                self.skip_to_keyframe = false;
-                self.last_time_us = time_us;
-                if self.frames == 0 {
-                    log::info!(
-                        "camera {}: recording {}",
-                        self.camera,
-                        codec.rtp_encoding_name()
-                    );
-                }
-                self.frames += 1;
-            }
-            Err(_) => {
-                self.queue_full_drops += 1;
-                if !self.skip_to_keyframe {
-                    log::warn!(
-                        "camera {}: the disk is behind: frames dropped up to the next keyframe ({} so far)",
-                        self.camera,
-                        self.queue_full_drops
-                    );
-                }
-                self.skip_to_keyframe = true;
-                self.send_params = true;
-            }
-        }
+        self.send_params = false;
+        self.queue(Track::Video, time_us, msg, writer);
     }
 }
 
@@ -271,9 +493,33 @@ async fn connect(host: &str, port: u16) -> Result<Async<std::net::TcpStream>, St
 
 enum Event {
     Tcp(std::io::Result<usize>),
-    Udp(std::io::Result<(usize, SocketAddr)>),
+    Udp {
+        track: Track,
+        rtcp: bool,
+        got: std::io::Result<(usize, SocketAddr)>,
+    },
     Deadline,
     Stop,
+}
+
+/// Our UDP sockets of one stream: RTP and RTCP.
+type UdpPair = (Async<UdpSocket>, Async<UdpSocket>);
+
+/// A datagram on `sock`, if there is one (else never).
+async fn recv_on(
+    sock: Option<&Async<UdpSocket>>,
+    buf: &mut [u8],
+    track: Track,
+    rtcp: bool,
+) -> Event {
+    match sock {
+        Some(s) => Event::Udp {
+            track,
+            rtcp,
+            got: s.recv_from(buf).await,
+        },
+        None => std::future::pending().await,
+    }
 }
 
 async fn session(
@@ -295,21 +541,31 @@ async fn session(
         Err(r) => return End::Lost(r),
     };
     let peer_ip: Option<IpAddr> = stream.get_ref().peer_addr().ok().map(|a| a.ip());
-    let (udp, transport) = match job.cam.transport {
-        Transport::Tcp => (None, MediaTransport::Tcp),
-        Transport::Udp => match bind_udp_pair() {
-            Ok((rtp, rtcp)) => {
-                let port = rtp.get_ref().local_addr().map_or(0, |a| a.port());
-                (Some((rtp, rtcp)), MediaTransport::Udp { rtp_port: port })
+    let (udp, transport): ([Option<UdpPair>; 2], _) = match job.cam.transport {
+        Transport::Tcp => ([None, None], MediaTransport::Tcp),
+        Transport::Udp => match (bind_udp_pair(), bind_udp_pair()) {
+            (Ok(video), Ok(audio)) => {
+                let port = |p: &UdpPair| p.0.get_ref().local_addr().map_or(0, |a| a.port());
+                let transport = MediaTransport::Udp {
+                    rtp_port: port(&video),
+                    audio_rtp_port: Some(port(&audio)),
+                };
+                ([Some(video), Some(audio)], transport)
             }
-            Err(e) => return End::Lost(format!("UDP ports: {e}")),
+            (Err(e), _) | (_, Err(e)) => return End::Lost(format!("UDP ports: {e}")),
         },
     };
     let seed = clock.unix_us() as u64 ^ (u64::from(job.cam.id) << 32);
     let mut client = Client::new(url, transport, seed, clock.mono_us());
     let mut buf = vec![0u8; RECV_BUFFER_BYTES];
     let mut len = 0;
-    let mut udp_buf = vec![0u8; 65536];
+    // RTP and RTCP of the video, then of the audio.
+    let mut udp_bufs: [Vec<u8>; 4] = [
+        vec![0u8; 65536],
+        vec![0u8; 2048],
+        vec![0u8; 16384],
+        vec![0u8; 2048],
+    ];
     // One timer and one stop future for the whole session, re-armed and
     // re-polled: nothing is allocated per read.
     let mut timer = Timer::never();
@@ -333,12 +589,18 @@ async fn session(
         let event = {
             let space = buf.get_mut(len..).unwrap_or(&mut []);
             let tcp = async { Event::Tcp(stream.read(space).await) };
-            let udp_rx = async {
-                match &udp {
-                    Some((rtp, _)) => Event::Udp(rtp.recv_from(&mut udp_buf).await),
-                    None => std::future::pending().await,
-                }
-            };
+            let [b0, b1, b2, b3] = &mut udp_bufs;
+            let [video, audio] = &udp;
+            let udp_rx = smol::future::or(
+                smol::future::or(
+                    recv_on(video.as_ref().map(|p| &p.0), b0, Track::Video, false),
+                    recv_on(video.as_ref().map(|p| &p.1), b1, Track::Video, true),
+                ),
+                smol::future::or(
+                    recv_on(audio.as_ref().map(|p| &p.0), b2, Track::Audio, false),
+                    recv_on(audio.as_ref().map(|p| &p.1), b3, Track::Audio, true),
+                ),
+            );
             timer.set_at(Instant::now() + wait);
             let due = async {
                 (&mut timer).await;
@@ -375,15 +637,20 @@ async fn session(
                     return End::Lost(format!("no video for {} s", MEDIA_TIMEOUT_US / 1_000_000));
                 }
             }
-            Event::Udp(Ok((n, from))) => {
+            Event::Udp {
+                track,
+                rtcp,
+                got: Ok((n, from)),
+            } => {
                 rx.read_at(clock.mono_us());
+                let i = usize::from(track == Track::Audio) * 2 + usize::from(rtcp);
                 if peer_ip.is_none_or(|ip| ip == from.ip())
-                    && let Some(p) = udp_buf.get(..n)
+                    && let Some(p) = udp_bufs.get(i).and_then(|b| b.get(..n))
                 {
-                    rx.on_rtp(p, clock, writer);
+                    rx.on_packet(track, rtcp, p, clock, writer);
                 }
             }
-            Event::Udp(Err(e)) => return End::Lost(format!("UDP receive: {e}")),
+            Event::Udp { got: Err(e), .. } => return End::Lost(format!("UDP receive: {e}")),
             Event::Tcp(Ok(0)) => {
                 return End::Lost(if len == buf.len() {
                     "a message larger than the receive buffer".into()
@@ -403,12 +670,24 @@ async fn session(
                     };
                     match input {
                         Input::Incomplete => break,
-                        Input::Rtp { packet, consumed } => {
+                        Input::Rtp {
+                            track,
+                            packet,
+                            consumed,
+                        } => {
                             rx.start(&client, now);
-                            rx.on_rtp(packet, clock, writer);
+                            rx.on_packet(track, false, packet, clock, writer);
                             pos += consumed;
                         }
-                        Input::Rtcp { consumed, .. } | Input::Control { consumed } => {
+                        Input::Rtcp {
+                            track,
+                            packet,
+                            consumed,
+                        } => {
+                            rx.on_packet(track, true, packet, clock, writer);
+                            pos += consumed;
+                        }
+                        Input::Control { consumed } => {
                             pos += consumed;
                         }
                     }
