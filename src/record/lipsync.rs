@@ -20,11 +20,18 @@
 //!
 //! A video run's start after the first (an RTP jump, a clock step: a new
 //! segment) drops the arrival anchor and the video's report: the next
-//! audio packet anchors anew. Times never go backward: a packet that would is dropped
-//! and counted (a switch from the arrival anchor to the reports can move
-//! the audio back by the arrival's error, once).
+//! audio packet anchors anew. Stored audio never overlaps: a packet that
+//! would start before the end of the last one stored (by more than
+//! [`OVERLAP_US`]) is dropped and counted. The switch from the arrival
+//! anchor to the reports (a few seconds into a session, when the reports
+//! came) moves the audio by the arrival's error once: back, it costs the
+//! packets it overlaps; forward, it leaves a gap.
 
 use crate::rtp::ntp::ntp_to_unix_us;
+
+/// How far an audio packet may start before the end of the last one (the
+/// video's slew shortens the stored times by up to 500 ppm).
+pub const OVERLAP_US: i64 = 1000;
 
 /// An RTCP sender report's clock pair (RFC 3550 §6.4.1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -83,7 +90,8 @@ pub struct LipSync {
     /// Arrival anchor: audio timestamp `.0` is `.1` units of
     /// 1 / (video_hz × audio_hz) s after the video frame `video.ts`.
     anchor: Option<(u32, i64)>,
-    last_us: Option<i64>,
+    /// End of the last packet stored.
+    end_us: Option<i64>,
     dropped: u64,
     from_reports: u64,
 }
@@ -108,13 +116,13 @@ impl LipSync {
             video_sr: None,
             audio_sr: None,
             anchor: None,
-            last_us: None,
+            end_us: None,
             dropped: 0,
             from_reports: 0,
         }
     }
 
-    /// Audio packets dropped (before any video, or going back).
+    /// Audio packets dropped (before any video, or overlapping the last).
     pub fn dropped(&self) -> u64 {
         self.dropped
     }
@@ -156,9 +164,9 @@ impl LipSync {
         self.audio_sr = Some(sr);
     }
 
-    /// The time of an audio packet (or access unit) with RTP timestamp
-    /// `ts` that arrived at `mono_us`.
-    pub fn stamp(&mut self, ts: u32, mono_us: i64) -> AudioStamp {
+    /// The time of an audio packet (or access unit) of `samples` samples
+    /// with RTP timestamp `ts` that arrived at `mono_us`.
+    pub fn stamp(&mut self, ts: u32, samples: u32, mono_us: i64) -> AudioStamp {
         let Some(v) = self.video else {
             self.dropped += 1;
             return AudioStamp::Drop;
@@ -184,11 +192,15 @@ impl LipSync {
             units.saturating_mul(1_000_000).div_euclid(ups.max(1))
         };
         let time_us = v.time_us.saturating_add(offset_us);
-        if self.last_us.is_some_and(|last| time_us < last) {
+        if self
+            .end_us
+            .is_some_and(|end| time_us < end.saturating_sub(OVERLAP_US))
+        {
             self.dropped += 1;
             return AudioStamp::Drop;
         }
-        self.last_us = Some(time_us);
+        let duration_us = i64::from(samples).saturating_mul(1_000_000) / self.audio_hz;
+        self.end_us = Some(time_us.saturating_add(duration_us));
         AudioStamp::At(time_us)
     }
 }
@@ -269,7 +281,7 @@ mod tests {
                         ls.on_video(ts, time, c_us + 10_000, f == 0);
                     }
                     let ts = a0.wrapping_add((i * 160) as u32);
-                    let t = at(ls.stamp(ts, c_us + 40_000));
+                    let t = at(ls.stamp(ts, 160, c_us + 40_000));
                     assert!(t >= last);
                     last = t;
                     let video_now = T0_US + c_us - c_us * 3 / 1000;
@@ -295,9 +307,9 @@ mod tests {
     #[test]
     fn no_audio_before_video_and_never_backward() {
         let mut ls = LipSync::new(90_000, 16_000);
-        assert_eq!(ls.stamp(0, 0), AudioStamp::Drop);
+        assert_eq!(ls.stamp(0, 1024, 0), AudioStamp::Drop);
         ls.on_video(0, T0_US, 0, true);
-        let a = at(ls.stamp(1024, 0));
+        let a = at(ls.stamp(1024, 1024, 0));
         assert_eq!(a, T0_US);
         // Reports of both arrive that place the audio 200 ms earlier.
         ls.on_video_report(SenderReport {
@@ -308,14 +320,18 @@ mod tests {
             ntp: unix_us_to_ntp(T0_US - 200_000),
             rtp_ts: 1024,
         });
-        assert_eq!(ls.stamp(2048, 0), AudioStamp::Drop);
-        // 64 ms later by the reports: the same instant as the last stored.
-        assert_eq!(ls.stamp(1024 + 16 * 264, 0), AudioStamp::At(a + 64_000));
-        assert_eq!(ls.dropped(), 2);
+        assert_eq!(ls.stamp(2048, 1024, 0), AudioStamp::Drop);
+        // Overlapping the last stored (0..64 ms) by 2 ms: dropped; by 1 ms, kept.
+        assert_eq!(ls.stamp(1024 + 16 * 262, 1024, 0), AudioStamp::Drop);
+        assert_eq!(
+            ls.stamp(1024 + 16 * 263, 1024, 0),
+            AudioStamp::At(a + 63_000)
+        );
+        assert_eq!(ls.dropped(), 3);
         // A new run drops the video's report: the arrival anchor again.
         ls.on_video(90_000 * 3600, T0_US + 10_000_000, 10_000_000, true);
         assert_eq!(
-            ls.stamp(1024 * 500, 10_020_000),
+            ls.stamp(1024 * 500, 1024, 10_020_000),
             AudioStamp::At(T0_US + 10_020_000)
         );
     }

@@ -81,7 +81,7 @@ pub async fn run_camera(
         );
         if let Some(a) = &rx.audio {
             log::debug!(
-                "camera {id}: session: {} audio packets stored, {} timed by sender reports, {} dropped (no video yet or going back), {} late, {} malformed",
+                "camera {id}: session: {} audio packets stored, {} timed by sender reports, {} dropped (no video yet or overlapping), {} late, {} malformed",
                 rx.sink.audio_frames,
                 a.sync.from_reports(),
                 a.sync.dropped(),
@@ -370,8 +370,15 @@ impl Reception {
         let codec = self.assembler.as_ref().map(FrameAssembler::codec);
         let Some(codec) = codec else { return };
         let (depack, sync) = (&mut a.depack, &mut a.sync);
+        let (codec_audio, channels) = (a.desc.track.codec, a.desc.track.channels);
         let mut stamped = |ts: u32, unit: &[u8], out: &mut Vec<(i64, Vec<u8>)>| {
-            if let AudioStamp::At(t) = sync.stamp(ts, mono_us) {
+            let samples = match codec_audio {
+                AudioCodec::Aac => crate::codec::audio::AAC_SAMPLES_PER_FRAME,
+                AudioCodec::Pcma | AudioCodec::Pcmu => {
+                    u32::try_from(unit.len() / usize::from(channels.max(1))).unwrap_or(u32::MAX)
+                }
+            };
+            if let AudioStamp::At(t) = sync.stamp(ts, samples, mono_us) {
                 let mut payload = writer.buffer();
                 payload.extend_from_slice(unit);
                 out.push((t, payload));
