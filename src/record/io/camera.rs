@@ -309,6 +309,11 @@ impl Reception {
 
     fn queue(&mut self, track: Track, time_us: i64, msg: FrameMsg, writer: &Writer) {
         let sink = &mut self.sink;
+        if self.audio.is_none() && self.interleaver.is_empty() {
+            // Video only: nothing to wait for.
+            sink.send(writer, time_us, msg);
+            return;
+        }
         self.interleaver.push(
             track,
             time_us,
