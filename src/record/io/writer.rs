@@ -53,6 +53,10 @@ pub struct FrameMsg {
     pub audio: Option<Box<AudioTrack>>,
 }
 
+// Every queued frame costs this much of the queue: the audio track that
+// comes once a run is boxed to keep it so.
+const _: () = assert!(core::mem::size_of::<FrameMsg>() <= 128);
+
 /// What the writer thread is asked.
 #[derive(Debug)]
 pub enum ToWriter {
