@@ -969,6 +969,12 @@ fn gst_rtsp_server_cameras_with_pcma_and_aac_audio() {
     assert!(!out.contains("audio:"), "{out}");
     let t = tracks(&root, 5);
     assert!(t.audio.is_empty() && t.video_us.len() > 50, "{out}");
+    let verify = common::run(&["verify", "--root", root.path_str()]);
+    let report = String::from_utf8_lossy(&verify.stdout);
+    assert!(
+        verify.status.success() && report.contains("0 errors, 0 warnings"),
+        "{verify:?}"
+    );
 
     const FRAME_US: i64 = 40_000;
     for (camera, codec, samples_per_s) in [
