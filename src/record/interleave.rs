@@ -17,8 +17,8 @@ use super::client::Track;
 
 /// Media time a lone track is held.
 pub const WINDOW_US: i64 = 500_000;
-/// Items held at most (both tracks): 10 s of 25 fps video with 50 audio
-/// packets a second is 750.
+/// Items held at most (both tracks): 3 s of 25 fps video with 50 audio
+/// packets a second, six times what the window holds of them.
 pub const MAX_HELD: usize = 256;
 
 /// Holds items of two tracks and lets them out in time order.

@@ -141,11 +141,10 @@ impl LipSync {
             self.anchor = None;
             self.video_sr = None;
         }
-        if let (Some(v), Some((a_ts, units))) = (self.video, &mut self.anchor) {
+        if let (Some(v), Some((_, units))) = (self.video, &mut self.anchor) {
             // Re-based on the new frame: exact, in whole video ticks.
             let step = ts_delta(v.ts, ts).saturating_mul(self.audio_hz);
             *units = units.saturating_sub(step);
-            let _ = a_ts;
         }
         self.video = Some(VideoRef {
             ts,
