@@ -960,6 +960,23 @@ fn gst_rtsp_server_cameras_with_pcma_and_aac_audio() {
     assert!(status.is_some_and(|s| s.success()), "{status:?}");
     let log = rec.log();
     assert!(!log.contains("camera 5: recording audio"), "{log}");
+    // Both cameras' audio was timed by the RTCP sender reports (they come
+    // within about 2.5 s), all of them believed.
+    for camera in [3, 4] {
+        let line = log
+            .lines()
+            .find(|l| l.contains(&format!("camera {camera}: session: ")) && l.contains("audio"))
+            .unwrap_or_else(|| panic!("no audio session line for camera {camera}:\n{log}"));
+        eprintln!("{line}");
+        let reported: u64 = line
+            .split(" timed by sender reports (")
+            .next()
+            .and_then(|s| s.rsplit(", ").next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("{line}"));
+        assert!(reported > 0, "{line}");
+        assert!(line.contains("(0 not, the reports too far off)"), "{line}");
+    }
 
     let out = inspect(&root, 3, "regul");
     assert!(out.contains("audio: PCMA 8000 Hz, 1 channel(s)"), "{out}");

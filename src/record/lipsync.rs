@@ -18,6 +18,11 @@
 //!   the offset then follows the two RTP clocks exactly (kept in units of
 //!   1 / (video rate × audio rate) s, so no rounding accumulates).
 //!
+//! Reports that place the audio over [`MAX_REPORT_ERROR_US`] away from its
+//! arrival anchor are not believed (a camera whose streams' reports come
+//! from two clocks), and an arrival anchor over [`MAX_SKEW_US`] away from
+//! the arrival gap is made anew (an RTP jump of the audio).
+//!
 //! A video run's start after the first (an RTP jump, a clock step: a new
 //! segment) drops the arrival anchor and the video's report: the next
 //! audio packet anchors anew. Stored audio never overlaps: a packet that
@@ -28,6 +33,14 @@
 //! packets it overlaps; forward, it leaves a gap.
 
 use crate::rtp::ntp::ntp_to_unix_us;
+
+/// The arrival anchor is made anew when it parts this much from the
+/// arrival gap (an RTP jump or a stall of the audio).
+pub const MAX_SKEW_US: i64 = super::timeline::MAX_SKEW_US;
+/// The sender reports are believed when they place the audio at most this
+/// far from its arrival anchor (an audio encoder's latency is well under):
+/// reports of two different clocks, or a stale one, would move it anywhere.
+pub const MAX_REPORT_ERROR_US: i64 = 1_000_000;
 
 /// How far an audio packet may start before the end of the last one (the
 /// video's slew shortens the stored times by up to 500 ppm).
@@ -94,6 +107,8 @@ pub struct LipSync {
     end_us: Option<i64>,
     dropped: u64,
     from_reports: u64,
+    unbelieved_reports: u64,
+    reanchored: u64,
 }
 
 /// Units of the arrival anchor per second at `video_hz` × `audio_hz`.
@@ -119,6 +134,8 @@ impl LipSync {
             end_us: None,
             dropped: 0,
             from_reports: 0,
+            unbelieved_reports: 0,
+            reanchored: 0,
         }
     }
 
@@ -130,6 +147,17 @@ impl LipSync {
     /// Audio packets timed from both sender reports.
     pub fn from_reports(&self) -> u64 {
         self.from_reports
+    }
+
+    /// Audio packets timed by arrival although both reports came, because
+    /// the reports placed them over [`MAX_REPORT_ERROR_US`] away.
+    pub fn unbelieved_reports(&self) -> u64 {
+        self.unbelieved_reports
+    }
+
+    /// Times the arrival anchor was made anew (over [`MAX_SKEW_US`] off).
+    pub fn reanchored(&self) -> u64 {
+        self.reanchored
     }
 
     /// A video frame with RTP timestamp `ts` was stored at `time_us`; it
@@ -170,25 +198,40 @@ impl LipSync {
             self.dropped += 1;
             return AudioStamp::Drop;
         };
-        let ups = units_per_s(self.video_hz, self.audio_hz);
-        let offset_us = if let (Some(vs), Some(as_)) = (self.video_sr, self.audio_sr) {
-            // The camera's clock: audio NTP minus the video frame's NTP.
-            self.from_reports += 1;
-            let audio_us = ntp_to_unix_us(as_.ntp)
-                .saturating_add(ts_delta(as_.rtp_ts, ts).saturating_mul(1_000_000) / self.audio_hz);
-            let video_us = ntp_to_unix_us(vs.ntp).saturating_add(
-                ts_delta(vs.rtp_ts, v.ts).saturating_mul(1_000_000) / self.video_hz,
-            );
-            audio_us.saturating_sub(video_us)
-        } else {
-            let (a_ts, units) = *self.anchor.get_or_insert_with(|| {
-                // As late as the video frame: the arrival gap.
-                let gap_us = mono_us.saturating_sub(v.mono_us);
-                (ts, gap_us.saturating_mul(ups) / 1_000_000)
-            });
-            let units = units.saturating_add(ts_delta(a_ts, ts).saturating_mul(self.video_hz));
-            self.anchor = Some((ts, units));
-            units.saturating_mul(1_000_000).div_euclid(ups.max(1))
+        let ups = units_per_s(self.video_hz, self.audio_hz).max(1);
+        // As late as the video frame: the arrival gap.
+        let gap_us = mono_us.saturating_sub(v.mono_us);
+        let gap_units = gap_us.saturating_mul(ups) / 1_000_000;
+        let (a_ts, units) = *self.anchor.get_or_insert((ts, gap_units));
+        let mut units = units.saturating_add(ts_delta(a_ts, ts).saturating_mul(self.video_hz));
+        let mut anchored_us = units.saturating_mul(1_000_000).div_euclid(ups);
+        if anchored_us.saturating_sub(gap_us).saturating_abs() > MAX_SKEW_US {
+            // The audio's RTP clock jumped, or stalled: anchored anew.
+            units = gap_units;
+            anchored_us = gap_us;
+            self.reanchored += 1;
+        }
+        self.anchor = Some((ts, units));
+        let offset_us = match (self.video_sr, self.audio_sr) {
+            (Some(vs), Some(as_)) => {
+                // The camera's clock: audio NTP minus the video frame's NTP.
+                let audio_us = ntp_to_unix_us(as_.ntp).saturating_add(
+                    ts_delta(as_.rtp_ts, ts).saturating_mul(1_000_000) / self.audio_hz,
+                );
+                let video_us = ntp_to_unix_us(vs.ntp).saturating_add(
+                    ts_delta(vs.rtp_ts, v.ts).saturating_mul(1_000_000) / self.video_hz,
+                );
+                let reported_us = audio_us.saturating_sub(video_us);
+                if reported_us.saturating_sub(anchored_us).saturating_abs() <= MAX_REPORT_ERROR_US {
+                    self.from_reports += 1;
+                    reported_us
+                } else {
+                    // Reports from two clocks, or a stale one: not believed.
+                    self.unbelieved_reports += 1;
+                    anchored_us
+                }
+            }
+            _ => anchored_us,
         };
         let time_us = v.time_us.saturating_add(offset_us);
         if self
@@ -333,5 +376,37 @@ mod tests {
             ls.stamp(1024 * 500, 1024, 10_020_000),
             AudioStamp::At(T0_US + 10_020_000)
         );
+    }
+
+    /// Reports of two clocks (the audio's an hour off) are not believed;
+    /// an audio RTP jump of a minute re-anchors by arrival.
+    #[test]
+    fn reports_from_two_clocks_and_audio_rtp_jumps() {
+        let mut ls = LipSync::new(90_000, 8000);
+        ls.on_video_report(SenderReport {
+            ntp: unix_us_to_ntp(T0_US),
+            rtp_ts: 0,
+        });
+        ls.on_audio_report(SenderReport {
+            ntp: unix_us_to_ntp(T0_US + 3_600_000_000),
+            rtp_ts: 0,
+        });
+        ls.on_video(0, T0_US, 0, true);
+        assert_eq!(ls.stamp(0, 160, 10_000), AudioStamp::At(T0_US + 10_000));
+        assert_eq!(ls.stamp(160, 160, 30_000), AudioStamp::At(T0_US + 30_000));
+        assert_eq!((ls.unbelieved_reports(), ls.from_reports()), (2, 0));
+        let mut ls = LipSync::new(90_000, 8000);
+        ls.on_video(0, T0_US, 0, true);
+        assert_eq!(ls.stamp(0, 160, 10_000), AudioStamp::At(T0_US + 10_000));
+        // 60 s ahead in RTP time, 20 ms later in arrival.
+        assert_eq!(
+            ls.stamp(160 + 8000 * 60, 160, 30_000),
+            AudioStamp::At(T0_US + 30_000)
+        );
+        assert_eq!(
+            ls.stamp(320 + 8000 * 60, 160, 50_000),
+            AudioStamp::At(T0_US + 50_000)
+        );
+        assert_eq!(ls.reanchored(), 1);
     }
 }

@@ -81,9 +81,11 @@ pub async fn run_camera(
         );
         if let Some(a) = &rx.audio {
             log::debug!(
-                "camera {id}: session: {} audio packets stored, {} timed by sender reports, {} dropped (no video yet or overlapping), {} late, {} malformed",
+                "camera {id}: session: {} audio packets stored, {} timed by sender reports ({} not, the reports too far off), {} re-anchored, {} dropped (no video yet or overlapping), {} late, {} malformed",
                 rx.sink.audio_frames,
                 a.sync.from_reports(),
+                a.sync.unbelieved_reports(),
+                a.sync.reanchored(),
                 a.sync.dropped(),
                 rx.interleaver.late_audio(),
                 a.bad_packets
