@@ -1,14 +1,16 @@
 //! The camera's DESCRIBE answer: the first H.264 or H.265 video stream, its
 //! payload type, clock rate, control URL and the parameter sets it
 //! announces (`sprop-parameter-sets`, `sprop-vps/sps/pps`); and the first
-//! audio stream the store can keep: G.711 (`PCMA`, `PCMU`, RFC 3551) or
-//! AAC in RFC 3640 `AAC-hbr` mode (`MPEG4-GENERIC` with sizeLength 13,
-//! indexLength 3, indexDeltaLength 3 and a `config`).
+//! audio stream the store can keep: G.711 (`PCMA`, `PCMU`, RFC 3551), AAC
+//! in RFC 3640 `AAC-hbr` mode (`MPEG4-GENERIC` with sizeLength 13,
+//! indexLength 3, indexDeltaLength 3 and a `config`) or AAC in RFC 3016
+//! LATM (`MP4A-LATM` with `cpresent=0` and a `StreamMuxConfig` of one
+//! program, one layer, one unit per element).
 //!
 //! Parameter sets that do not decode are ignored, not fatal: cameras send
 //! them in-band before every keyframe too. An audio stream we cannot store
-//! (G.726, AAC-LATM, ...) is skipped and named, for one log line: the video
-//! is recorded without it.
+//! (G.726, LATM with an in-band config, ...) is skipped and named, for one
+//! log line: the video is recorded without it.
 
 use crate::codec::Codec;
 use crate::codec::audio::{AacConfig, AudioCodec};
@@ -41,6 +43,8 @@ pub struct SdpAudio {
     pub payload_type: u8,
     /// Absolute URL to SETUP.
     pub control: String,
+    /// AAC in LATM (RFC 3016), not RFC 3640.
+    pub latm: bool,
 }
 
 /// What DESCRIBE offers that we record.
@@ -169,11 +173,12 @@ pub fn parse_sdp(body: &[u8], base: &str) -> Result<SdpStreams, SdpError> {
     'medias: for m in medias.iter().filter(|m| m.kind == "audio") {
         for &pt in &m.payload_types {
             match audio_format(m, pt) {
-                Ok(track) => {
+                Ok((track, latm)) => {
                     audio = Some(SdpAudio {
                         track,
                         payload_type: pt,
                         control: resolve_control(&session_base, m.control.unwrap_or("")),
+                        latm,
                     });
                     break 'medias;
                 }
@@ -193,9 +198,9 @@ pub fn parse_sdp(body: &[u8], base: &str) -> Result<SdpStreams, SdpError> {
     })
 }
 
-/// The audio track of payload type `pt` of `m`, or what it is, when the
-/// store cannot keep it.
-fn audio_format(m: &Media<'_>, pt: u8) -> Result<AudioTrack, String> {
+/// The audio track of payload type `pt` of `m` (and whether it is LATM),
+/// or what it is, when the store cannot keep it.
+fn audio_format(m: &Media<'_>, pt: u8) -> Result<(AudioTrack, bool), String> {
     let map = m.rtpmap.iter().find(|(p, _)| *p == pt).map(|(_, r)| *r);
     let fmtp = m
         .fmtp
@@ -216,6 +221,25 @@ fn audio_format(m: &Media<'_>, pt: u8) -> Result<AudioTrack, String> {
         Some(c) => c.parse().map_err(|_| map.to_string())?,
         None => 1,
     };
+    let value = |key: &str| {
+        fmtp.split(';').find_map(|kv| {
+            let (k, v) = kv.split_once('=')?;
+            k.trim().eq_ignore_ascii_case(key).then(|| v.trim())
+        })
+    };
+    let aac = |config: Vec<u8>| -> Result<AudioTrack, String> {
+        let c = AacConfig::parse(&config).map_err(|e| format!("{map}: {e}"))?;
+        if rate.is_some_and(|r| r != c.sample_rate_hz) {
+            return Err(format!("{map}: config says {} Hz", c.sample_rate_hz));
+        }
+        Ok(AudioTrack {
+            codec: AudioCodec::Aac,
+            sample_rate_hz: c.sample_rate_hz,
+            channels: c.channels,
+            config,
+        })
+    };
+    let mut latm = false;
     let track = match name.as_str() {
         "PCMA" | "PCMU" => AudioTrack {
             codec: if name == "PCMA" {
@@ -228,12 +252,6 @@ fn audio_format(m: &Media<'_>, pt: u8) -> Result<AudioTrack, String> {
             config: Vec::new(),
         },
         "MPEG4-GENERIC" => {
-            let value = |key: &str| {
-                fmtp.split(';').find_map(|kv| {
-                    let (k, v) = kv.split_once('=')?;
-                    k.trim().eq_ignore_ascii_case(key).then(|| v.trim())
-                })
-            };
             let hbr = value("mode").is_some_and(|m| m.eq_ignore_ascii_case("AAC-hbr"))
                 && value("sizelength") == Some("13")
                 && value("indexlength") == Some("3")
@@ -242,21 +260,67 @@ fn audio_format(m: &Media<'_>, pt: u8) -> Result<AudioTrack, String> {
             let (true, Some(config)) = (hbr, config) else {
                 return Err(format!("{map} {fmtp}"));
             };
-            let c = AacConfig::parse(&config).map_err(|e| format!("{map}: {e}"))?;
-            if rate.is_some_and(|r| r != c.sample_rate_hz) {
-                return Err(format!("{map}: config says {} Hz", c.sample_rate_hz));
-            }
-            AudioTrack {
-                codec: AudioCodec::Aac,
-                sample_rate_hz: c.sample_rate_hz,
-                channels: c.channels,
-                config,
-            }
+            aac(config)?
+        }
+        "MP4A-LATM" => {
+            let asc = value("config")
+                .filter(|_| value("cpresent") == Some("0"))
+                .and_then(decode_hex)
+                .and_then(|c| latm_asc(&c));
+            let Some(asc) = asc else {
+                return Err(format!("{map} {fmtp}"));
+            };
+            latm = true;
+            aac(asc.to_vec())?
         }
         _ => return Err(map.to_string()),
     };
     track.check().map_err(|e| format!("{map}: {e}"))?;
-    Ok(track)
+    Ok((track, latm))
+}
+
+/// The `AudioSpecificConfig` (2 bytes) of an RFC 3016 `StreamMuxConfig`
+/// (ISO/IEC 14496-3 §1.7.3) that the LATM depacketizer can follow:
+/// `audioMuxVersion` 0, all streams the same time framing, one unit per
+/// element, one program, one layer; an AAC object type 1 to 4 at a
+/// tabled sampling frequency, 1024-sample frames, no core coder; and
+/// `frameLengthType` 0 (lengths in `PayloadLengthInfo`).
+fn latm_asc(smc: &[u8]) -> Option<[u8; 2]> {
+    let mut at = 0usize;
+    let bits = |at: &mut usize, n: usize| -> Option<u32> {
+        let mut v = 0u32;
+        for _ in 0..n {
+            let byte = *smc.get(*at / 8)?;
+            v = (v << 1) | u32::from((byte >> (7 - *at % 8)) & 1);
+            *at += 1;
+        }
+        Some(v)
+    };
+    let mut read = |n| bits(&mut at, n);
+    let header = (read(1)?, read(1)?, read(6)?, read(4)?, read(3)?);
+    if header != (0, 1, 0, 0, 0) {
+        return None;
+    }
+    let (object_type, sf_index, channels) = (read(5)?, read(4)?, read(4)?);
+    // GASpecificConfig: frameLengthFlag, dependsOnCoreCoder, extensionFlag.
+    let (frame_length_960, core_coder, _extension) = (read(1)?, read(1)?, read(1)?);
+    if !(1..=4).contains(&object_type) || sf_index == 15 || frame_length_960 != 0 || core_coder != 0
+    {
+        return None;
+    }
+    // An SBR sync extension saying there is no SBR (what avenc_aac writes).
+    let mut peek = at;
+    if bits(&mut peek, 11) == Some(0x2b7) {
+        if (bits(&mut peek, 5)?, bits(&mut peek, 1)?) != (5, 0) {
+            return None;
+        }
+        at = peek;
+    }
+    if bits(&mut at, 3)? != 0 {
+        return None; // frameLengthType
+    }
+    let asc = (object_type << 11) | (sf_index << 7) | (channels << 3);
+    Some([(asc >> 8) as u8, asc as u8])
 }
 
 /// Hex digits, two per byte (the RFC 3640 `config` parameter).
@@ -442,14 +506,22 @@ mod tests {
         let s = parse_sdp(GST_G726, BASE).unwrap();
         assert_eq!(s.audio, None);
         assert_eq!(s.skipped_audio.as_deref(), Some("G726-32/8000"));
-        // AAC-LATM; AAC in a mode or with sizes the depacketizer does not
+        // LATM with the config in-band or an audioMuxVersion 1; AAC in a
+        // mode or with sizes the depacketizer does not
         // read; a config that disagrees with the rtpmap; static PCMU
         // without rtpmap is taken.
         let v = "v=0\r\nm=video 0 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\n";
         for (audio, skipped) in [
             (
-                "m=audio 0 RTP/AVP 96\r\na=rtpmap:96 MP4A-LATM/16000/1\r\n",
-                "MP4A-LATM/16000/1",
+                "m=audio 0 RTP/AVP 96\r\na=rtpmap:96 MP4A-LATM/16000/1\r\n\
+                 a=fmtp:96 cpresent=1\r\n",
+                "MP4A-LATM/16000/1 cpresent=1",
+            ),
+            (
+                // audioMuxVersion 1.
+                "m=audio 0 RTP/AVP 96\r\na=rtpmap:96 MP4A-LATM/16000/1\r\n\
+                 a=fmtp:96 cpresent=0;config=C0002810adca00\r\n",
+                "MP4A-LATM/16000/1 cpresent=0;config=C0002810adca00",
             ),
             (
                 "m=audio 0 RTP/AVP 97\r\na=rtpmap:97 mpeg4-generic/16000/1\r\n\
@@ -486,5 +558,30 @@ mod tests {
         assert_eq!((a.payload_type, a.track.codec), (0, AudioCodec::Pcmu));
         assert_eq!(a.control, "rtsp://h/x/a");
         assert_eq!(s.skipped_audio, None);
+    }
+
+    /// gst-rtsp-server's `rtpmp4apay` (avenc_aac, 16 kHz mono) as it
+    /// describes the stream.
+    #[test]
+    fn gst_rtsp_server_aac_latm() {
+        let sdp = "v=0\r\nm=video 0 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\n\
+                   m=audio 0 RTP/AVP 97\r\na=rtpmap:97 MP4A-LATM/16000/1\r\n\
+                   a=fmtp:97 cpresent=0;config=40002810adca00\r\na=control:stream=1\r\n";
+        let a = parse_sdp(sdp.as_bytes(), BASE).unwrap().audio.unwrap();
+        assert!(a.latm);
+        assert_eq!(a.track.codec, AudioCodec::Aac);
+        assert_eq!((a.track.sample_rate_hz, a.track.channels), (16_000, 1));
+        // The same AudioSpecificConfig as RFC 3640's `config=1408...`.
+        assert_eq!(a.track.config, [0x14, 0x08]);
+        // Without the sync extension; frameLengthType 1, a 960-sample
+        // frame, SBR present, truncated: refused.
+        assert_eq!(
+            latm_asc(&[0x40, 0x00, 0x28, 0x10, 0x00]),
+            Some([0x14, 0x08])
+        );
+        assert_eq!(latm_asc(&[0x40, 0x00, 0x28, 0x10, 0x80]), None);
+        assert_eq!(latm_asc(&[0x40, 0x00, 0x28, 0x18, 0x00]), None);
+        assert_eq!(latm_asc(&[0x40, 0x00, 0x28, 0x10, 0xad, 0xcb, 0x00]), None);
+        assert_eq!(latm_asc(&[0x40, 0x00, 0x28]), None);
     }
 }

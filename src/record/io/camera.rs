@@ -28,6 +28,7 @@ use crate::record::timeline::{Now, Stamp, Timeline};
 use crate::record::{CameraConfig, Transport};
 use crate::rtp::aac::AacDepacketizer;
 use crate::rtp::g711::G711Depacketizer;
+use crate::rtp::latm::LatmDepacketizer;
 use crate::server::Clock;
 use crate::store::ParamSets;
 use crate::store::layout::AudioTrack;
@@ -127,6 +128,7 @@ struct AudioRx {
 enum AudioDepack {
     G711(G711Depacketizer),
     Aac(Box<AacDepacketizer>),
+    Latm(Box<LatmDepacketizer>),
 }
 
 /// Where timed frames go: the writer's queue, with what that takes.
@@ -281,6 +283,7 @@ impl Reception {
                 self.audio_track = Some(t.clone());
                 self.audio = Some(AudioRx {
                     depack: match t.codec {
+                        AudioCodec::Aac if a.latm => AudioDepack::Latm(Box::default()),
                         AudioCodec::Aac => AudioDepack::Aac(Box::default()),
                         AudioCodec::Pcma | AudioCodec::Pcmu => {
                             AudioDepack::G711(G711Depacketizer::new(t.channels))
@@ -295,7 +298,7 @@ impl Reception {
                 log::info!("camera {}: audio not recorded: {why}", self.camera);
             } else if let Some(what) = client.skipped_audio() {
                 log::info!(
-                    "camera {}: audio {what} skipped: not a codec the store keeps (PCMA, PCMU, AAC-hbr)",
+                    "camera {}: audio {what} skipped: not a codec the store keeps (PCMA, PCMU, AAC-hbr, AAC-LATM)",
                     self.camera
                 );
             }
@@ -366,10 +369,12 @@ impl Reception {
             if step == 0 || step > 0x8000 {
                 return; // a duplicate or a late packet
             }
-            if step != 1
-                && let AudioDepack::Aac(d) = &mut a.depack
-            {
-                d.reset();
+            if step != 1 {
+                match &mut a.depack {
+                    AudioDepack::Aac(d) => d.reset(),
+                    AudioDepack::Latm(d) => d.reset(),
+                    AudioDepack::G711(_) => {}
+                }
             }
         }
         a.last_seq = Some(h.seq);
@@ -395,6 +400,9 @@ impl Reception {
         let ok = match depack {
             AudioDepack::G711(d) => d.push(h.ts_90k, p.payload, |ts, u| stamped(ts, u, &mut out)),
             AudioDepack::Aac(d) => d.push(h.ts_90k, h.marker, p.payload, |ts, u| {
+                stamped(ts, u, &mut out)
+            }),
+            AudioDepack::Latm(d) => d.push(h.ts_90k, h.marker, p.payload, |ts, u| {
                 stamped(ts, u, &mut out)
             }),
         };
