@@ -915,8 +915,9 @@ fn tracks(root: &TempDir, camera: u32) -> Tracks {
 }
 
 /// gst-rtsp-server cameras with audio: H.264 + PCMA over TCP, H.264 + AAC
-/// (avenc_aac, RFC 3640 AAC-hbr) over UDP, and H.264 + G.726 (which the
-/// store does not keep: skipped with a log line, the video recorded).
+/// (avenc_aac, RFC 3640 AAC-hbr) over UDP, H.264 + AAC in LATM (RFC 3016)
+/// over TCP, and H.264 + G.726 (which the store does not keep: skipped
+/// with a log line, the video recorded).
 /// About 4 s recorded; then in the store: every segment has the audio
 /// track; audio and video records in time order; the audio starts within
 /// an audio unit + 50 ms after the video and ends within a frame (or a
@@ -930,18 +931,21 @@ fn gst_rtsp_server_cameras_with_pcma_and_aac_audio() {
     let cam_pcma = Camera::start(free_port(), &["--audio", "pcma"]);
     let cam_aac = Camera::start(free_port(), &["--audio", "aac"]);
     let cam_g726 = Camera::start(free_port(), &["--audio", "g726"]);
+    let cam_latm = Camera::start(free_port(), &["--audio", "aac-latm"]);
     let dir = TempDir::new("e2e-record-audio");
     let root = TempDir::new("e2e-record-audio-root");
     let toml = format!(
         "root = \"{}\"\ncontrol = \"{}/s\"\nsegment_s = 2\n\
          [[camera]]\nid = 3\nurl = \"{}\"\n\
          [[camera]]\nid = 4\nurl = \"{}\"\ntransport = \"udp\"\n\
-         [[camera]]\nid = 5\nurl = \"{}\"\n",
+         [[camera]]\nid = 5\nurl = \"{}\"\n\
+         [[camera]]\nid = 6\nurl = \"{}\"\n",
         root.path_str(),
         dir.path_str(),
         cam_pcma.url(),
         cam_aac.url(),
         cam_g726.url(),
+        cam_latm.url(),
     );
     let mut rec = RecorderProcess::start(&dir, &toml);
     for line in [
@@ -949,6 +953,8 @@ fn gst_rtsp_server_cameras_with_pcma_and_aac_audio() {
         "camera 4: audio AAC 16000 Hz, 1 channel(s)",
         "camera 3: recording audio",
         "camera 4: recording audio",
+        "camera 6: audio AAC 16000 Hz, 1 channel(s)",
+        "camera 6: recording audio",
         "camera 5: audio G726-32/8000 skipped",
         "camera 5: recording H264",
     ] {
@@ -962,7 +968,7 @@ fn gst_rtsp_server_cameras_with_pcma_and_aac_audio() {
     assert!(!log.contains("camera 5: recording audio"), "{log}");
     // Both cameras' audio was timed by the RTCP sender reports (they come
     // within about 2.5 s), all of them believed.
-    for camera in [3, 4] {
+    for camera in [3, 4, 6] {
         let line = log
             .lines()
             .find(|l| l.contains(&format!("camera {camera}: session: ")) && l.contains("audio"))
@@ -997,6 +1003,7 @@ fn gst_rtsp_server_cameras_with_pcma_and_aac_audio() {
     for (camera, codec, samples_per_s) in [
         (3, ctrtspd::codec::AudioCodec::Pcma, 8000i64),
         (4, ctrtspd::codec::AudioCodec::Aac, 16_000),
+        (6, ctrtspd::codec::AudioCodec::Aac, 16_000),
     ] {
         let t = tracks(&root, camera);
         assert!(

@@ -4,13 +4,13 @@
 camera's stream is.
 
     /usr/bin/python3 tests/gst_camera.py PORT [--h265] [--digest USER:PASSWORD] [--fps N]
-        [--audio pcma|pcmu|aac|g726]
+        [--audio pcma|pcmu|aac|aac-latm|g726]
     # prints rtsp://127.0.0.1:PORT/cam when ready
 
 With --audio, a second stream: a live `audiotestsrc` (a 440 Hz sine, 20 ms
 buffers) as G.711 A-law or µ-law at 8 kHz (`rtppcmapay`/`rtppcmupay`),
-AAC-LC at 16 kHz mono in RFC 3640 AAC-hbr (`avenc_aac ! rtpmp4gpay`), or
-G.726 (an audio codec the recorder skips).
+AAC-LC at 16 kHz mono in RFC 3640 AAC-hbr (`avenc_aac ! rtpmp4gpay`) or in
+RFC 3016 LATM (`rtpmp4apay`), or G.726 (an audio codec the recorder skips).
 
 Needs Debian's gir1.2-gst-rtsp-server-1.0, python3-gi, gstreamer1.0-plugins-ugly
 (x264enc), gstreamer1.0-plugins-bad (x265enc) and gstreamer1.0-libav (avenc_aac). The GOP is one second
@@ -32,7 +32,7 @@ def main():
     ap.add_argument("--h265", action="store_true")
     ap.add_argument("--digest", help="USER:PASSWORD")
     ap.add_argument("--fps", type=int, default=25)
-    ap.add_argument("--audio", choices=["pcma", "pcmu", "aac", "g726"])
+    ap.add_argument("--audio", choices=["pcma", "pcmu", "aac", "aac-latm", "g726"])
     a = ap.parse_args()
     Gst.init(None)
     server = GstRtspServer.RTSPServer()
@@ -64,6 +64,7 @@ def main():
             "pcma": f"{asrc(8000, 160)} ! alawenc ! rtppcmapay name=pay1 pt=8",
             "pcmu": f"{asrc(8000, 160)} ! mulawenc ! rtppcmupay name=pay1 pt=0",
             "aac": f"{asrc(16000, 320)} ! audioconvert ! avenc_aac ! aacparse ! rtpmp4gpay name=pay1 pt=97",
+            "aac-latm": f"{asrc(16000, 320)} ! audioconvert ! avenc_aac ! aacparse ! rtpmp4apay name=pay1 pt=97",
             "g726": f"{asrc(8000, 160)} ! audioconvert ! avenc_g726 bitrate=32000 ! rtpg726pay name=pay1 pt=98",
         }[a.audio]
     factory = GstRtspServer.RTSPMediaFactory()
