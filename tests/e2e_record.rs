@@ -918,7 +918,8 @@ fn tracks(root: &TempDir, camera: u32) -> Tracks {
 /// (avenc_aac, RFC 3640 AAC-hbr) over UDP, H.264 + AAC in LATM (RFC 3016)
 /// over TCP, and H.264 + G.726 (which the store does not keep: skipped
 /// with a log line, the video recorded).
-/// About 4 s recorded; then in the store: every segment has the audio
+/// About 5.5 s recorded, with an alarm on the PCMA camera after 4 s; then
+/// in the store: the alarm clip has the audio too; every segment has the audio
 /// track; audio and video records in time order; the audio starts within
 /// an audio unit + 50 ms after the video and ends within a frame (or a
 /// unit) of it; each audio record is
@@ -961,6 +962,20 @@ fn gst_rtsp_server_cameras_with_pcma_and_aac_audio() {
         rec.wait_log(line, 1, Duration::from_secs(30));
     }
     thread::sleep(Duration::from_secs(4));
+    // An alarm on the PCMA camera: a clip from the pre-roll (up to 5 s
+    // before) to 1 s after, with its audio.
+    let config = rec.config.to_str().unwrap().to_string();
+    let out = common::run(&[
+        "alarm",
+        "--config",
+        &config,
+        "--camera",
+        "3",
+        "--seconds",
+        "1",
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    thread::sleep(Duration::from_millis(1500));
     rec.signal(Signal::SIGTERM);
     let status = rec.wait_exit(Duration::from_secs(10));
     assert!(status.is_some_and(|s| s.success()), "{status:?}");
@@ -986,6 +1001,17 @@ fn gst_rtsp_server_cameras_with_pcma_and_aac_audio() {
 
     let out = inspect(&root, 3, "regul");
     assert!(out.contains("audio: PCMA 8000 Hz, 1 channel(s)"), "{out}");
+    let out = inspect(&root, 3, "alarm");
+    assert!(out.contains("audio: PCMA 8000 Hz, 1 channel(s)"), "{out}");
+    let clip_audio: u64 = out
+        .split("channel(s), ")
+        .nth(1)
+        .and_then(|s| s.split(" frames").next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{out}"));
+    // At least 3 s of 20 ms packets (the pre-roll from a keyframe, the
+    // second after the trigger).
+    assert!(clip_audio >= 150, "{out}");
     let out = inspect(&root, 4, "regul");
     assert!(out.contains("audio: AAC 16000 Hz, 1 channel(s)"), "{out}");
     let out = inspect(&root, 5, "regul");
