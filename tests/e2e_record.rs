@@ -875,3 +875,242 @@ fn vlc_udp_only_camera() {
     let verify = common::run(&["verify", "--root", root.path_str()]);
     assert!(verify.status.success(), "{verify:?}");
 }
+
+/// The times (µs) and payload sizes of a stream's records, per track, over
+/// all its segments, checked to be in time order in each segment; and
+/// the audio track of each segment.
+struct Tracks {
+    video_us: Vec<i64>,
+    audio: Vec<(i64, usize)>,
+    audio_tracks: Vec<Option<ctrtspd::store::layout::AudioTrack>>,
+}
+
+fn tracks(root: &TempDir, camera: u32) -> Tracks {
+    use ctrtspd::store::layout::TRACK_AUDIO;
+    use ctrtspd::store::{Catalog, Kind};
+    let mut cat = Catalog::open(&root.0).unwrap();
+    let mut t = Tracks {
+        video_us: Vec::new(),
+        audio: Vec::new(),
+        audio_tracks: Vec::new(),
+    };
+    for r in cat.all_segments(camera, Kind::Regul).unwrap() {
+        let seg = cat.open_segment(&r).unwrap();
+        t.audio_tracks.push(seg.audio().cloned());
+        let mut last = i64::MIN;
+        for i in 0..seg.frames() {
+            let rec = seg.record(i).unwrap();
+            assert!(rec.time_us >= last, "camera {camera}: record {i} goes back");
+            last = rec.time_us;
+            if rec.track == TRACK_AUDIO {
+                t.audio.push((rec.time_us, rec.len_bytes as usize));
+            } else {
+                t.video_us.push(rec.time_us);
+            }
+        }
+    }
+    t
+}
+
+/// gst-rtsp-server cameras with audio: H.264 + PCMA over TCP, H.264 + AAC
+/// (avenc_aac, RFC 3640 AAC-hbr) over UDP, H.264 + AAC in LATM (RFC 3016)
+/// over TCP, and H.264 + G.726 (which the store does not keep: skipped
+/// with a log line, the video recorded).
+/// About 5.5 s recorded, with an alarm on the PCMA camera after 4 s; then
+/// in the store: the alarm clip has the audio too; every segment has the audio
+/// track; audio and video records in time order; the audio starts within
+/// an audio unit + 50 ms after the video and ends within a frame (or a
+/// unit) of it; each audio record is
+/// stored where the samples before it end, but for at most one gap (the
+/// switch to the sender reports' mapping).
+#[test]
+fn gst_rtsp_server_cameras_with_pcma_and_aac_audio() {
+    require_gst_camera();
+    common::require_tool("gst-inspect-1.0", "avenc_aac", "gstreamer1.0-libav");
+    let cam_pcma = Camera::start(free_port(), &["--audio", "pcma"]);
+    let cam_aac = Camera::start(free_port(), &["--audio", "aac"]);
+    let cam_g726 = Camera::start(free_port(), &["--audio", "g726"]);
+    let cam_latm = Camera::start(free_port(), &["--audio", "aac-latm"]);
+    let dir = TempDir::new("e2e-record-audio");
+    let root = TempDir::new("e2e-record-audio-root");
+    let toml = format!(
+        "root = \"{}\"\ncontrol = \"{}/s\"\nsegment_s = 2\n\
+         [[camera]]\nid = 3\nurl = \"{}\"\n\
+         [[camera]]\nid = 4\nurl = \"{}\"\ntransport = \"udp\"\n\
+         [[camera]]\nid = 5\nurl = \"{}\"\n\
+         [[camera]]\nid = 6\nurl = \"{}\"\n",
+        root.path_str(),
+        dir.path_str(),
+        cam_pcma.url(),
+        cam_aac.url(),
+        cam_g726.url(),
+        cam_latm.url(),
+    );
+    let mut rec = RecorderProcess::start(&dir, &toml);
+    for line in [
+        "camera 3: audio PCMA 8000 Hz, 1 channel(s)",
+        "camera 4: audio AAC 16000 Hz, 1 channel(s)",
+        "camera 3: recording audio",
+        "camera 4: recording audio",
+        "camera 6: audio AAC 16000 Hz, 1 channel(s)",
+        "camera 6: recording audio",
+        "camera 5: audio G726-32/8000 skipped",
+        "camera 5: recording H264",
+    ] {
+        rec.wait_log(line, 1, Duration::from_secs(30));
+    }
+    thread::sleep(Duration::from_secs(4));
+    // An alarm on the PCMA camera: a clip from the pre-roll (up to 5 s
+    // before) to 1 s after, with its audio.
+    let config = rec.config.to_str().unwrap().to_string();
+    let out = common::run(&[
+        "alarm",
+        "--config",
+        &config,
+        "--camera",
+        "3",
+        "--seconds",
+        "1",
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    thread::sleep(Duration::from_millis(1500));
+    rec.signal(Signal::SIGTERM);
+    let status = rec.wait_exit(Duration::from_secs(10));
+    assert!(status.is_some_and(|s| s.success()), "{status:?}");
+    let log = rec.log();
+    assert!(!log.contains("camera 5: recording audio"), "{log}");
+    // Both cameras' audio was timed by the RTCP sender reports (they come
+    // within about 2.5 s), all of them believed.
+    for camera in [3, 4, 6] {
+        let line = log
+            .lines()
+            .find(|l| l.contains(&format!("camera {camera}: session: ")) && l.contains("audio"))
+            .unwrap_or_else(|| panic!("no audio session line for camera {camera}:\n{log}"));
+        eprintln!("{line}");
+        let reported: u64 = line
+            .split(" timed by sender reports (")
+            .next()
+            .and_then(|s| s.rsplit(", ").next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("{line}"));
+        assert!(reported > 0, "{line}");
+        assert!(line.contains("(0 not, the reports too far off)"), "{line}");
+    }
+
+    let out = inspect(&root, 3, "regul");
+    assert!(out.contains("audio: PCMA 8000 Hz, 1 channel(s)"), "{out}");
+    let out = inspect(&root, 3, "alarm");
+    assert!(out.contains("audio: PCMA 8000 Hz, 1 channel(s)"), "{out}");
+    let clip_audio: u64 = out
+        .split("channel(s), ")
+        .nth(1)
+        .and_then(|s| s.split(" frames").next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{out}"));
+    // At least 3 s of 20 ms packets (the pre-roll from a keyframe, the
+    // second after the trigger).
+    assert!(clip_audio >= 150, "{out}");
+    let out = inspect(&root, 4, "regul");
+    assert!(out.contains("audio: AAC 16000 Hz, 1 channel(s)"), "{out}");
+    let out = inspect(&root, 5, "regul");
+    assert!(!out.contains("audio:"), "{out}");
+    let t = tracks(&root, 5);
+    assert!(t.audio.is_empty() && t.video_us.len() > 50, "{out}");
+    let verify = common::run(&["verify", "--root", root.path_str()]);
+    let report = String::from_utf8_lossy(&verify.stdout);
+    assert!(
+        verify.status.success() && report.contains("0 errors, 0 warnings"),
+        "{verify:?}"
+    );
+
+    const FRAME_US: i64 = 40_000;
+    for (camera, codec, samples_per_s) in [
+        (3, ctrtspd::codec::AudioCodec::Pcma, 8000i64),
+        (4, ctrtspd::codec::AudioCodec::Aac, 16_000),
+        (6, ctrtspd::codec::AudioCodec::Aac, 16_000),
+    ] {
+        let t = tracks(&root, camera);
+        assert!(
+            t.audio_tracks
+                .iter()
+                .all(|a| a.as_ref().is_some_and(|a| a.codec == codec
+                    && a.sample_rate_hz == samples_per_s as u32
+                    && a.channels == 1)),
+            "camera {camera}: {:?}",
+            t.audio_tracks
+        );
+        assert!(
+            t.video_us.len() >= 75,
+            "camera {camera}: {}",
+            t.video_us.len()
+        );
+        let (v0, v1) = (t.video_us[0], *t.video_us.last().unwrap() + FRAME_US);
+        // Samples per record: G.711 one byte each; AAC 1024 per unit.
+        let samples = |len: usize| {
+            if codec == ctrtspd::codec::AudioCodec::Aac {
+                1024
+            } else {
+                len as i64
+            }
+        };
+        let last = t.audio.last().unwrap();
+        let (a0, a1) = (
+            t.audio[0].0,
+            last.0 + samples(last.1) * 1_000_000 / samples_per_s,
+        );
+        let total_samples: i64 = t.audio.iter().map(|a| samples(a.1)).sum();
+        let span_by_samples_us = total_samples * 1_000_000 / samples_per_s;
+        eprintln!(
+            "camera {camera}: video {} frames {v0}..{v1}; audio {} records {a0}..{a1}, \
+             starts {} ms after the video, ends {} ms after it; {} ms of samples in {} ms",
+            t.video_us.len(),
+            t.audio.len(),
+            (a0 - v0) / 1000,
+            (a1 - v1) / 1000,
+            span_by_samples_us / 1000,
+            (a1 - a0) / 1000
+        );
+        // A segment starts on a video keyframe: the audio unit under way
+        // then is not stored (it would start before the segment), so the
+        // audio starts up to one unit (20 ms of G.711, 64 ms of AAC) after
+        // the video, plus the error of the arrival anchor (50 ms).
+        let unit_us = samples(t.audio[0].1) * 1_000_000 / samples_per_s;
+        assert!(
+            (-5_000..unit_us + 50_000).contains(&(a0 - v0)),
+            "camera {camera}: audio starts {} µs off",
+            a0 - v0
+        );
+        assert!(
+            (a1 - v1).abs() <= FRAME_US.max(unit_us),
+            "camera {camera}: audio ends {} µs off",
+            a1 - v1
+        );
+        // Each record starts where the samples of the one before end
+        // (to the video's slew), never inside them; one gap at most, where
+        // the times switched from the arrival anchor to the sender reports
+        // (the camera's clock) a few seconds in, under one AAC unit + 50 ms.
+        let mut expected = a0;
+        let mut gaps = Vec::new();
+        for &(t_us, len) in &t.audio {
+            assert!(
+                t_us >= expected - 1_000,
+                "camera {camera}: audio at {t_us} overlaps the one before (ending {expected})"
+            );
+            if t_us - expected > 2_000 {
+                gaps.push(t_us - expected);
+            }
+            expected = t_us + samples(len) * 1_000_000 / samples_per_s;
+        }
+        eprintln!("camera {camera}: gaps in the audio: {gaps:?} µs");
+        assert!(
+            gaps.len() <= 1 && gaps.iter().all(|&g| g < 115_000),
+            "camera {camera}: gaps {gaps:?} µs"
+        );
+        let gap_us: i64 = gaps.iter().sum();
+        assert!(
+            ((a1 - a0) - span_by_samples_us - gap_us).abs() <= 2_000,
+            "camera {camera}: {span_by_samples_us} µs of samples over {} µs",
+            a1 - a0
+        );
+    }
+}

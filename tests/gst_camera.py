@@ -4,10 +4,16 @@
 camera's stream is.
 
     /usr/bin/python3 tests/gst_camera.py PORT [--h265] [--digest USER:PASSWORD] [--fps N]
+        [--audio pcma|pcmu|aac|aac-latm|g726]
     # prints rtsp://127.0.0.1:PORT/cam when ready
 
+With --audio, a second stream: a live `audiotestsrc` (a 440 Hz sine, 20 ms
+buffers) as G.711 A-law or µ-law at 8 kHz (`rtppcmapay`/`rtppcmupay`),
+AAC-LC at 16 kHz mono in RFC 3640 AAC-hbr (`avenc_aac ! rtpmp4gpay`) or in
+RFC 3016 LATM (`rtpmp4apay`), or G.726 (an audio codec the recorder skips).
+
 Needs Debian's gir1.2-gst-rtsp-server-1.0, python3-gi, gstreamer1.0-plugins-ugly
-(x264enc) and gstreamer1.0-plugins-bad (x265enc). The GOP is one second
+(x264enc), gstreamer1.0-plugins-bad (x265enc) and gstreamer1.0-libav (avenc_aac). The GOP is one second
 (key-int-max = fps), like a camera's.
 """
 import argparse
@@ -26,6 +32,7 @@ def main():
     ap.add_argument("--h265", action="store_true")
     ap.add_argument("--digest", help="USER:PASSWORD")
     ap.add_argument("--fps", type=int, default=25)
+    ap.add_argument("--audio", choices=["pcma", "pcmu", "aac", "aac-latm", "g726"])
     a = ap.parse_args()
     Gst.init(None)
     server = GstRtspServer.RTSPServer()
@@ -45,8 +52,23 @@ def main():
             f"x264enc tune=zerolatency speed-preset=ultrafast key-int-max={a.fps} "
             "! h264parse config-interval=-1 ! rtph264pay name=pay0 pt=96"
         )
+    audio = ""
+    if a.audio:
+        def asrc(rate, samples):
+            return (
+                f"audiotestsrc is-live=true wave=sine freq=440 volume=0.3 samplesperbuffer={samples} "
+                f"! audio/x-raw,format=S16LE,rate={rate},channels=1"
+            )
+
+        audio = {
+            "pcma": f"{asrc(8000, 160)} ! alawenc ! rtppcmapay name=pay1 pt=8",
+            "pcmu": f"{asrc(8000, 160)} ! mulawenc ! rtppcmupay name=pay1 pt=0",
+            "aac": f"{asrc(16000, 320)} ! audioconvert ! avenc_aac ! aacparse ! rtpmp4gpay name=pay1 pt=97",
+            "aac-latm": f"{asrc(16000, 320)} ! audioconvert ! avenc_aac ! aacparse ! rtpmp4apay name=pay1 pt=97",
+            "g726": f"{asrc(8000, 160)} ! audioconvert ! avenc_g726 bitrate=32000 ! rtpg726pay name=pay1 pt=98",
+        }[a.audio]
     factory = GstRtspServer.RTSPMediaFactory()
-    factory.set_launch(f"( {src} ! {enc} )")
+    factory.set_launch(f"( {src} ! {enc} {audio} )")
     factory.set_shared(True)
     if a.digest:
         user, password = a.digest.split(":", 1)

@@ -1,6 +1,7 @@
 //! The JSON endpoints, `/api/cameras` and `/api/recordings`, from the
 //! catalog: segment headers and first/last index records only, never
-//! payloads, never a walk over every frame.
+//! payloads; a segment with an audio track has its index records walked
+//! (index pages only) to count its video frames.
 //!
 //! Times are given twice: Unix seconds with six decimals (`start`) and
 //! RFC 3339 UTC (`start_rfc3339`).
@@ -8,7 +9,7 @@
 use std::fmt::Write as _;
 
 use crate::codec::{Codec, h264, h265};
-use crate::store::layout::DAT_HEADER_LEN;
+use crate::store::layout::{DAT_HEADER_LEN, TRACK_VIDEO};
 use crate::store::{Catalog, Kind, Segment, SegmentRef, StoreError};
 use crate::utc::{Rfc3339, UnixSeconds};
 
@@ -20,10 +21,23 @@ pub struct Span {
     /// End of the segment (its end record), or its last frame while it is
     /// still being written, µs.
     pub stop_us: i64,
-    /// Frames.
+    /// Video frames (audio records are not frames here).
     pub frames: u64,
-    /// Payload bytes.
+    /// Payload bytes (both tracks).
     pub bytes: u64,
+}
+
+/// Video frames of `seg` out of its `records` records: all of them in a
+/// video-only segment; else the records of the video track, counted.
+fn video_frames(seg: &Segment, records: usize) -> Result<u64, StoreError> {
+    if seg.audio().is_none() {
+        return Ok(records as u64);
+    }
+    let mut n = 0u64;
+    for i in 0..records {
+        n += u64::from(seg.record(i)?.track == TRACK_VIDEO);
+    }
+    Ok(n)
 }
 
 fn span(seg: &Segment) -> Result<Option<Span>, StoreError> {
@@ -38,7 +52,7 @@ fn span(seg: &Segment) -> Result<Option<Span>, StoreError> {
     Ok(Some(Span {
         start_us: first.time_us,
         stop_us,
-        frames: frames as u64,
+        frames: video_frames(seg, frames)?,
         bytes,
     }))
 }
@@ -273,5 +287,37 @@ mod tests {
              \"first_rfc3339\":\"2024-02-29T14:00:00.000000Z\",\"last\":1709215204.000000,\
              \"last_rfc3339\":\"2024-02-29T14:00:04.000000Z\",\"segments\":1}]}]}\n"
         );
+    }
+
+    /// Audio records (one G.711 packet every 20 ms beside 25 fps video)
+    /// are not counted as frames; their bytes are.
+    #[test]
+    fn recordings_count_video_frames_only() {
+        use crate::store::audio_tests::{T0, header, pcma};
+        use crate::store::{SegmentWriter, paths};
+        let root = TempDir::new("api-audio");
+        let mut w = SegmentWriter::create_with_audio(
+            &paths::stream_dir(&root.0, 3, Kind::Regul),
+            header(3),
+            Some(pcma()),
+            false,
+        )
+        .unwrap();
+        for tick in 0..100i64 {
+            let t = T0 + tick * 20_000;
+            if tick % 2 == 0 {
+                w.append(t, tick == 0, &[1, 0, 0, 0, 0x41]).unwrap();
+            }
+            w.append_audio(t, &[0xd5; 160]).unwrap();
+        }
+        let end = w.natural_end_us();
+        w.finish(end).unwrap();
+        let mut cat = Catalog::open(&root.0).unwrap();
+        let r = ranges(&mut cat, 3, Kind::Regul, None, None).unwrap();
+        assert_eq!(r.len(), 1);
+        assert_eq!(r[0].frames, 50);
+        assert_eq!(r[0].bytes, 50 * 5 + 100 * 160);
+        let json = recordings_json(&mut cat, 3, Kind::Regul, None, None).unwrap();
+        assert!(json.contains("\"frames\":50,\"bytes\":16250}"), "{json}");
     }
 }

@@ -2,10 +2,13 @@
 //! bytes from the camera and `now` in; requests to send, media packets and
 //! the next deadline out. The I/O shell owns the socket and the clock.
 //!
-//! Sequence: OPTIONS → DESCRIBE → SETUP (video only; TCP interleaved or
-//! UDP) → PLAY, each retried once with credentials after a 401 (Digest MD5,
-//! else Basic), then keep-alives (GET_PARAMETER when the camera lists it,
-//! else OPTIONS) at half the session timeout.
+//! Sequence: OPTIONS → DESCRIBE → SETUP of the video → SETUP of the audio,
+//! when the camera has a stream we can store ([`super::sdp`]; TCP
+//! interleaved channels 0–1 and 2–3, or UDP port pairs) → PLAY, each
+//! retried once with credentials after a 401 (Digest MD5, else Basic), then
+//! keep-alives (GET_PARAMETER when the camera lists it, else OPTIONS) at
+//! half the session timeout. An audio SETUP the camera refuses leaves the
+//! audio out ([`Client::audio_refused`]); the video is recorded anyway.
 //!
 //! Tolerated, as retina tolerates them: any OPTIONS answer; RTP-Info with
 //! odd `seq`/`rtptime` or none (it is not used: times come from the RTP
@@ -19,7 +22,7 @@ use super::CameraUrl;
 use super::response::{
     Response, ResponseError, parse_response, parse_session, parse_transport_reply,
 };
-use super::sdp::{SdpError, SdpVideo, parse_sdp_video, resolve_control};
+use super::sdp::{SdpAudio, SdpError, SdpVideo, parse_sdp, resolve_control};
 use crate::auth::Hex;
 
 /// How long a request may wait for its answer.
@@ -32,13 +35,26 @@ pub const USER_AGENT: &str = concat!("ctrtspd-record/", env!("CARGO_PKG_VERSION"
 /// Where media is carried.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MediaTransport {
-    /// Interleaved on the RTSP connection, on channels 0 (RTP) and 1 (RTCP).
+    /// Interleaved on the RTSP connection, on channels 0 (RTP) and 1 (RTCP)
+    /// for the video, 2 and 3 for the audio (or what the camera answers).
     Tcp,
-    /// UDP to our ports `rtp_port` and `rtp_port + 1`.
+    /// UDP to our ports `rtp_port` and `rtp_port + 1` for the video,
+    /// `audio_rtp_port` and the next for the audio.
     Udp {
-        /// Our RTP port (even).
+        /// Our RTP port of the video (even).
         rtp_port: u16,
+        /// Our RTP port of the audio (even); `None`: no audio is set up.
+        audio_rtp_port: Option<u16>,
     },
+}
+
+/// Which of the camera's streams a packet belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Track {
+    /// The video stream.
+    Video,
+    /// The audio stream.
+    Audio,
 }
 
 /// Where the client is in the sequence.
@@ -48,8 +64,10 @@ pub enum Phase {
     Options,
     /// DESCRIBE sent.
     Describe,
-    /// SETUP sent.
+    /// SETUP of the video sent.
     Setup,
+    /// SETUP of the audio sent.
+    SetupAudio,
     /// PLAY sent.
     Play,
     /// Media flows.
@@ -67,15 +85,19 @@ pub enum Input<'a> {
         /// Bytes taken from the buffer.
         consumed: usize,
     },
-    /// An RTP packet on the video channel (TCP interleaved).
+    /// An RTP packet on a channel set up (TCP interleaved).
     Rtp {
+        /// Its stream.
+        track: Track,
         /// The packet.
         packet: &'a [u8],
         /// Bytes taken from the buffer.
         consumed: usize,
     },
-    /// An RTCP packet on the video's RTCP channel.
+    /// An RTCP packet on a stream's RTCP channel.
     Rtcp {
+        /// Its stream.
+        track: Track,
         /// The packet.
         packet: &'a [u8],
         /// Bytes taken from the buffer.
@@ -183,11 +205,16 @@ pub struct Client {
     out: Vec<u8>,
     base: String,
     video: Option<SdpVideo>,
+    audio: Option<SdpAudio>,
+    skipped_audio: Option<String>,
+    audio_refused: Option<String>,
     session: Option<String>,
     timeout_s: u32,
     get_parameter: bool,
     channels: (u8, u8),
+    audio_channels: (u8, u8),
     server_ports: Option<(u16, u16)>,
+    audio_server_ports: Option<(u16, u16)>,
     next_keepalive_mono_us: Option<i64>,
     keepalive_failures: u32,
 }
@@ -210,11 +237,16 @@ impl Client {
             cnonce: seed,
             out: Vec::with_capacity(1024),
             video: None,
+            audio: None,
+            skipped_audio: None,
+            audio_refused: None,
             session: None,
             timeout_s: DEFAULT_SESSION_TIMEOUT_S,
             get_parameter: false,
             channels: (0, 1),
+            audio_channels: (2, 3),
             server_ports: None,
+            audio_server_ports: None,
             next_keepalive_mono_us: None,
             keepalive_failures: 0,
         };
@@ -243,9 +275,32 @@ impl Client {
         self.video.as_ref()
     }
 
+    /// The audio stream, once described and set up (`None` when the camera
+    /// has none we can store, or refused its SETUP).
+    pub fn audio(&self) -> Option<&SdpAudio> {
+        self.audio.as_ref()
+    }
+
+    /// The camera's audio format we cannot store, when DESCRIBE offered one.
+    pub fn skipped_audio(&self) -> Option<&str> {
+        self.skipped_audio.as_deref()
+    }
+
+    /// Why the audio stream is not recorded although it could be: the
+    /// camera refused its SETUP (or answered with a transport we did not
+    /// ask for).
+    pub fn audio_refused(&self) -> Option<&str> {
+        self.audio_refused.as_deref()
+    }
+
     /// The camera's UDP ports (RTP, RTCP), once set up over UDP.
     pub fn server_ports(&self) -> Option<(u16, u16)> {
         self.server_ports
+    }
+
+    /// The camera's UDP ports of the audio stream, once set up over UDP.
+    pub fn audio_server_ports(&self) -> Option<(u16, u16)> {
+        self.audio_server_ports
     }
 
     /// The session timeout the camera announced (or the default).
@@ -337,18 +392,30 @@ impl Client {
             return match crate::rtsp::parse_interleaved(rest) {
                 Ok(Some(f)) => {
                     let consumed = skip + f.frame_len_bytes();
-                    Ok(if f.channel == self.channels.0 {
-                        Input::Rtp {
-                            packet: f.payload,
+                    let audio = self.audio.is_some() && self.phase != Phase::SetupAudio;
+                    let packet = f.payload;
+                    Ok(match f.channel {
+                        c if c == self.channels.0 => Input::Rtp {
+                            track: Track::Video,
+                            packet,
                             consumed,
-                        }
-                    } else if f.channel == self.channels.1 {
-                        Input::Rtcp {
-                            packet: f.payload,
+                        },
+                        c if c == self.channels.1 => Input::Rtcp {
+                            track: Track::Video,
+                            packet,
                             consumed,
-                        }
-                    } else {
-                        Input::Control { consumed }
+                        },
+                        c if audio && c == self.audio_channels.0 => Input::Rtp {
+                            track: Track::Audio,
+                            packet,
+                            consumed,
+                        },
+                        c if audio && c == self.audio_channels.1 => Input::Rtcp {
+                            track: Track::Audio,
+                            packet,
+                            consumed,
+                        },
+                        _ => Input::Control { consumed },
                     })
                 }
                 Ok(None) | Err(_) => Ok(Input::Incomplete),
@@ -434,10 +501,23 @@ impl Client {
                     .or_else(|| resp.header("Content-Location"))
                     .unwrap_or(&self.url)
                     .to_string();
-                let video = parse_sdp_video(resp.body, &base).map_err(ClientError::Sdp)?;
+                let streams = parse_sdp(resp.body, &base).map_err(ClientError::Sdp)?;
                 self.base = session_url(&base, resp.body);
-                let control = video.control.clone();
-                self.video = Some(video);
+                let control = streams.video.control.clone();
+                self.video = Some(streams.video);
+                self.skipped_audio = streams.skipped_audio;
+                self.audio = streams.audio;
+                if matches!(
+                    self.transport,
+                    MediaTransport::Udp {
+                        audio_rtp_port: None,
+                        ..
+                    }
+                ) && let Some(a) = self.audio.take()
+                {
+                    self.audio_refused =
+                        Some(format!("no UDP ports for the {} audio", a.track.codec));
+                }
                 self.phase = Phase::Setup;
                 self.send("SETUP", control, now_mono_us, false);
             }
@@ -445,29 +525,62 @@ impl Client {
                 if !ok {
                     return Err(refused());
                 }
-                let (id, timeout) =
-                    parse_session(resp.header("Session").ok_or(ClientError::NoSession)?);
-                if id.is_empty() {
-                    return Err(ClientError::NoSession);
-                }
-                self.session = Some(id.to_string());
-                if let Some(t) = timeout.filter(|t| *t > 0) {
-                    self.timeout_s = t;
-                }
+                self.take_session(resp)?;
                 let t = parse_transport_reply(resp.header("Transport").unwrap_or(""));
                 match self.transport {
                     MediaTransport::Tcp => {
                         if let Some(ch) = t.interleaved {
                             self.channels = ch;
                         }
+                        // The audio on the next two channels.
+                        self.audio_channels = (
+                            self.channels.0.wrapping_add(2),
+                            self.channels.0.wrapping_add(3),
+                        );
                     }
                     MediaTransport::Udp { .. } => {
                         self.server_ports = Some(t.server_port.ok_or(ClientError::BadTransport)?);
                     }
                 }
-                self.phase = Phase::Play;
-                let uri = self.base.clone();
-                self.send("PLAY", uri, now_mono_us, false);
+                if let Some(a) = &self.audio {
+                    self.phase = Phase::SetupAudio;
+                    let control = a.control.clone();
+                    self.send("SETUP", control, now_mono_us, false);
+                } else {
+                    self.send_play(now_mono_us);
+                }
+            }
+            Phase::SetupAudio => {
+                let t = parse_transport_reply(resp.header("Transport").unwrap_or(""));
+                let taken = if !ok {
+                    Err(format!("SETUP answered {} {}", resp.status, resp.reason))
+                } else {
+                    self.take_session(resp)?;
+                    match self.transport {
+                        MediaTransport::Tcp => match t.interleaved {
+                            Some(ch) if ch.0 == self.channels.0 || ch.1 == self.channels.1 => {
+                                Err(format!("interleaved={}-{} is the video's", ch.0, ch.1))
+                            }
+                            Some(ch) => {
+                                self.audio_channels = ch;
+                                Ok(())
+                            }
+                            None => Ok(()),
+                        },
+                        MediaTransport::Udp { .. } => match t.server_port {
+                            Some(p) => {
+                                self.audio_server_ports = Some(p);
+                                Ok(())
+                            }
+                            None => Err("SETUP answer without server_port".to_string()),
+                        },
+                    }
+                };
+                if let Err(why) = taken {
+                    self.audio = None;
+                    self.audio_refused = Some(why);
+                }
+                self.send_play(now_mono_us);
             }
             Phase::Play => {
                 if !ok {
@@ -479,6 +592,26 @@ impl Client {
             Phase::Playing => {}
         }
         Ok(())
+    }
+
+    /// The SETUP answer's session (the last one wins: some cameras change
+    /// it between SETUPs) and timeout.
+    fn take_session(&mut self, resp: &Response<'_>) -> Result<(), ClientError> {
+        let (id, timeout) = parse_session(resp.header("Session").ok_or(ClientError::NoSession)?);
+        if id.is_empty() {
+            return Err(ClientError::NoSession);
+        }
+        self.session = Some(id.to_string());
+        if let Some(t) = timeout.filter(|t| *t > 0) {
+            self.timeout_s = t;
+        }
+        Ok(())
+    }
+
+    fn send_play(&mut self, now_mono_us: i64) {
+        self.phase = Phase::Play;
+        let uri = self.base.clone();
+        self.send("PLAY", uri, now_mono_us, false);
     }
 
     fn is_stale(&self, resp: &Response<'_>) -> bool {
@@ -502,18 +635,29 @@ impl Client {
         }
         match method {
             "DESCRIBE" => r.push_str("Accept: application/sdp\r\n"),
-            "SETUP" => match self.transport {
-                MediaTransport::Tcp => {
-                    r.push_str("Transport: RTP/AVP/TCP;unicast;interleaved=0-1\r\n");
+            "SETUP" => {
+                let audio = self.phase == Phase::SetupAudio;
+                match self.transport {
+                    MediaTransport::Tcp => {
+                        let (a, b) = if audio { self.audio_channels } else { (0, 1) };
+                        let _ = write!(r, "Transport: RTP/AVP/TCP;unicast;interleaved={a}-{b}\r\n");
+                    }
+                    MediaTransport::Udp {
+                        rtp_port,
+                        audio_rtp_port,
+                    } => {
+                        let port = match (audio, audio_rtp_port) {
+                            (true, Some(p)) => p,
+                            _ => rtp_port,
+                        };
+                        let _ = write!(
+                            r,
+                            "Transport: RTP/AVP;unicast;client_port={port}-{}\r\n",
+                            port.wrapping_add(1)
+                        );
+                    }
                 }
-                MediaTransport::Udp { rtp_port } => {
-                    let _ = write!(
-                        r,
-                        "Transport: RTP/AVP;unicast;client_port={rtp_port}-{}\r\n",
-                        rtp_port.wrapping_add(1)
-                    );
-                }
-            },
+            }
             "PLAY" => r.push_str("Range: npt=0.000-\r\n"),
             _ => {}
         }

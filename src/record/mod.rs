@@ -7,6 +7,8 @@
 //! - [`client`]: the RTSP client state machine, over [`response`] and [`sdp`];
 //! - [`frames`]: RTP packets → frames and parameter sets, as the store keeps them;
 //! - [`timeline`]: RTP timestamps → wallclock, slewed to the local clock;
+//!   [`lipsync`]: audio times in the video's mapping (sender reports, arrival);
+//!   [`interleave`]: both tracks in time order for the store;
 //! - [`backoff`]: reconnection delays;
 //! - [`alarm`]: pre-roll and clip windows; [`control`]: the alarm socket's lines;
 //! - [`retention`]: which segments a disk budget deletes first.
@@ -19,7 +21,9 @@ pub mod client;
 pub mod config;
 pub mod control;
 pub mod frames;
+pub mod interleave;
 pub mod io;
+pub mod lipsync;
 pub mod response;
 pub mod retention;
 pub mod sdp;

@@ -40,6 +40,7 @@ pub mod g711;
 pub mod h264;
 pub mod h265;
 pub mod header;
+pub mod latm;
 pub mod ntp;
 pub mod onvif;
 pub mod packetizer;

@@ -17,11 +17,11 @@ const V1_FIXTURE: &str = concat!(
     "/tests/fixtures/store_v1_ctrtspd_import_h264"
 );
 
-const T0: i64 = 1_709_215_200_000_000;
+pub(crate) const T0: i64 = 1_709_215_200_000_000;
 const FRAME_US: i64 = 40_000;
 const G711_PACKET_US: i64 = 20_000;
 
-fn header(camera: u32) -> IdxHeader {
+pub(crate) fn header(camera: u32) -> IdxHeader {
     IdxHeader {
         codec: Codec::H264,
         kind: Kind::Regul,

@@ -9,13 +9,17 @@ const GST_H264_DIGEST_TCP: &[u8] =
     include_bytes!("../../../tests/fixtures/gst_camera_h264_digest_tcp.bin");
 const GST_H265_TCP: &[u8] = include_bytes!("../../../tests/fixtures/gst_camera_h265_tcp.bin");
 const GST_H265_UDP: &[u8] = include_bytes!("../../../tests/fixtures/gst_camera_h265_udp.bin");
+const GST_H264_PCMA_TCP: &[u8] =
+    include_bytes!("../../../tests/fixtures/gst_camera_h264_pcma_tcp.bin");
 
 /// What a run over a byte stream produced.
 #[derive(Default)]
 struct Run {
     requests: Vec<String>,
     rtp: Vec<Vec<u8>>,
+    audio_rtp: Vec<Vec<u8>>,
     rtcp: usize,
+    audio_rtcp: usize,
     rtp_before_playing: usize,
 }
 
@@ -46,13 +50,23 @@ fn drive(c: &mut Client, bytes: &[u8], chunk: usize) -> Result<Run, ClientError>
             }
             i => {
                 match i {
-                    Input::Rtp { packet, .. } => {
+                    Input::Rtp { packet, track, .. } => {
                         if c.phase() != Phase::Playing {
                             run.rtp_before_playing += 1;
                         }
-                        run.rtp.push(packet.to_vec());
+                        match track {
+                            Track::Video => run.rtp.push(packet.to_vec()),
+                            Track::Audio => run.audio_rtp.push(packet.to_vec()),
+                        }
                     }
-                    Input::Rtcp { .. } => run.rtcp += 1,
+                    Input::Rtcp {
+                        track: Track::Video,
+                        ..
+                    } => run.rtcp += 1,
+                    Input::Rtcp {
+                        track: Track::Audio,
+                        ..
+                    } => run.audio_rtcp += 1,
                     _ => {}
                 }
                 buf.drain(..i.consumed());
@@ -65,24 +79,32 @@ fn url(s: &str) -> CameraUrl {
     CameraUrl::parse(s).unwrap()
 }
 
+/// A TCP client for `u` over a capture, fed in chunks, playing at the end.
+fn play_tcp(u: &str, capture: &[u8], chunk: usize) -> (Client, Run) {
+    let mut c = Client::new(&url(u), MediaTransport::Tcp, 1, 0);
+    let run = drive(&mut c, capture, chunk).unwrap();
+    assert_eq!(c.phase(), Phase::Playing);
+    (c, run)
+}
+
+/// The methods of the requests sent.
+fn methods(run: &Run) -> Vec<&str> {
+    run.requests
+        .iter()
+        .map(|r| r.split(' ').next().unwrap())
+        .collect()
+}
+
 #[test]
 fn gst_rtsp_server_h264_with_digest_over_tcp() {
     for chunk in [1, 7, 1500, 1 << 20] {
-        let mut c = Client::new(
-            &url("rtsp://admin:secret@127.0.0.1:28741/cam"),
-            MediaTransport::Tcp,
-            1,
-            0,
+        let (c, run) = play_tcp(
+            "rtsp://admin:secret@127.0.0.1:28741/cam",
+            GST_H264_DIGEST_TCP,
+            chunk,
         );
-        let run = drive(&mut c, GST_H264_DIGEST_TCP, chunk).unwrap();
-        assert_eq!(c.phase(), Phase::Playing);
-        let methods: Vec<&str> = run
-            .requests
-            .iter()
-            .map(|r| r.split(' ').next().unwrap())
-            .collect();
         assert_eq!(
-            methods,
+            methods(&run),
             ["OPTIONS", "DESCRIBE", "DESCRIBE", "SETUP", "PLAY"]
         );
         // The Digest answer, computed with Python's hashlib.
@@ -130,7 +152,10 @@ fn gst_rtsp_server_h265_over_tcp_and_udp() {
 
     let mut c = Client::new(
         &url("rtsp://127.0.0.1:28743/cam"),
-        MediaTransport::Udp { rtp_port: 40000 },
+        MediaTransport::Udp {
+            rtp_port: 40000,
+            audio_rtp_port: None,
+        },
         1,
         0,
     );
@@ -143,6 +168,171 @@ fn gst_rtsp_server_h265_over_tcp_and_udp() {
         run.requests[2]
     );
     assert!(run.rtp.is_empty());
+}
+
+/// gst-rtsp-server with H.264 and PCMA (`gst_camera.py --audio pcma`):
+/// both streams set up in one session on channels 0–1 and 2–3, the audio
+/// packets told apart from the video's.
+#[test]
+fn gst_rtsp_server_h264_and_pcma_over_tcp() {
+    for chunk in [1, 1500, 1 << 20] {
+        let (c, run) = play_tcp("rtsp://127.0.0.1:28991/cam", GST_H264_PCMA_TCP, chunk);
+        assert_eq!(
+            methods(&run),
+            ["OPTIONS", "DESCRIBE", "SETUP", "SETUP", "PLAY"]
+        );
+        assert!(run.requests[2].starts_with("SETUP rtsp://127.0.0.1:28991/cam/stream=0 "));
+        assert!(run.requests[2].contains("interleaved=0-1\r\n"));
+        assert!(!run.requests[2].contains("Session:"));
+        assert!(run.requests[3].starts_with("SETUP rtsp://127.0.0.1:28991/cam/stream=1 "));
+        assert!(run.requests[3].contains("interleaved=2-3\r\n"));
+        assert!(
+            run.requests[3].contains("Session: zBjDCjazQXc+E71-\r\n"),
+            "{}",
+            run.requests[3]
+        );
+        assert!(run.requests[4].contains("Session: zBjDCjazQXc+E71-\r\n"));
+        let a = c.audio().unwrap();
+        assert_eq!(a.track.codec, crate::codec::AudioCodec::Pcma);
+        assert_eq!(a.payload_type, 8);
+        // About a second of 20 ms packets of 160 A-law samples, and the
+        // video's 25 frames.
+        assert!(
+            (40..=70).contains(&run.audio_rtp.len()),
+            "{}",
+            run.audio_rtp.len()
+        );
+        for p in &run.audio_rtp {
+            let p = crate::rtp::parse_rtp(p).unwrap();
+            assert_eq!((p.header.payload_type, p.payload.len()), (8, 160));
+        }
+        for p in &run.rtp {
+            assert_eq!(crate::rtp::parse_rtp(p).unwrap().header.payload_type, 96);
+        }
+        assert!(run.rtp.len() > 20);
+    }
+}
+
+const SDP_AV_ANSWER: &[u8] = b"RTSP/1.0 200 OK\r\nCSeq: 2\r\nContent-Length: 98\r\n\r\n\
+v=0\r\nm=video 0 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\na=control:v\r\n\
+m=audio 0 RTP/AVP 0\r\na=control:a\r\n";
+const OPTIONS_OK: &[u8] = b"RTSP/1.0 200 OK\r\nCSeq: 1\r\n\r\n";
+const UDP_VIDEO_OK: &[u8] = b"RTSP/1.0 200 OK\r\nCSeq: 3\r\nSession: s1\r\n\
+    Transport: RTP/AVP;unicast;server_port=6970-6971\r\n\r\n";
+
+/// Over UDP each stream gets its port pair; an audio SETUP refused (or
+/// answered without ports) leaves the video alone; no audio ports, no
+/// audio SETUP; a camera that moves the video to channels 4–5 gets the
+/// audio asked on 6–7, and a session id changed by the second SETUP is
+/// the one used from then on.
+#[test]
+fn audio_setup_over_udp_refused_or_on_other_channels() {
+    let udp = MediaTransport::Udp {
+        rtp_port: 40000,
+        audio_rtp_port: Some(40002),
+    };
+    let mut c = Client::new(&url("rtsp://h/s"), udp, 1, 0);
+    let reqs = converse(
+        &mut c,
+        &[
+            OPTIONS_OK,
+            SDP_AV_ANSWER,
+            b"RTSP/1.0 200 OK\r\nCSeq: 3\r\nSession: s1\r\n\
+              Transport: RTP/AVP;unicast;client_port=40000-40001;server_port=6970-6971\r\n\r\n",
+            b"RTSP/1.0 200 OK\r\nCSeq: 4\r\nSession: s1\r\n\
+              Transport: RTP/AVP;unicast;client_port=40002-40003;server_port=6972-6973\r\n\r\n",
+            b"RTSP/1.0 200 OK\r\nCSeq: 5\r\nSession: s1\r\n\r\n",
+        ],
+    )
+    .unwrap();
+    assert_eq!(c.phase(), Phase::Playing);
+    for (i, needle) in [
+        (2, "client_port=40000-40001\r\n"),
+        (3, "SETUP rtsp://h:554/s/a RTSP/1.0\r\n"),
+        (3, "client_port=40002-40003\r\n"),
+        (4, "PLAY rtsp://h:554/s RTSP/1.0\r\n"),
+    ] {
+        assert!(reqs[i].contains(needle), "{}", reqs[i]);
+    }
+    assert_eq!(c.server_ports(), Some((6970, 6971)));
+    assert_eq!(c.audio_server_ports(), Some((6972, 6973)));
+    assert_eq!(
+        c.audio().unwrap().track.codec,
+        crate::codec::AudioCodec::Pcmu
+    );
+
+    for (answer, why) in [
+        (
+            &b"RTSP/1.0 461 Unsupported Transport\r\nCSeq: 4\r\n\r\n"[..],
+            "SETUP answered 461 Unsupported Transport",
+        ),
+        (
+            b"RTSP/1.0 200 OK\r\nCSeq: 4\r\nSession: s1\r\nTransport: RTP/AVP;unicast\r\n\r\n",
+            "SETUP answer without server_port",
+        ),
+    ] {
+        let mut c = Client::new(&url("rtsp://h/s"), udp, 1, 0);
+        let reqs = converse(
+            &mut c,
+            &[
+                OPTIONS_OK,
+                SDP_AV_ANSWER,
+                UDP_VIDEO_OK,
+                answer,
+                b"RTSP/1.0 200 OK\r\nCSeq: 5\r\nSession: s1\r\n\r\n",
+            ],
+        )
+        .unwrap();
+        assert!(reqs[4].starts_with("PLAY "), "{}", reqs[4]);
+        assert_eq!(c.phase(), Phase::Playing);
+        assert!(c.audio().is_none());
+        assert_eq!(c.audio_refused(), Some(why));
+    }
+
+    let no_ports = MediaTransport::Udp {
+        rtp_port: 40000,
+        audio_rtp_port: None,
+    };
+    let mut c = Client::new(&url("rtsp://h/s"), no_ports, 1, 0);
+    let reqs = converse(&mut c, &[OPTIONS_OK, SDP_AV_ANSWER, UDP_VIDEO_OK]).unwrap();
+    assert!(reqs[2].starts_with("SETUP rtsp://h:554/s/v "));
+    assert!(c.transmit().starts_with(b"PLAY "));
+    assert!(c.audio().is_none());
+
+    let mut c = Client::new(&url("rtsp://h/s"), MediaTransport::Tcp, 1, 0);
+    let reqs = converse(
+        &mut c,
+        &[
+            OPTIONS_OK,
+            SDP_AV_ANSWER,
+            b"RTSP/1.0 200 OK\r\nCSeq: 3\r\nSession: s1\r\n\
+              Transport: RTP/AVP/TCP;unicast;interleaved=4-5\r\n\r\n",
+            b"RTSP/1.0 200 OK\r\nCSeq: 4\r\nSession: s2\r\n\
+              Transport: RTP/AVP/TCP;unicast;interleaved=6-7\r\n\r\n",
+            b"RTSP/1.0 200 OK\r\nCSeq: 5\r\nSession: s2\r\n\r\n",
+        ],
+    )
+    .unwrap();
+    assert!(reqs[3].contains("interleaved=6-7\r\n"), "{}", reqs[3]);
+    assert!(reqs[3].contains("Session: s1\r\n"), "{}", reqs[3]);
+    assert!(reqs[4].contains("Session: s2\r\n"), "{}", reqs[4]);
+    let rtp = b"$\x06\x00\x0d\x80\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x01\xd5";
+    assert!(matches!(
+        c.handle_input(0, rtp),
+        Ok(Input::Rtp {
+            track: Track::Audio,
+            consumed: 17,
+            ..
+        })
+    ));
+    let rtcp = b"$\x07\x00\x04\x80\xc9\x00\x00";
+    assert!(matches!(
+        c.handle_input(0, rtcp),
+        Ok(Input::Rtcp {
+            track: Track::Audio,
+            ..
+        })
+    ));
 }
 
 /// A camera conversation from hand-written answers, each sent after the

@@ -1,7 +1,8 @@
 //! One task per camera on the recorder's executor: connect, run the
-//! [`Client`] over the socket(s), turn packets into timed frames, hand them
-//! to the camera's writer thread; on any failure log why, leave a gap and
-//! retry after the [`Backoff`] delay.
+//! [`Client`] over the socket(s), hand the packets to the session's
+//! [`Reception`] (timed frames of both tracks, in time order, to the
+//! camera's writer thread); on any failure log why, leave a gap and retry
+//! after the [`Backoff`] delay.
 //!
 //! Log lines per state change only: `connecting`, `recording`, `lost:
 //! <reason>`, `retrying in N s`.
@@ -15,11 +16,10 @@ use smol::channel::Receiver;
 use smol::io::{AsyncReadExt, AsyncWriteExt};
 use smol::{Async, Timer};
 
-use super::writer::{FrameMsg, ToWriter, Writer};
+use super::reception::Reception;
+use super::writer::{ToWriter, Writer};
 use crate::record::backoff::Backoff;
-use crate::record::client::{Client, Input, MediaTransport, Phase};
-use crate::record::frames::FrameAssembler;
-use crate::record::timeline::{Now, Stamp, Timeline};
+use crate::record::client::{Client, Input, MediaTransport, Phase, Track};
 use crate::record::{CameraConfig, Transport};
 use crate::server::Clock;
 
@@ -63,20 +63,33 @@ pub async fn run_camera(
         log::info!("camera {id}: connecting to {}", job.cam.url.request_url());
         let mut rx = Reception::new(id, floor_us);
         let end = session(&job, clock, &writer, &mut rx, &stop).await;
+        rx.flush(&writer);
         log::debug!(
             "camera {id}: session: {} frames stored, {} dropped (disk behind), longest wait between reads {} ms",
-            rx.frames,
-            rx.queue_full_drops,
+            rx.sink.frames,
+            rx.sink.queue_full_drops,
             rx.max_read_gap_us / 1000
         );
-        floor_us = floor_us.max(rx.last_time_us);
+        if let Some(a) = &rx.audio {
+            log::debug!(
+                "camera {id}: session: {} audio packets stored, {} timed by sender reports ({} not, the reports too far off), {} re-anchored, {} dropped (no video yet or overlapping), {} late, {} malformed",
+                rx.sink.audio_frames,
+                a.sync.from_reports(),
+                a.sync.unbelieved_reports(),
+                a.sync.reanchored(),
+                a.sync.dropped(),
+                rx.interleaver.late_audio(),
+                a.bad_packets
+            );
+        }
+        floor_us = floor_us.max(rx.sink.last_time_us);
         writer.send(ToWriter::EndRun).await;
         let reason = match end {
             End::Stopped => break,
             End::Lost(r) => r,
         };
         log::warn!("camera {id}: lost: {reason}");
-        let delay_s = backoff.after_failure(rx.frames > 0);
+        let delay_s = backoff.after_failure(rx.sink.frames > 0);
         log::info!("camera {id}: retrying in {delay_s} s");
         let wait = async {
             Timer::after(Duration::from_secs(u64::from(delay_s))).await;
@@ -91,143 +104,6 @@ pub async fn run_camera(
         }
     }
     writer.close()
-}
-
-/// Frames of one session on their way to the writer.
-struct Reception {
-    camera: u32,
-    assembler: Option<FrameAssembler>,
-    timeline: Option<Timeline>,
-    floor_us: i64,
-    last_time_us: i64,
-    last_frame_mono_us: i64,
-    frames: u64,
-    /// Send the parameter sets with the next frame.
-    send_params: bool,
-    /// Frames were dropped because the disk is behind: wait for a keyframe.
-    skip_to_keyframe: bool,
-    queue_full_drops: u64,
-    backward_drops: u64,
-    /// Monotonic time of the last read from the camera while playing.
-    last_read_mono_us: Option<i64>,
-    /// Longest wait between two reads while playing: how long reception
-    /// was held up (by the camera, the network, or this thread).
-    max_read_gap_us: i64,
-}
-
-impl Reception {
-    fn new(camera: u32, floor_us: i64) -> Self {
-        Self {
-            camera,
-            assembler: None,
-            timeline: None,
-            floor_us,
-            last_time_us: floor_us,
-            last_frame_mono_us: 0,
-            frames: 0,
-            send_params: true,
-            skip_to_keyframe: false,
-            queue_full_drops: 0,
-            backward_drops: 0,
-            last_read_mono_us: None,
-            max_read_gap_us: 0,
-        }
-    }
-
-    /// A read from the camera happened at `now_mono_us`.
-    fn read_at(&mut self, now_mono_us: i64) {
-        if self.assembler.is_none() {
-            return;
-        }
-        if let Some(last) = self.last_read_mono_us {
-            self.max_read_gap_us = self.max_read_gap_us.max(now_mono_us - last);
-        }
-        self.last_read_mono_us = Some(now_mono_us);
-    }
-
-    fn start(&mut self, client: &Client, now_mono_us: i64) {
-        if self.assembler.is_some() {
-            return;
-        }
-        if let Some(v) = client.video() {
-            self.assembler = Some(FrameAssembler::new(
-                v.codec,
-                v.payload_type,
-                v.params.clone(),
-            ));
-            self.timeline = Some(Timeline::new(v.clock_rate, self.floor_us));
-            self.last_frame_mono_us = now_mono_us;
-        }
-    }
-
-    fn on_rtp(&mut self, packet: &[u8], clock: Clock, writer: &Writer) {
-        let (Some(asm), Some(tl)) = (&mut self.assembler, &mut self.timeline) else {
-            return;
-        };
-        let codec = asm.codec();
-        let Some(f) = asm.push(packet) else {
-            return;
-        };
-        let now = Now {
-            mono_us: clock.mono_us(),
-            unix_us: clock.unix_us(),
-        };
-        let (time_us, new_run) = match tl.stamp(f.ts, now) {
-            Stamp::Frame { time_us, new_run } => (time_us, new_run),
-            Stamp::Drop => {
-                self.backward_drops += 1;
-                if self.backward_drops.is_power_of_two() {
-                    log::warn!(
-                        "camera {}: {} frame(s) with RTP timestamps going back dropped",
-                        self.camera,
-                        self.backward_drops
-                    );
-                }
-                return;
-            }
-        };
-        self.last_frame_mono_us = now.mono_us;
-        if self.skip_to_keyframe && !f.keyframe {
-            return;
-        }
-        let mut payload = writer.buffer();
-        payload.extend_from_slice(f.payload);
-        let msg = FrameMsg {
-            time_us,
-            keyframe: f.keyframe,
-            codec,
-            params: (self.send_params || f.params_changed).then(|| f.params.clone()),
-            payload,
-            new_run,
-        };
-        match writer.try_send(ToWriter::Frame(msg)) {
-            Ok(()) => {
-                self.send_params = false;
-                self.skip_to_keyframe = false;
-                self.last_time_us = time_us;
-                if self.frames == 0 {
-                    log::info!(
-                        "camera {}: recording {}",
-                        self.camera,
-                        codec.rtp_encoding_name()
-                    );
-                }
-                self.frames += 1;
-            }
-            Err(_) => {
-                self.queue_full_drops += 1;
-                if !self.skip_to_keyframe {
-                    log::warn!(
-                        "camera {}: the disk is behind: frames dropped up to the next keyframe ({} so far)",
-                        self.camera,
-                        self.queue_full_drops
-                    );
-                }
-                self.skip_to_keyframe = true;
-                self.send_params = true;
-            }
-        }
-    }
 }
 
 /// An even/odd pair of UDP ports for RTP and RTCP.
@@ -271,9 +147,33 @@ async fn connect(host: &str, port: u16) -> Result<Async<std::net::TcpStream>, St
 
 enum Event {
     Tcp(std::io::Result<usize>),
-    Udp(std::io::Result<(usize, SocketAddr)>),
+    Udp {
+        track: Track,
+        rtcp: bool,
+        got: std::io::Result<(usize, SocketAddr)>,
+    },
     Deadline,
     Stop,
+}
+
+/// Our UDP sockets of one stream: RTP and RTCP.
+type UdpPair = (Async<UdpSocket>, Async<UdpSocket>);
+
+/// A datagram on `sock`, if there is one (else never).
+async fn recv_on(
+    sock: Option<&Async<UdpSocket>>,
+    buf: &mut [u8],
+    track: Track,
+    rtcp: bool,
+) -> Event {
+    match sock {
+        Some(s) => Event::Udp {
+            track,
+            rtcp,
+            got: s.recv_from(buf).await,
+        },
+        None => std::future::pending().await,
+    }
 }
 
 async fn session(
@@ -295,21 +195,31 @@ async fn session(
         Err(r) => return End::Lost(r),
     };
     let peer_ip: Option<IpAddr> = stream.get_ref().peer_addr().ok().map(|a| a.ip());
-    let (udp, transport) = match job.cam.transport {
-        Transport::Tcp => (None, MediaTransport::Tcp),
-        Transport::Udp => match bind_udp_pair() {
-            Ok((rtp, rtcp)) => {
-                let port = rtp.get_ref().local_addr().map_or(0, |a| a.port());
-                (Some((rtp, rtcp)), MediaTransport::Udp { rtp_port: port })
+    let (udp, transport): ([Option<UdpPair>; 2], _) = match job.cam.transport {
+        Transport::Tcp => ([None, None], MediaTransport::Tcp),
+        Transport::Udp => match (bind_udp_pair(), bind_udp_pair()) {
+            (Ok(video), Ok(audio)) => {
+                let port = |p: &UdpPair| p.0.get_ref().local_addr().map_or(0, |a| a.port());
+                let transport = MediaTransport::Udp {
+                    rtp_port: port(&video),
+                    audio_rtp_port: Some(port(&audio)),
+                };
+                ([Some(video), Some(audio)], transport)
             }
-            Err(e) => return End::Lost(format!("UDP ports: {e}")),
+            (Err(e), _) | (_, Err(e)) => return End::Lost(format!("UDP ports: {e}")),
         },
     };
     let seed = clock.unix_us() as u64 ^ (u64::from(job.cam.id) << 32);
     let mut client = Client::new(url, transport, seed, clock.mono_us());
     let mut buf = vec![0u8; RECV_BUFFER_BYTES];
     let mut len = 0;
-    let mut udp_buf = vec![0u8; 65536];
+    // RTP and RTCP of the video, then of the audio.
+    let mut udp_bufs: [Vec<u8>; 4] = [
+        vec![0u8; 65536],
+        vec![0u8; 2048],
+        vec![0u8; 16384],
+        vec![0u8; 2048],
+    ];
     // One timer and one stop future for the whole session, re-armed and
     // re-polled: nothing is allocated per read.
     let mut timer = Timer::never();
@@ -333,12 +243,18 @@ async fn session(
         let event = {
             let space = buf.get_mut(len..).unwrap_or(&mut []);
             let tcp = async { Event::Tcp(stream.read(space).await) };
-            let udp_rx = async {
-                match &udp {
-                    Some((rtp, _)) => Event::Udp(rtp.recv_from(&mut udp_buf).await),
-                    None => std::future::pending().await,
-                }
-            };
+            let [b0, b1, b2, b3] = &mut udp_bufs;
+            let [video, audio] = &udp;
+            let udp_rx = smol::future::or(
+                smol::future::or(
+                    recv_on(video.as_ref().map(|p| &p.0), b0, Track::Video, false),
+                    recv_on(video.as_ref().map(|p| &p.1), b1, Track::Video, true),
+                ),
+                smol::future::or(
+                    recv_on(audio.as_ref().map(|p| &p.0), b2, Track::Audio, false),
+                    recv_on(audio.as_ref().map(|p| &p.1), b3, Track::Audio, true),
+                ),
+            );
             timer.set_at(Instant::now() + wait);
             let due = async {
                 (&mut timer).await;
@@ -375,15 +291,20 @@ async fn session(
                     return End::Lost(format!("no video for {} s", MEDIA_TIMEOUT_US / 1_000_000));
                 }
             }
-            Event::Udp(Ok((n, from))) => {
+            Event::Udp {
+                track,
+                rtcp,
+                got: Ok((n, from)),
+            } => {
                 rx.read_at(clock.mono_us());
+                let i = usize::from(track == Track::Audio) * 2 + usize::from(rtcp);
                 if peer_ip.is_none_or(|ip| ip == from.ip())
-                    && let Some(p) = udp_buf.get(..n)
+                    && let Some(p) = udp_bufs.get(i).and_then(|b| b.get(..n))
                 {
-                    rx.on_rtp(p, clock, writer);
+                    rx.on_packet(track, rtcp, p, clock, writer);
                 }
             }
-            Event::Udp(Err(e)) => return End::Lost(format!("UDP receive: {e}")),
+            Event::Udp { got: Err(e), .. } => return End::Lost(format!("UDP receive: {e}")),
             Event::Tcp(Ok(0)) => {
                 return End::Lost(if len == buf.len() {
                     "a message larger than the receive buffer".into()
@@ -403,12 +324,24 @@ async fn session(
                     };
                     match input {
                         Input::Incomplete => break,
-                        Input::Rtp { packet, consumed } => {
+                        Input::Rtp {
+                            track,
+                            packet,
+                            consumed,
+                        } => {
                             rx.start(&client, now);
-                            rx.on_rtp(packet, clock, writer);
+                            rx.on_packet(track, false, packet, clock, writer);
                             pos += consumed;
                         }
-                        Input::Rtcp { consumed, .. } | Input::Control { consumed } => {
+                        Input::Rtcp {
+                            track,
+                            packet,
+                            consumed,
+                        } => {
+                            rx.on_packet(track, true, packet, clock, writer);
+                            pos += consumed;
+                        }
+                        Input::Control { consumed } => {
                             pos += consumed;
                         }
                     }

@@ -5,6 +5,7 @@
 
 pub mod camera;
 pub mod control;
+mod reception;
 pub mod retention;
 pub mod seal;
 pub mod writer;

@@ -14,35 +14,48 @@ use smol::channel::{self, Receiver, Sender, TrySendError};
 use super::retention;
 use crate::codec::Codec;
 use crate::record::alarm::{Clip, ClipStep, MAX_PREROLL_BYTES, PreRoll};
-use crate::store::layout::IdxHeader;
+use crate::record::client::Track;
+use crate::store::layout::{AudioTrack, IdxHeader};
 use crate::store::lock::WriterLock;
 use crate::store::writer::HARD_MAX_SEGMENT_BYTES;
 use crate::store::{Kind, ParamSets, SegmentWriter, StoreError, paths};
 
-/// Frames that may wait for the disk (about ten seconds of 25 fps video).
-pub const QUEUE_FRAMES: usize = 256;
+/// Frames that may wait for the disk: about ten seconds of 25 fps video,
+/// about seven with 50 audio packets a second beside it.
+pub const QUEUE_FRAMES: usize = 512;
 /// Recorded time between two syncs.
 pub const SYNC_INTERVAL_US: i64 = 1_000_000;
 /// Rotate at the first keyframe after a segment's payload reaches this.
 pub const MAX_SEGMENT_BYTES: u64 = 64 << 20;
 const _: () = assert!(MAX_SEGMENT_BYTES < HARD_MAX_SEGMENT_BYTES);
 
-/// One frame for the store.
+/// One frame for the store: a video frame or an audio packet (a G.711
+/// packet's samples, one AAC access unit).
 #[derive(Debug)]
 pub struct FrameMsg {
+    /// Video or audio.
+    pub track: Track,
     /// Wallclock, µs since the Unix epoch.
     pub time_us: i64,
-    /// Keyframe.
+    /// Keyframe (video only).
     pub keyframe: bool,
-    /// Codec.
+    /// Codec of the video (of the session's video, for audio).
     pub codec: Codec,
     /// New parameter sets, when they changed (or on the first frame).
     pub params: Option<ParamSets>,
-    /// Length-prefixed NALs; the buffer goes back to the pool.
+    /// Length-prefixed NALs, or audio samples; the buffer goes back to the pool.
     pub payload: Vec<u8>,
-    /// The first frame of a run: the current segment ends before it.
+    /// The first video frame of a run: the current segment ends before it.
     pub new_run: bool,
+    /// On the first video frame of a run: the audio track of the run's
+    /// segments (`None`: video only). Ignored on other frames. Boxed: the
+    /// message stays small, and it is allocated once a run.
+    pub audio: Option<Box<AudioTrack>>,
 }
+
+// Every queued frame costs this much of the queue: the audio track that
+// comes once a run is boxed to keep it so.
+const _: () = assert!(core::mem::size_of::<FrameMsg>() <= 128);
 
 /// What the writer thread is asked.
 #[derive(Debug)]
@@ -74,6 +87,8 @@ pub struct StreamWriter {
     /// Parameter sets that arrived off a keyframe: used from the next one.
     pending_params: Option<ParamSets>,
     codec: Option<Codec>,
+    /// The audio track of segments started from now on.
+    audio: Option<AudioTrack>,
 }
 
 impl StreamWriter {
@@ -89,7 +104,14 @@ impl StreamWriter {
             params: ParamSets::default(),
             pending_params: None,
             codec: None,
+            audio: None,
         }
+    }
+
+    /// The audio track of the segments started from now on (`None`: video
+    /// only); the current segment keeps its own.
+    pub fn set_audio(&mut self, audio: Option<AudioTrack>) {
+        self.audio = audio;
     }
 
     /// The index file being written, if any.
@@ -98,8 +120,21 @@ impl StreamWriter {
     }
 
     /// Appends a frame; starts and ends segments as needed. Frames before
-    /// the first keyframe with parameter sets are skipped (returns false).
+    /// the first keyframe with parameter sets are skipped (returns false),
+    /// and so is audio when no segment with an audio track is open, or
+    /// audio earlier than the last frame stored.
     pub fn append(&mut self, f: &FrameMsg) -> Result<bool, StoreError> {
+        if f.track == Track::Audio {
+            let Some(cur) = &mut self.cur else {
+                return Ok(false);
+            };
+            if cur.audio().is_none() || f.time_us < cur.last_time_us() {
+                return Ok(false);
+            }
+            cur.append_audio(f.time_us, &f.payload)?;
+            cur.maybe_sync(SYNC_INTERVAL_US)?;
+            return Ok(true);
+        }
         if f.new_run {
             self.end()?;
         }
@@ -135,7 +170,12 @@ impl StreamWriter {
                 params: self.params.clone(),
                 header_len_bytes: 0,
             };
-            self.cur = Some(SegmentWriter::create(&self.stream_dir, header, false)?);
+            self.cur = Some(SegmentWriter::create_with_audio(
+                &self.stream_dir,
+                header,
+                self.audio.clone(),
+                false,
+            )?);
         }
         if let Some(cur) = &mut self.cur {
             cur.append(f.time_us, f.keyframe, &f.payload)?;
@@ -317,6 +357,11 @@ impl CameraWriter {
     }
 
     fn frame(&mut self, f: FrameMsg) {
+        if f.new_run && f.track == Track::Video {
+            let audio = f.audio.as_deref().cloned();
+            self.regul.set_audio(audio.clone());
+            self.alarm.set_audio(audio);
+        }
         let camera = self.camera;
         let retention = &self.retention;
         let store = |w: &mut StreamWriter, f: &FrameMsg| {
@@ -413,6 +458,8 @@ mod tests {
 
     fn frame(i: i64, keyframe: bool, params: Option<ParamSets>) -> FrameMsg {
         FrameMsg {
+            track: Track::Video,
+            audio: None,
             time_us: T0_US + i * 40_000,
             keyframe,
             codec: Codec::H264,
@@ -462,5 +509,115 @@ mod tests {
         let mut cat = Catalog::open(&dir.0).unwrap();
         let s = summary::summarize(&mut cat, 3, Kind::Regul).unwrap();
         assert_eq!(s.frames, 200);
+    }
+
+    fn audio_packet(t_us: i64) -> FrameMsg {
+        FrameMsg {
+            track: Track::Audio,
+            time_us: t_us,
+            keyframe: false,
+            codec: Codec::H264,
+            params: None,
+            payload: vec![0xd5; 160],
+            new_run: false,
+            audio: None,
+        }
+    }
+
+    /// The run's audio track (sent with its first frame) is in every
+    /// segment of the run, across rotations; audio before the first
+    /// keyframe, or behind a frame stored, is not stored; a run without
+    /// audio makes video-only segments.
+    #[test]
+    fn audio_is_interleaved_and_its_track_carried_over_rotation() {
+        use crate::store::layout::TRACK_AUDIO;
+        let dir = TempDir::new("record-writer-audio");
+        let retention = retention::Retention::new(&dir.0, None);
+        let (pool, _pool_rx) = channel::bounded(4);
+        let mut w = CameraWriter {
+            camera: 3,
+            regul: StreamWriter::new(&dir.0, 3, Kind::Regul, 2),
+            alarm: StreamWriter::new(&dir.0, 3, Kind::Alarm, 2),
+            preroll: PreRoll::new(1_000_000, MAX_PREROLL_BYTES),
+            clip: Clip::default(),
+            clip_open: false,
+            preroll_params: None,
+            pool,
+            retention,
+        };
+        let pcma = crate::store::audio_tests::pcma();
+        // Audio 20 ms before the first keyframe: dropped.
+        w.handle(ToWriter::Frame(audio_packet(T0_US - 20_000)));
+        for i in 0..150i64 {
+            let mut f = frame(i, i % 25 == 0, (i == 0).then(|| params(1)));
+            if i == 0 || i == 125 {
+                f.new_run = true;
+                f.audio = (i == 0).then(|| Box::new(pcma.clone()));
+            }
+            if i == 60 {
+                // An alarm: a clip from the keyframe at 50 (the 1 s pre-roll).
+                w.handle(ToWriter::Alarm {
+                    now_us: f.time_us,
+                    post_us: 1_000_000,
+                });
+            }
+            let t = f.time_us;
+            w.handle(ToWriter::Frame(f));
+            w.handle(ToWriter::Frame(audio_packet(t)));
+            w.handle(ToWriter::Frame(audio_packet(t + 20_000)));
+            if i == 10 {
+                // Behind the frame just stored: dropped.
+                w.handle(ToWriter::Frame(audio_packet(t - 1)));
+            }
+        }
+        w.regul.end().unwrap();
+        w.alarm.end().unwrap();
+        let mut cat = Catalog::open(&dir.0).unwrap();
+        let mut starts = Vec::new();
+        for r in cat.all_segments(3, Kind::Regul).unwrap() {
+            let seg = cat.open_segment(&r).unwrap();
+            starts.push((r.start_us - T0_US) / 40_000);
+            let (mut video, mut audio, mut last) = (0, 0, i64::MIN);
+            for i in 0..seg.frames() {
+                let rec = seg.record(i).unwrap();
+                assert!(rec.time_us >= last);
+                last = rec.time_us;
+                if rec.track == TRACK_AUDIO {
+                    audio += 1;
+                } else {
+                    video += 1;
+                }
+            }
+            if r.start_us - T0_US < 125 * 40_000 {
+                assert_eq!(seg.audio(), Some(&pcma), "{}", r.start_us);
+                assert_eq!(audio, 2 * video, "{}", r.start_us);
+            } else {
+                assert_eq!(seg.audio(), None);
+                assert_eq!(audio, 0);
+            }
+        }
+        // 2 s segments: 0, 50, 100; the new run without audio at 125.
+        assert_eq!(starts, [0, 50, 100, 125]);
+        // The alarm clip: from the pre-roll's keyframe (25, the last at or
+        // before 1 s before the trigger at 60) to 1 s after it (85), with
+        // its audio, rotated at 2 s too.
+        let clips = cat.all_segments(3, Kind::Alarm).unwrap();
+        let starts: Vec<i64> = clips
+            .iter()
+            .map(|r| (r.start_us - T0_US) / 40_000)
+            .collect();
+        assert_eq!(starts, [25, 75]);
+        let (mut video, mut audio) = (0, 0);
+        for r in &clips {
+            let seg = cat.open_segment(r).unwrap();
+            assert_eq!(seg.audio(), Some(&pcma));
+            let a = (0..seg.frames())
+                .filter(|&i| seg.record(i).unwrap().track == TRACK_AUDIO)
+                .count();
+            audio += a;
+            video += seg.frames() - a;
+        }
+        // The last packet, 20 ms after the clip's end, is not in it.
+        assert_eq!((video, audio), (61, 2 * 61 - 1));
     }
 }
