@@ -18,6 +18,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
+use common::ffprobe_packets as packets;
 use common::{TempDir, fixture, run_with_timeout};
 use ctrtspd::codec::audio::parse_adts;
 use ctrtspd::codec::{AccessUnits, AudioCodec, Codec, nals};
@@ -142,20 +143,6 @@ fn streams(path: &str) -> Vec<(String, String, f64)> {
     common::ffprobe_csv(path, &args)
         .into_iter()
         .map(|v| (v[1].clone(), v[0].clone(), v[2].parse().unwrap()))
-        .collect()
-}
-
-/// (pts s, duration s) of each packet of the stream `v` or `a`.
-fn packets(path: &str, which: &str) -> Vec<(f64, f64)> {
-    let args = [
-        "-select_streams",
-        which,
-        "-show_entries",
-        "packet=pts_time,duration_time",
-    ];
-    common::ffprobe_csv(path, &args)
-        .iter()
-        .map(|v| (v[0].parse().unwrap(), v[1].parse().unwrap()))
         .collect()
 }
 

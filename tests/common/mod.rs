@@ -475,6 +475,20 @@ pub fn ffprobe_csv(path: &str, args: &[&str]) -> Vec<Vec<String>> {
         .collect()
 }
 
+/// (pts s, duration s) of each packet of stream `which` (`v`, `a`) of a file.
+pub fn ffprobe_packets(path: &str, which: &str) -> Vec<(f64, f64)> {
+    let args = [
+        "-select_streams",
+        which,
+        "-show_entries",
+        "packet=pts_time,duration_time",
+    ];
+    ffprobe_csv(path, &args)
+        .iter()
+        .map(|v| (v[0].parse().unwrap(), v[1].parse().unwrap()))
+        .collect()
+}
+
 /// Frames ffprobe decodes from `input` (a file or a URL); any complaint
 /// from it fails the test.
 pub fn count_frames(input: &str) -> usize {
