@@ -267,3 +267,42 @@ fn video_only_recordings_export_one_track_as_before() {
     assert_eq!(s.len(), 1, "{s:?}");
     assert!(Path::new(&out).exists());
 }
+
+#[test]
+fn http_export_with_audio_is_the_same_file_and_ranges_are_exact() {
+    common::require_tool("curl", "--version", "curl");
+    common::require_ffprobe();
+    let root = TempDir::new("export-audio-http");
+    record(&root, Kind::Regul, T0 * US, &aac(), 0);
+    let file = std::fs::read(export(&root, "regul", (T0, T0 + 3), "cli.mp4")).unwrap();
+    let server = common::ServerProcess::start(&root, &[]);
+    let url = server.http_url(&format!("/export/regul/3.mp4?start={T0}&stop={}", T0 + 3));
+    let get = |range: Option<String>| {
+        let out = root.0.join("got.mp4");
+        let mut cmd = Command::new("curl");
+        cmd.args(["-s", "-f", "-o"]).arg(&out);
+        if let Some(r) = range {
+            cmd.args(["-r", &r]);
+        }
+        let f = run_with_timeout(cmd.arg(&url), TOOL_TIMEOUT);
+        assert!(f.success(), "curl: {}", f.stderr);
+        std::fs::read(&out).unwrap()
+    };
+    assert_eq!(
+        get(None),
+        file,
+        "HTTP and `ctrtspd export` give the same bytes"
+    );
+    let len = file.len();
+    for (a, b) in [
+        (0, 0),
+        (len / 2 - 9, len / 2 + 9),
+        (len - 1, len - 1),
+        (len - 3000, len - 1),
+    ] {
+        assert_eq!(get(Some(format!("{a}-{b}"))), file[a..=b], "range {a}-{b}");
+    }
+    // ffprobe reads it over HTTP (with ranges of its own): both tracks.
+    assert_eq!(packets(&url, "a").len(), 47);
+    assert_eq!(packets(&url, "v").len(), 75);
+}
