@@ -67,7 +67,9 @@ fn mp4_h264_aac_frames_and_times() {
         (a.codec, a.sample_rate_hz, a.channels),
         (AudioCodec::Aac, 16000, 1)
     );
-    assert_eq!(a.config, vec![0x14, 0x08]);
+    // The AudioSpecificConfig as ffmpeg wrote it: AAC LC 16 kHz mono,
+    // then the explicit "no SBR" extension.
+    assert_eq!(a.config, vec![0x14, 0x08, 0x56, 0xe5, 0x00]);
     // ffprobe: 50 frames 40 ms apart from 0, key frames at 0 and 1 s.
     let v = video_times_us(&m);
     assert_eq!(v, (0..50).map(|i| i * 40_000).collect::<Vec<_>>());
@@ -167,11 +169,25 @@ fn cut_and_damaged_files_are_refused_without_a_panic() {
         for cut in (0..data.len()).step_by(97) {
             let _ = run(&data[..cut]);
         }
+        // Flips anywhere, and many more in the head (`moov`, the EBML
+        // headers and track entries), where the tables are.
+        let head = match detect(&data) {
+            Format::Mp4 => {
+                let at = data.windows(4).position(|w| w == b"moov").unwrap() - 4;
+                let len = u32::from_be_bytes(data[at..at + 4].try_into().unwrap()) as usize;
+                at..at + len
+            }
+            _ => 0..data.len().min(1024),
+        };
         let mut rng = crate::test_rng::XorShift(5);
-        for _ in 0..200 {
+        for round in 0..2000 {
             let mut d = data.clone();
-            for _ in 0..4 {
-                let i = rng.below(d.len());
+            for _ in 0..1 + round % 4 {
+                let i = if round < 200 {
+                    rng.below(d.len())
+                } else {
+                    head.start + rng.below(head.len())
+                };
                 d[i] ^= 1 << rng.below(8);
             }
             let _ = run(&d);
