@@ -2,17 +2,17 @@
 //! (H.264/H.265) and the first audio track (AAC, G.711 A-law/µ-law) with
 //! the times the file gives them, turned into what the store keeps.
 //!
-//! The containers are parsed by maintained crates (`re_mp4` for ISO BMFF,
-//! `matroska-demuxer` for Matroska/WebM); this module only maps their
+//! Matroska/WebM is parsed by the `matroska-demuxer` crate ([`mkv`]);
+//! ISO BMFF by [`mp4`] itself (it says why). This module maps their
 //! tracks and samples onto the store: decoder configuration records
 //! (`avcC`/`hvcC`) into parameter sets, length-prefixed samples into the
-//! store's frames (parameter sets in band taken out, AUD and filler
-//! dropped, key frames from the NAL types), times into µs from the file's
-//! start. Import time: allocation is fine; still no panic on any input.
+//! store's frames (through the Annex B importer's access-unit reader:
+//! parameter sets in band taken out, AUD and filler dropped, B slices
+//! refused, key frames from the NAL types), times into µs. Import time:
+//! allocation is fine; still no panic on any input.
 //!
-//! The demuxers ([`mp4`], [`mkv`]) are in the `import-containers` cargo
-//! feature (a default one, left out of board builds: they cost ~190 KiB);
-//! without it [`demux`] says so.
+//! The demuxers are in the `import-containers` cargo feature (a default
+//! one, left out of board builds); without it [`demux`] says so.
 //!
 //! Frames are stored in decoding order with one time each, so a video
 //! track with B-frames (presentation order differing from decoding order)
