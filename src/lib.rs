@@ -6,6 +6,7 @@
 //! |--------------|---------------------------------------------------------------------|-------------|
 //! | [`store`]    | on-disk segment format, writer, mmap reader, catalog, verify        | files       |
 //! | [`codec`]    | H.264/H.265 Annex B parsing, access units, SPS fields               | none        |
+//! | [`container`]| MP4/Matroska input for `import`: tracks and samples to store frames | none        |
 //! | [`rtsp`]     | RTSP request parser, response writer, URL/Transport/Range, SDP      | none        |
 //! | [`rtp`]      | RTP/RTCP headers, per-codec packetizers, interleaved framing        | none        |
 //! | [`playback`] | time range → cursor over frames across segments; pacing             | none        |
@@ -26,6 +27,7 @@
 pub mod auth;
 pub mod cli;
 pub mod codec;
+pub mod container;
 #[cfg(feature = "demo")]
 pub mod demo;
 pub mod http;

@@ -27,33 +27,20 @@ fn export(root: &TempDir, kind: &str, start: i64, stop: i64, out: &str) -> commo
 
 /// One packet as ffprobe reads it from the file: (pts s, duration s, key).
 fn packets(path: &str) -> Vec<(f64, f64, bool)> {
-    let f = run_with_timeout(
-        Command::new("ffprobe").args([
-            "-v",
-            "error",
-            "-select_streams",
-            "v",
-            "-show_entries",
-            "packet=pts_time,duration_time,flags",
-            "-of",
-            "csv=p=0",
-            path,
-        ]),
-        TOOL_TIMEOUT,
-    );
-    assert!(f.success(), "ffprobe: {}", f.stderr);
-    f.stdout
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| {
-            let v: Vec<&str> = l.split(',').collect();
-            (
-                v[0].parse().unwrap(),
-                v[1].parse().unwrap(),
-                v[2].starts_with('K'),
-            )
-        })
-        .collect()
+    let args = ["-select_streams", "v", "-show_entries"];
+    common::ffprobe_csv(
+        path,
+        &[&args[..], &["packet=pts_time,duration_time,flags"]].concat(),
+    )
+    .iter()
+    .map(|v| {
+        (
+            v[0].parse().unwrap(),
+            v[1].parse().unwrap(),
+            v[2].starts_with('K'),
+        )
+    })
+    .collect()
 }
 
 /// Decodes the whole file; returns the frames decoded. Any decoder

@@ -72,8 +72,12 @@ pub fn run(a: Args) -> i32 {
             return EXIT_FAILURE;
         }
     };
+    let audio = match clip.audio_codec {
+        Some(c) => format!(" and {} {c} audio frames", clip.audio_frames),
+        None => String::new(),
+    };
     eprintln!(
-        "ctrtspd export: camera {} {}: {} frames, {} → {} UTC, {} gap(s) closed up, {} bytes",
+        "ctrtspd export: camera {} {}: {} frames{audio}, {} → {} UTC, {} gap(s) closed up, {} bytes",
         a.camera,
         a.kind,
         clip.frames,

@@ -1,16 +1,20 @@
-//! `ctrtspd import`: an H.264/H.265 Annex B file into the store.
+//! `ctrtspd import`: an H.264/H.265 Annex B file, or an MP4/Matroska file
+//! with its video and audio, into the store.
 
 use std::path::PathBuf;
 
 use argh::FromArgs;
 
 use super::{EXIT_FAILURE, EXIT_OK, EXIT_USAGE};
+use crate::container;
 use crate::store::Kind;
-use crate::store::import::{ImportError, ImportTarget, import_annexb};
+use crate::store::import::{ImportError, ImportTarget, import_annexb, import_media};
 use crate::utc::Utc;
 
-/// Import an H.264 or H.265 Annex B elementary stream; frame i gets the
-/// time start + i/fps.
+/// Import an H.264 or H.265 Annex B elementary stream (frame i gets the
+/// time start + i/fps), or an MP4/MOV or Matroska/WebM file with its H.264
+/// or H.265 video and its AAC or G.711 audio, at the times the file gives
+/// them from start. The format is told by the file's first bytes.
 #[derive(FromArgs)]
 #[argh(subcommand, name = "import")]
 pub struct Args {
@@ -26,10 +30,10 @@ pub struct Args {
     /// time of the first frame, Unix seconds (UTC)
     #[argh(option)]
     start: i64,
-    /// frames per second (default 25)
+    /// frames per second of an Annex B stream (default 25)
     #[argh(option, default = "25.0")]
     fps: f64,
-    /// the elementary stream (.264/.h264/.265/.hevc)
+    /// the file (.264/.h264/.265/.hevc, .mp4/.mov, .mkv/.webm)
     #[argh(positional)]
     file: PathBuf,
 }
@@ -63,7 +67,7 @@ pub fn run(a: Args) -> i32 {
     let signals = hold_signals();
     let long = data.len() > 8 << 20;
     let mut last_pct = u64::MAX;
-    let result = import_annexb(&target, &data, |done, total| {
+    let progress = |done: u64, total: u64| {
         let pct = done * 100 / total.max(1);
         if long && pct / 10 != last_pct / 10 {
             eprintln!("ctrtspd import: {pct}% ({done}/{total} frames)");
@@ -72,7 +76,20 @@ pub fn run(a: Args) -> i32 {
         !signals
             .as_ref()
             .is_some_and(|s| matches!(s.read_signal(), Ok(Some(_))))
-    });
+    };
+    let result = match container::demux(&data) {
+        Ok(None) => import_annexb(&target, &data, progress),
+        Ok(Some(m)) => {
+            if let Some(why) = &m.audio_skipped {
+                eprintln!(
+                    "ctrtspd import: {}: audio left out: {why}",
+                    a.file.display()
+                );
+            }
+            import_media(&target, &m, progress)
+        }
+        Err(e) => Err(ImportError::Container(e)),
+    };
     match result {
         Ok(s) => {
             if s.stale_parts_removed > 0 {
@@ -81,8 +98,12 @@ pub fn run(a: Args) -> i32 {
                     s.stale_parts_removed
                 );
             }
+            let audio = match s.audio {
+                Some((codec, n)) => format!(" and {n} {codec} audio frames"),
+                None => String::new(),
+            };
             say!(
-                "imported {} {} frames ({} keyframes) into camera {} {} as {} segment(s): {} → {} UTC",
+                "imported {} {} frames ({} keyframes){audio} into camera {} {} as {} segment(s): {} → {} UTC",
                 s.frames,
                 s.codec.rtp_encoding_name(),
                 s.keyframes,
@@ -100,7 +121,12 @@ pub fn run(a: Args) -> i32 {
             );
             EXIT_FAILURE
         }
-        Err(e @ (ImportError::Codec(_) | ImportError::Empty | ImportError::BadFps)) => {
+        Err(
+            e @ (ImportError::Codec(_)
+            | ImportError::Container(_)
+            | ImportError::Empty
+            | ImportError::BadFps),
+        ) => {
             eprintln!(
                 "ctrtspd import: {}: {e}; the store was not changed",
                 a.file.display()

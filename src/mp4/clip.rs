@@ -22,22 +22,43 @@
 //! - Frames are stored in decoding order with one time each; the file has
 //!   no composition offsets, so streams with B-frames are shown in decoding
 //!   order (cameras do not send B-frames).
+//!
+//! ## Audio
+//!
+//! When the window's segments have an audio track, the file has a second
+//! track: every audio record of the window (from the first video frame to
+//! the end of the last one) is a sample, `mp4a` for AAC, `alaw`/`ulaw`
+//! for G.711. Its timescale is the sample rate; each record lasts until
+//! the next one on the same gapless timeline as the video (a gap closed
+//! up for the video is closed up for the audio by the same amount), so
+//! lost packets leave silence instead of pulling the sound ahead of the
+//! picture; the last one lasts its own length. Audio that starts after the
+//! first video frame is delayed by an empty edit. The first audio track
+//! met in the window describes the track; segments whose audio differs
+//! (another codec or rate) add no audio. The payloads of both tracks lie in
+//! `mdat` in recorded order (chunks of one track each), so the body is
+//! still read from the maps front to back.
 
 use std::rc::Rc;
 
 use crate::store::map::Map;
 
-use super::boxes::{self, Movie, Sample};
-use super::sample_entry::{EntryError, SampleEntry};
-use crate::codec::Codec;
-use crate::store::{Catalog, Cursor, Kind, Step, StoreError};
+use super::boxes::{self, AudioTrak, Chunk, Movie, Sample};
+use super::sample_entry::{AudioEntry, EntryError, SampleEntry};
+use crate::codec::{AudioCodec, Codec};
+use crate::store::layout::{AudioTrack, TRACK_AUDIO};
+use crate::store::{Catalog, Cursor, Kind, Segment, Step, StoreError};
 
 /// Longest window exported at once.
 pub const MAX_WINDOW_US: i64 = 24 * 3600 * 1_000_000;
-/// Most frames in one file: 22 h at 25 fps. The layout keeps 16 bytes a
-/// frame (its sample and its offset) and the head ~5 (`stsz`, `stss`), so
-/// a file of this many frames holds ~42 MB while it is made.
+/// Most frames in one file: 22 h at 25 fps. The layout keeps 17 bytes a
+/// frame (its sample, its offset, its track) and the head ~5 (`stsz`,
+/// `stss`), so a file of this many frames holds ~44 MB while it is made.
 pub const MAX_FRAMES: usize = 2_000_000;
+/// Most audio records in one file: 24 h of 20 ms G.711 packets (AAC at
+/// 48 kHz has fewer). About 21 bytes each while the file is made (the
+/// chunk table included: audio and video alternate), ~95 MB at most.
+pub const MAX_AUDIO_FRAMES: usize = 4_400_000;
 /// Duration given to a frame whose duration cannot be known (a lone frame).
 const DEFAULT_DURATION_US: u32 = 40_000;
 
@@ -49,7 +70,7 @@ pub enum ExportError {
     BadWindow,
     /// No frame is recorded in the window.
     NothingRecorded,
-    /// More than [`MAX_FRAMES`] frames.
+    /// More than [`MAX_FRAMES`] frames (or [`MAX_AUDIO_FRAMES`] audio records).
     TooManyFrames,
     /// The recording's parameter sets cannot describe an MP4 track.
     Entry(EntryError),
@@ -66,7 +87,10 @@ impl core::fmt::Display for ExportError {
                 MAX_WINDOW_US / 3_600_000_000
             ),
             Self::NothingRecorded => f.write_str("nothing is recorded in the window"),
-            Self::TooManyFrames => write!(f, "more than {MAX_FRAMES} frames in the window"),
+            Self::TooManyFrames => write!(
+                f,
+                "more than {MAX_FRAMES} frames or {MAX_AUDIO_FRAMES} audio frames in the window"
+            ),
             Self::Entry(e) => write!(f, "cannot describe the track: {e}"),
             Self::Store(e) => write!(f, "store: {e}"),
         }
@@ -97,22 +121,28 @@ struct Run {
 pub struct Clip {
     head: Vec<u8>,
     runs: Vec<Run>,
-    /// Offset of each frame in its run (a run is at most a segment, so
-    /// well under 4 GiB): 4 bytes a frame to find NAL boundaries in a
-    /// range that starts inside a frame.
+    /// Offset of each frame (video or audio, in body order) in its run (a
+    /// run is at most a segment, so well under 4 GiB): 4 bytes a frame to
+    /// find NAL boundaries in a range that starts inside a frame.
     frame_off: Vec<u32>,
+    /// True for the body's audio frames: sent as they are (no NAL prefixes).
+    frame_is_audio: Vec<bool>,
     len_bytes: u64,
-    /// Codec of the track.
+    /// Codec of the video track.
     pub codec: Codec,
+    /// Codec of the audio track, if the file has one.
+    pub audio_codec: Option<AudioCodec>,
     /// Recorded time of the first frame (a keyframe), µs since the epoch.
     pub first_us: i64,
     /// Recorded end of the last frame, µs since the epoch.
     pub end_us: i64,
-    /// Frames in the file.
+    /// Video frames in the file.
     pub frames: usize,
+    /// Audio frames (records) in the file.
+    pub audio_frames: usize,
     /// Gaps in the recording closed up in the file.
     pub gaps: usize,
-    /// Playing time of the file, µs (the sum of the frame durations).
+    /// Playing time of the video track, µs (the sum of the frame durations).
     pub duration_us: u64,
 }
 
@@ -128,19 +158,66 @@ struct Last {
     end_us: Option<i64>,
 }
 
-/// What the layout keeps per frame: its sample (12 bytes) and its offset
-/// in its run (4 bytes); and per run of contiguous payload, its map.
+/// The audio track being laid out.
+struct AudioTables {
+    track: AudioTrack,
+    entry: AudioEntry,
+    samples: Vec<Sample>,
+    /// Position of the first record on the file's timeline, µs.
+    delay_us: u64,
+    /// The last record met, waiting for the next to know its duration:
+    /// its time in ticks of the sample rate on the file's timeline, and
+    /// its length.
+    last: Option<(i64, u32)>,
+}
+
+impl AudioTables {
+    fn push(&mut self, at_ticks: i64, len_bytes: u32) {
+        if let Some((t, len)) = self.last.take() {
+            let d = u32::try_from(at_ticks.saturating_sub(t)).unwrap_or(u32::MAX);
+            self.samples.push(Sample {
+                duration_ticks: d,
+                len_bytes: len,
+                keyframe: true,
+            });
+        }
+        self.last = Some((at_ticks, len_bytes));
+    }
+
+    fn close(&mut self) {
+        if let Some((_, len)) = self.last.take() {
+            self.samples.push(Sample {
+                duration_ticks: self.entry.natural_duration_ticks(len),
+                len_bytes: len,
+                keyframe: true,
+            });
+        }
+    }
+
+    fn frames(&self) -> usize {
+        self.samples.len() + usize::from(self.last.is_some())
+    }
+}
+
+/// What the layout keeps per frame: its sample (12 bytes), its offset in
+/// its run (4 bytes) and its track (1 byte); per run of contiguous
+/// payload, its map; per chunk, 4 bytes.
 #[derive(Default)]
 struct Tables {
     samples: Vec<Sample>,
     frame_off: Vec<u32>,
+    frame_is_audio: Vec<bool>,
     /// Runs of payload contiguous in one map: map, range, first frame.
     spans: Vec<(Rc<Map>, core::ops::Range<usize>, usize)>,
-    /// Samples per chunk (one chunk per span).
-    chunks: Vec<u32>,
+    /// Chunks of both tracks in body order (a chunk never spans two spans).
+    chunks: Vec<Chunk>,
     last: Option<Last>,
     prev_duration_us: u32,
     first_us: Option<i64>,
+    audio: Option<AudioTables>,
+    /// Recorded time closed up by the gaps so far, µs: a recorded time
+    /// `t` is at `t - first_us - closed_us` in the file.
+    closed_us: i64,
 }
 
 impl Tables {
@@ -158,7 +235,7 @@ impl Tables {
             });
         self.prev_duration_us = duration;
         self.samples.push(Sample {
-            duration_us: duration,
+            duration_ticks: duration,
             len_bytes: l.len_bytes,
             keyframe: l.keyframe,
         });
@@ -173,8 +250,56 @@ impl Tables {
             keyframe: f.record.keyframe,
             end_us: None,
         });
+        self.push_payload(f, false);
+    }
+
+    /// An audio record of a segment whose audio track is `track`, at most
+    /// [`MAX_AUDIO_FRAMES`].
+    fn push_audio(
+        &mut self,
+        f: &crate::store::FrameData,
+        track: &AudioTrack,
+    ) -> Result<(), ExportError> {
+        let Some(first_us) = self.first_us else {
+            return Ok(());
+        };
+        let at_us = f
+            .record
+            .time_us
+            .saturating_sub(first_us)
+            .saturating_sub(self.closed_us)
+            .max(0);
+        let a = self.audio.get_or_insert_with(|| AudioTables {
+            track: track.clone(),
+            entry: AudioEntry::new(track),
+            samples: Vec::new(),
+            delay_us: at_us as u64,
+            last: None,
+        });
+        if a.track != *track {
+            return Ok(());
+        }
+        if a.frames() >= MAX_AUDIO_FRAMES {
+            return Err(ExportError::TooManyFrames);
+        }
+        let rate = i128::from(a.entry.sample_rate_hz);
+        let ticks = (i128::from(at_us) * rate + 500_000) / 1_000_000;
+        a.push(i64::try_from(ticks).unwrap_or(i64::MAX), f.record.len_bytes);
+        self.push_payload(f, true);
+        Ok(())
+    }
+
+    fn push_payload(&mut self, f: &crate::store::FrameData, audio: bool) {
         let (map, range) = (f.map(), f.range());
         let frame = self.frame_off.len();
+        self.frame_is_audio.push(audio);
+        let new_chunk = || {
+            if audio {
+                Chunk::audio()
+            } else {
+                Chunk::video()
+            }
+        };
         match self.spans.last_mut() {
             Some((m, r, _))
                 if Rc::ptr_eq(m, map)
@@ -183,14 +308,18 @@ impl Tables {
             {
                 self.frame_off.push(r.len() as u32);
                 r.end = range.end;
-                if let Some(n) = self.chunks.last_mut() {
-                    *n += 1;
+                let grown = match self.chunks.last_mut() {
+                    Some(c) if c.is_audio() == audio => c.grow(),
+                    _ => false,
+                };
+                if !grown {
+                    self.chunks.push(new_chunk());
                 }
             }
             _ => {
                 self.spans.push((Rc::clone(map), range, frame));
                 self.frame_off.push(0);
-                self.chunks.push(1);
+                self.chunks.push(new_chunk());
             }
         }
     }
@@ -207,6 +336,15 @@ impl Tables {
     }
 }
 
+/// Where the audio records not yet looked at are: the cursor yields video
+/// frames only, so the records between two of them (and after the last
+/// one of a segment) are read here, by index.
+struct AudioScan {
+    seg: Rc<Segment>,
+    /// Next record index of `seg` to look at.
+    next: usize,
+}
+
 /// A [`Clip`] being laid out, a bounded number of frames per
 /// [`ClipBuilder::step`], so that a server can let other work run between
 /// steps (a day of index records takes a while on a small board). Reads
@@ -219,6 +357,7 @@ pub struct ClipBuilder {
     seg: Rc<crate::store::Segment>,
     stop_us: i64,
     tables: Tables,
+    scan: AudioScan,
     gaps: usize,
     /// The first frame after the window, when no gap comes before it:
     /// its time ends the window's last frame.
@@ -247,6 +386,10 @@ impl ClipBuilder {
         let entry = SampleEntry::new(header.codec, &header.params).map_err(ExportError::Entry)?;
         Ok(ClipBuilder {
             seg: Rc::clone(&first_seg),
+            scan: AudioScan {
+                seg: Rc::clone(&first_seg),
+                next: usize::MAX,
+            },
             first_seg,
             cursor,
             entry,
@@ -261,28 +404,70 @@ impl ClipBuilder {
         })
     }
 
+    /// Takes the audio records of the scanned segment up to record `end`
+    /// (exclusive) and before the end of the window.
+    fn scan_audio(&mut self, end: usize) -> Result<(), ExportError> {
+        let seg = Rc::clone(&self.scan.seg);
+        let Some(track) = seg.audio() else {
+            self.scan.next = self.scan.next.max(end);
+            return Ok(());
+        };
+        while self.scan.next < end.min(seg.frames()) {
+            let i = self.scan.next;
+            self.scan.next += 1;
+            // A torn or corrupt record ends what is trusted in this
+            // segment, as it does for the cursor.
+            let Ok(f) = seg.frame(i) else {
+                self.scan.next = usize::MAX;
+                break;
+            };
+            if f.record.track == TRACK_AUDIO && f.record.time_us < self.stop_us {
+                self.tables.push_audio(&f, track)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Takes the rest of the scanned segment's audio records and moves the
+    /// scan to `seg` (the cursor's segment now), from its record `next`.
+    fn scan_move(&mut self, seg: &Rc<Segment>, next: usize) -> Result<(), ExportError> {
+        if !Rc::ptr_eq(seg, &self.scan.seg) {
+            self.scan_audio(usize::MAX)?;
+            self.scan = AudioScan {
+                seg: Rc::clone(seg),
+                next,
+            };
+        }
+        Ok(())
+    }
+
     /// Walks up to `max_steps` more index records; true once the window is
     /// walked whole.
     pub fn step(&mut self, cat: &mut Catalog, max_steps: usize) -> Result<bool, ExportError> {
-        let header = self.first_seg.header();
+        let first_seg = Rc::clone(&self.first_seg);
+        let header = first_seg.header();
         let mut steps = 0usize;
         while !self.done && steps < max_steps {
             steps += 1;
             match self.cursor.next(cat)? {
                 Step::Frame(f) => {
+                    let index = self.cursor.next_index().saturating_sub(1);
+                    let seg = Rc::clone(self.cursor.segment());
+                    self.scan_move(&seg, 0)?;
                     if f.record.time_us >= self.stop_us {
+                        self.scan_audio(index)?;
                         self.next_after_us = Some(f.record.time_us);
                         self.done = true;
                         break;
                     }
-                    if !Rc::ptr_eq(self.cursor.segment(), &self.seg) {
-                        let h = self.cursor.segment().header();
+                    if !Rc::ptr_eq(&seg, &self.seg) {
+                        let h = seg.header();
                         if h.codec != header.codec || h.params != header.params {
                             self.tables.end_last(self.seg.end_us());
                             self.done = true;
                             break;
                         }
-                        self.seg = Rc::clone(self.cursor.segment());
+                        self.seg = seg;
                     }
                     if self.tables.frames() == 0 && !f.record.keyframe {
                         continue;
@@ -290,13 +475,19 @@ impl ClipBuilder {
                     if self.tables.frames() >= MAX_FRAMES {
                         return Err(ExportError::TooManyFrames);
                     }
+                    // Audio recorded before this frame goes before it.
+                    self.scan_audio(index)?;
                     self.tables.push(&f);
+                    self.scan.next = index + 1;
                 }
                 Step::Gap { from_us, to_us } => {
+                    let seg = Rc::clone(self.cursor.segment());
+                    self.scan_move(&seg, 0)?;
                     if self.tables.frames() > 0 {
                         self.tables.end_last(Some(from_us));
                         if to_us < self.stop_us {
                             self.gaps += 1;
+                            self.tables.closed_us += to_us.saturating_sub(from_us);
                         }
                     }
                     if to_us >= self.stop_us {
@@ -305,6 +496,7 @@ impl ClipBuilder {
                 }
                 Step::Pending => {
                     self.tables.end_last(self.cursor.segment().end_us());
+                    self.scan_audio(usize::MAX)?;
                     self.done = true;
                 }
             }
@@ -317,6 +509,9 @@ impl ClipBuilder {
     pub fn finish(mut self) -> Result<Clip, ExportError> {
         let last_us = self.tables.last.map(|l| l.time_us);
         self.tables.close_last(self.next_after_us);
+        if let Some(a) = &mut self.tables.audio {
+            a.close();
+        }
         Clip::lay_out(self.entry, self.tables, self.gaps, last_us)
     }
 }
@@ -347,17 +542,24 @@ impl Clip {
             return Err(ExportError::NothingRecorded);
         };
         let codec = entry.codec;
-        let last_end_us = last_us + i64::from(last.duration_us);
+        let last_end_us = last_us + i64::from(last.duration_ticks);
         let Tables {
             samples,
             frame_off,
+            frame_is_audio,
             spans,
             chunks,
+            audio,
             ..
         } = t;
         let head = boxes::write_head(&Movie {
             entry: &entry,
             samples: &samples,
+            audio: audio.as_ref().map(|a| AudioTrak {
+                entry: &a.entry,
+                samples: &a.samples,
+                delay_us: a.delay_us,
+            }),
             chunks: &chunks,
             start_unix_us: first_us,
         });
@@ -380,12 +582,15 @@ impl Clip {
             head: head.bytes,
             runs,
             frame_off,
+            frame_is_audio,
             codec,
+            audio_codec: audio.as_ref().map(|a| a.entry.codec),
             first_us,
             end_us: last_end_us,
             frames: samples.len(),
+            audio_frames: audio.as_ref().map_or(0, |a| a.samples.len()),
             gaps,
-            duration_us: samples.iter().map(|s| u64::from(s.duration_us)).sum(),
+            duration_us: samples.iter().map(|s| u64::from(s.duration_ticks)).sum(),
         })
     }
 
@@ -558,6 +763,12 @@ impl<'a> Iterator for Pieces<'a> {
             let frame = run_bytes.get(frame_start..frame_end)?;
             let o = in_run.checked_sub(frame_start)?;
             let limit = |n: usize| n.min(o + (self.end - self.pos) as usize);
+            if self.clip.frame_is_audio.get(self.frame) == Some(&true) {
+                // Audio payloads are the samples as they are.
+                let s = frame.get(o..limit(frame.len()))?;
+                self.pos += s.len() as u64;
+                return Some(Piece::Slice(s));
+            }
             // Walk the NAL units of the frame up to `o`.
             let (piece, len) = loop {
                 let c = self.nal_off;

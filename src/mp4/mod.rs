@@ -16,7 +16,7 @@ pub mod clip;
 pub mod sample_entry;
 
 pub use clip::{Clip, ClipBuilder, ExportError, Piece, Pieces};
-pub use sample_entry::{EntryError, SampleEntry};
+pub use sample_entry::{AudioEntry, EntryError, SampleEntry};
 
 #[cfg(test)]
 mod tests;

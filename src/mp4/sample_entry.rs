@@ -2,11 +2,17 @@
 //! record (`avcC`, ISO/IEC 14496-15 5.3.3; `hvcC`, 8.3.3), built from the
 //! parameter sets a segment header keeps. The parameter sets live only
 //! here (not repeated in the samples), as `avc1`/`hvc1` require.
+//!
+//! The audio sample entry ([`AudioEntry`]): `mp4a` with its `esds`
+//! (ISO/IEC 14496-14 5.6, 14496-1 7.2.6.5) for AAC, and the QuickTime
+//! `alaw`/`ulaw` entries for G.711, which ffmpeg and VLC read from an MP4
+//! as well (the ISO files have no G.711 entry of their own).
 
 use super::boxes::bx;
 use crate::codec::bits::BitReader;
-use crate::codec::{Codec, h264, h265};
+use crate::codec::{AudioCodec, Codec, h264, h265};
 use crate::store::ParamSets;
+use crate::store::layout::AudioTrack;
 
 /// Why a sample entry could not be made from a segment's parameter sets.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -107,6 +113,90 @@ impl SampleEntry {
             out.extend_from_slice(&self.config);
         });
     }
+}
+
+/// An audio sample entry ready to write.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AudioEntry {
+    /// Codec.
+    pub codec: AudioCodec,
+    /// Sample rate in Hz: also the track's timescale.
+    pub sample_rate_hz: u32,
+    /// Channels.
+    pub channels: u8,
+    /// AAC AudioSpecificConfig (empty for G.711).
+    config: Vec<u8>,
+}
+
+impl AudioEntry {
+    /// The entry for a segment's audio track (checked when the segment was
+    /// opened: a sane rate and channel count, an AAC config of at most 64
+    /// bytes).
+    pub fn new(track: &AudioTrack) -> AudioEntry {
+        AudioEntry {
+            codec: track.codec,
+            sample_rate_hz: track.sample_rate_hz,
+            channels: track.channels,
+            config: track.config.clone(),
+        }
+    }
+
+    /// Duration in ticks (samples) of an audio record of `len_bytes` when
+    /// no later record says: G.711 has a byte per sample and channel, an
+    /// AAC access unit 1024 samples.
+    pub fn natural_duration_ticks(&self, len_bytes: u32) -> u32 {
+        match self.codec {
+            AudioCodec::Pcma | AudioCodec::Pcmu => len_bytes / u32::from(self.channels.max(1)),
+            AudioCodec::Aac => crate::codec::audio::AAC_SAMPLES_PER_FRAME,
+        }
+    }
+
+    /// Writes the `mp4a`/`alaw`/`ulaw` box (an AudioSampleEntry, version 0).
+    pub fn write(&self, out: &mut Vec<u8>) {
+        let fourcc = match self.codec {
+            AudioCodec::Pcma => b"alaw",
+            AudioCodec::Pcmu => b"ulaw",
+            AudioCodec::Aac => b"mp4a",
+        };
+        bx(out, fourcc, |out| {
+            out.extend_from_slice(&[0; 6]);
+            out.extend_from_slice(&1u16.to_be_bytes()); // data_reference_index
+            out.extend_from_slice(&[0; 8]); // version 0, reserved
+            out.extend_from_slice(&u16::from(self.channels).to_be_bytes());
+            out.extend_from_slice(&16u16.to_be_bytes()); // samplesize
+            out.extend_from_slice(&[0; 4]); // pre_defined, reserved
+            // 16.16 fixed point; a rate above 65535 Hz cannot be said here
+            // (players take the timescale or the AAC config).
+            let rate = u16::try_from(self.sample_rate_hz).unwrap_or(0);
+            out.extend_from_slice(&(u32::from(rate) << 16).to_be_bytes());
+            if self.codec == AudioCodec::Aac {
+                esds(out, &self.config);
+            }
+        });
+    }
+}
+
+/// The `esds` box: an ES_Descriptor whose DecoderConfigDescriptor says
+/// "MPEG-4 audio" and carries the AudioSpecificConfig. Every descriptor
+/// is under 128 bytes (the config is at most 64), so each length is one byte.
+fn esds(out: &mut Vec<u8>, asc: &[u8]) {
+    let asc = asc.get(..64).unwrap_or(asc);
+    let dsi_len = asc.len() as u8;
+    let dcd_len = 13 + 2 + dsi_len;
+    let es_len = 3 + 2 + dcd_len + 3;
+    bx(out, b"esds", |out| {
+        out.extend_from_slice(&[0; 4]); // version 0, flags
+        out.extend_from_slice(&[0x03, es_len]); // ES_DescrTag
+        out.extend_from_slice(&[0, 0, 0]); // ES_ID 0, no flags
+        out.extend_from_slice(&[0x04, dcd_len]); // DecoderConfigDescrTag
+        out.push(0x40); // objectTypeIndication: MPEG-4 audio
+        out.push(0x15); // streamType 5 (audio) << 2, upStream 0, reserved 1
+        out.extend_from_slice(&[0; 3]); // bufferSizeDB: unknown
+        out.extend_from_slice(&[0; 8]); // maxBitrate, avgBitrate: unknown
+        out.extend_from_slice(&[0x05, dsi_len]); // DecSpecificInfoTag
+        out.extend_from_slice(asc);
+        out.extend_from_slice(&[0x06, 1, 2]); // SLConfigDescriptor: predefined MP4
+    });
 }
 
 fn nal_with_len(out: &mut Vec<u8>, nal: &[u8]) {

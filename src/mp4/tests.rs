@@ -82,11 +82,22 @@ struct Tables {
 }
 
 fn tables(file: &[u8]) -> Tables {
+    tables_of(file, 0)
+}
+
+/// The tables of the `n`th `trak`.
+fn tables_of(file: &[u8], n: usize) -> Tables {
     let top = boxes(file);
     assert_eq!(&top[0].0, b"ftyp");
     assert_eq!(&top[1].0, b"moov", "moov comes before mdat");
     assert_eq!(&top[2].0, b"mdat");
-    let stbl = child(file, &[b"moov", b"trak", b"mdia", b"minf", b"stbl"]);
+    let trak = boxes(child(file, &[b"moov"]))
+        .into_iter()
+        .filter(|(t, _)| t == b"trak")
+        .nth(n)
+        .expect("no such trak")
+        .1;
+    let stbl = child(trak, &[b"mdia", b"minf", b"stbl"]);
     let stts = child(stbl, &[b"stts"]);
     let mut durations = Vec::new();
     for e in 0..be32(stts, 4) as usize {
@@ -331,4 +342,110 @@ fn laying_out_in_small_steps_gives_the_same_file() {
     }
     assert!(steps > 20, "{steps} steps");
     assert_eq!(whole(&builder.finish().unwrap()), at_once);
+}
+
+/// A segment of the H.264 fixture's 100 frames at 25 fps with a 20 ms
+/// A-law packet (160 real samples from ffmpeg) every 20 ms; returns the
+/// packets in order.
+fn record_with_alaw(root: &TempDir, start_s: i64) -> Vec<Vec<u8>> {
+    use crate::codec::{AccessUnits, AudioCodec, Codec, nals};
+    use crate::store::layout::{AudioTrack, IdxHeader};
+    use crate::store::{ParamSets, SegmentWriter, paths};
+    let data = fixture("ffmpeg_testsrc_h264_gop25.264");
+    let alaw = fixture("ffmpeg_sine1k_8k_200ms.alaw");
+    let aus: Vec<_> = AccessUnits::new(Codec::H264, &data)
+        .map(|a| a.unwrap())
+        .collect();
+    let header = IdxHeader {
+        codec: Codec::H264,
+        kind: Kind::Regul,
+        camera: 3,
+        start_us: start_s * US,
+        nonce: 0,
+        params: ParamSets {
+            vps: vec![],
+            sps: aus[0].params.sps.unwrap().to_vec(),
+            pps: aus[0].params.pps.unwrap().to_vec(),
+        },
+        header_len_bytes: 0,
+    };
+    let track = AudioTrack {
+        codec: AudioCodec::Pcma,
+        sample_rate_hz: 8000,
+        channels: 1,
+        config: vec![],
+    };
+    let dir = paths::stream_dir(&root.0, 3, Kind::Regul);
+    let mut w = SegmentWriter::create_with_audio(&dir, header, Some(track), false).unwrap();
+    let mut sent = Vec::new();
+    for tick in 0..200i64 {
+        let t = start_s * US + tick * 20_000;
+        if tick % 2 == 0 {
+            let au = &aus[tick as usize / 2];
+            let mut p = Vec::new();
+            nals::write_length_prefixed(&mut p, &au.nals).unwrap();
+            w.append(t, au.keyframe, &p).unwrap();
+        }
+        let i = tick as usize % 10;
+        let packet = alaw[i * 160..(i + 1) * 160].to_vec();
+        w.append_audio(t, &packet).unwrap();
+        sent.push(packet);
+    }
+    w.finish(start_s * US + 4 * US).unwrap();
+    sent
+}
+
+#[test]
+fn audio_track_samples_are_the_recorded_packets_and_ranges_stay_exact() {
+    let root = TempDir::new("mp4-audio");
+    let sent = record_with_alaw(&root, T0_S);
+    let mut cat = Catalog::open(&root.0).unwrap();
+    // From the keyframe at 1 s to 3 s: packets 50..150.
+    let clip = Clip::build(&mut cat, 3, Kind::Regul, (T0_S + 1) * US, (T0_S + 3) * US).unwrap();
+    assert_eq!((clip.frames, clip.audio_frames), (50, 100));
+    assert_eq!(clip.audio_codec, Some(crate::codec::AudioCodec::Pcma));
+    let file = whole(&clip);
+    assert_eq!(file.len() as u64, clip.len_bytes());
+    let video = tables_of(&file, 0);
+    assert_eq!(check_samples(&file, &video), 50);
+    let audio = tables_of(&file, 1);
+    assert_eq!(audio.durations, vec![160; 100], "20 ms at 8 kHz each");
+    assert_eq!(audio.sizes, vec![160; 100]);
+    assert_eq!(audio.sync, None);
+    // Audio and video alternate in mdat as recorded: every audio sample
+    // where its chunk says, byte for byte the packet recorded.
+    assert!(
+        audio.chunk_offsets.len() > 40,
+        "{}",
+        audio.chunk_offsets.len()
+    );
+    let mut n = 0;
+    for (c, &off) in audio.chunk_offsets.iter().enumerate() {
+        let mut at = off as usize;
+        for _ in 0..audio.samples_per_chunk[c] {
+            assert_eq!(file[at..at + 160], sent[50 + n][..], "audio sample {n}");
+            at += 160;
+            n += 1;
+        }
+    }
+    assert_eq!(n, 100);
+    let stsd = child(
+        &file,
+        &[b"moov", b"trak", b"mdia", b"minf", b"stbl", b"stsd"],
+    );
+    assert_eq!(&stsd[12..16], b"avc1");
+    // Any byte range is the same bytes as the whole file.
+    let len = file.len() as u64;
+    let mut rng = XorShift(11);
+    for _ in 0..300 {
+        let a = rng.below(len as usize) as u64;
+        let b = a + 1 + rng.below((len - a) as usize) as u64;
+        let got: Vec<u8> = clip.pieces(a..b).flat_map(|p| p.bytes().to_vec()).collect();
+        assert_eq!(got, file[a as usize..b as usize], "range {a}..{b}");
+    }
+    // In steps: the same file.
+    let mut builder =
+        ClipBuilder::new(&mut cat, 3, Kind::Regul, (T0_S + 1) * US, (T0_S + 3) * US).unwrap();
+    while !builder.step(&mut cat, 3).unwrap() {}
+    assert_eq!(whole(&builder.finish().unwrap()), file);
 }

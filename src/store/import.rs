@@ -1,6 +1,8 @@
-//! Importing an H.264/H.265 Annex B elementary stream into the store
-//! (`ctrtspd import`, and the demo archive). Frame `i` gets the time
-//! `start + i / fps`.
+//! Importing into the store (`ctrtspd import`, and the demo archive): an
+//! H.264/H.265 Annex B elementary stream, frame `i` at `start + i / fps`
+//! ([`import_annexb`]); or an MP4/Matroska file demuxed by
+//! [`crate::container`], both tracks at the times the file gives them,
+//! from `start` ([`import_media`]).
 //!
 //! The whole input is parsed before anything is written, so an input that
 //! cannot be used leaves the store as it was; segments are written under
@@ -16,12 +18,15 @@ use super::lock::WriterLock;
 use super::writer::{FrameIn, Recorder, RecorderConfig};
 use super::{Catalog, Kind};
 use crate::codec::{self, AccessUnits, Codec, CodecError};
+use crate::container::{ContainerError, Media};
 
 /// Why an import failed.
 #[derive(Debug)]
 pub enum ImportError {
     /// The input is not a usable elementary stream.
     Codec(CodecError),
+    /// The input is an MP4/Matroska file that cannot be used.
+    Container(ContainerError),
     /// The input holds no frame.
     Empty,
     /// `fps` is not a positive number.
@@ -36,6 +41,7 @@ impl core::fmt::Display for ImportError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
             Self::Codec(e) => write!(f, "input: {e}"),
+            Self::Container(e) => write!(f, "input: {e}"),
             Self::Empty => f.write_str("input: no frames found"),
             Self::BadFps => f.write_str("fps must be a positive number"),
             Self::Store(e) => write!(f, "store: {e}"),
@@ -55,6 +61,8 @@ pub struct ImportSummary {
     pub frames: u64,
     /// Keyframes among them.
     pub keyframes: u64,
+    /// Audio frames written, and their codec.
+    pub audio: Option<(crate::codec::AudioCodec, u64)>,
     /// Segments written.
     pub segments: usize,
     /// Time of the first frame.
@@ -107,28 +115,7 @@ pub fn import_annexb(
         return Err(ImportError::Empty);
     }
     let end_us = frame_time_us(t, total);
-    // One writer per camera and kind; holding the lock, `.part` files left
-    // there are an interrupted (killed) import's: removed, so that this one
-    // can write the same segments.
-    let lock = WriterLock::acquire(t.root, t.camera, t.kind).map_err(ImportError::Store)?;
-    let stale_parts_removed = lock.remove_stale_parts().map_err(ImportError::Store)?.len();
-    let mut cat = Catalog::open(t.root).map_err(ImportError::Store)?;
-    if let Some(r) = cat
-        .segments_overlapping(t.camera, t.kind, t.start_us, end_us)
-        .map_err(ImportError::Store)?
-        .first()
-    {
-        let seg = cat.open_segment(r).map_err(ImportError::Store)?;
-        let seg_end = seg.end_us().unwrap_or(i64::MAX);
-        if seg_end > t.start_us {
-            return Err(ImportError::Store(StoreError::file(
-                &r.idx_path,
-                StoreErrorKind::Overlaps {
-                    existing_start_us: r.start_us,
-                },
-            )));
-        }
-    }
+    let (lock, stale_parts_removed) = claim(t, end_us)?;
     // Pass 2: write.
     let config = RecorderConfig {
         publish_on_finish: true,
@@ -164,17 +151,140 @@ pub fn import_annexb(
         }
         Ok(())
     })();
-    if let Err(e) = result {
-        rec.abandon();
-        return Err(e);
-    }
-    let segments = rec.finish().map_err(ImportError::Store)?.len();
-    drop(lock);
+    let segments = settle(rec, result, lock)?;
     let _ = progress(total, total);
     Ok(ImportSummary {
         codec,
         frames: total,
         keyframes,
+        audio: None,
+        segments,
+        start_us: t.start_us,
+        end_us,
+        stale_parts_removed,
+    })
+}
+
+/// Takes the camera/kind's writer lock, removes the `.part` files of an
+/// interrupted import, and checks that `[t.start_us, end_us)` overlaps
+/// nothing recorded. Returns the lock and the files removed.
+fn claim(t: &ImportTarget<'_>, end_us: i64) -> Result<(WriterLock, usize), ImportError> {
+    // One writer per camera and kind; holding the lock, `.part` files left
+    // there are an interrupted (killed) import's: removed, so that this one
+    // can write the same segments.
+    let lock = WriterLock::acquire(t.root, t.camera, t.kind).map_err(ImportError::Store)?;
+    let stale_parts_removed = lock.remove_stale_parts().map_err(ImportError::Store)?.len();
+    let mut cat = Catalog::open(t.root).map_err(ImportError::Store)?;
+    if let Some(r) = cat
+        .segments_overlapping(t.camera, t.kind, t.start_us, end_us)
+        .map_err(ImportError::Store)?
+        .first()
+    {
+        let seg = cat.open_segment(r).map_err(ImportError::Store)?;
+        let seg_end = seg.end_us().unwrap_or(i64::MAX);
+        if seg_end > t.start_us {
+            return Err(ImportError::Store(StoreError::file(
+                &r.idx_path,
+                StoreErrorKind::Overlaps {
+                    existing_start_us: r.start_us,
+                },
+            )));
+        }
+    }
+    Ok((lock, stale_parts_removed))
+}
+
+/// Finishes what `rec` wrote if `written` is fine, and releases the lock;
+/// else removes it all. Returns the segments written.
+fn settle(
+    rec: Recorder,
+    written: Result<(), ImportError>,
+    lock: WriterLock,
+) -> Result<usize, ImportError> {
+    if let Err(e) = written {
+        rec.abandon();
+        return Err(e);
+    }
+    let segments = rec.finish().map_err(ImportError::Store)?.len();
+    drop(lock);
+    Ok(segments)
+}
+
+/// Imports a demuxed MP4/Matroska file: its first video frame at
+/// `t.start_us`, every frame of both tracks as far from it as in the file
+/// (`t.fps` is not used). Like
+/// [`import_annexb`], nothing is written unless the whole input is usable,
+/// and `progress` may abandon the import.
+pub fn import_media(
+    t: &ImportTarget<'_>,
+    media: &Media,
+    mut progress: impl FnMut(u64, u64) -> bool,
+) -> Result<ImportSummary, ImportError> {
+    let video = || media.frames.iter().filter(|f| !f.audio);
+    let total = video().count() as u64;
+    let keyframes = video().filter(|f| f.keyframe).count() as u64;
+    let audio_frames = media.frames.len() as u64 - total;
+    let first_key = video()
+        .next()
+        .is_some_and(|f| f.keyframe && f.params.is_some());
+    if total == 0 || !first_key {
+        return Err(ImportError::Container(ContainerError::Empty));
+    }
+    // The first video frame at `start`, the rest as far from it as in the file.
+    let base_us = video().next().map_or(0, |f| f.time_us);
+    let at = |time_us: i64| t.start_us.saturating_add(time_us.saturating_sub(base_us));
+    // The end: one frame duration after the last video frame.
+    let mut times = video().map(|f| f.time_us).rev();
+    let (last, before) = (times.next().unwrap_or(0), times.next());
+    let frame_us = before.map_or(40_000, |b| (last - b).max(1));
+    let end_us = at(media
+        .frames
+        .iter()
+        .map(|f| f.time_us)
+        .max()
+        .unwrap_or(last)
+        .max(last + frame_us));
+    let (lock, stale_parts_removed) = claim(t, end_us)?;
+    let config = RecorderConfig {
+        publish_on_finish: true,
+        ..Default::default()
+    };
+    let mut rec = Recorder::new(t.root, t.camera, t.kind, config);
+    rec.set_audio(media.audio.clone());
+    let mut params = ParamSets::default();
+    let result = (|| {
+        let mut done = 0u64;
+        for f in &media.frames {
+            if f.audio {
+                rec.append_audio(at(f.time_us), &f.payload)
+                    .map_err(ImportError::Store)?;
+                continue;
+            }
+            if let Some(p) = &f.params {
+                params = p.clone();
+            }
+            rec.append(&FrameIn {
+                time_us: at(f.time_us),
+                keyframe: f.keyframe,
+                codec: media.codec,
+                params: &params,
+                payload: &f.payload,
+            })
+            .map_err(ImportError::Store)?;
+            if done.is_multiple_of(250) && !progress(done, total) {
+                return Err(ImportError::Interrupted);
+            }
+            done += 1;
+        }
+        Ok(())
+    })();
+    let segments = settle(rec, result, lock)?;
+    let _ = progress(total, total);
+    Ok(ImportSummary {
+        codec: media.codec,
+        frames: total,
+        keyframes,
+        audio: media.audio.as_ref().map(|a| (a.codec, audio_frames)),
         segments,
         start_us: t.start_us,
         end_us,

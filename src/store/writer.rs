@@ -419,6 +419,8 @@ pub struct Recorder {
     config: RecorderConfig,
     current: Option<SegmentWriter>,
     finished: Vec<PathBuf>,
+    /// The audio track of the segments started from now on.
+    audio: Option<AudioTrack>,
 }
 
 impl Recorder {
@@ -431,6 +433,32 @@ impl Recorder {
             config,
             current: None,
             finished: Vec::new(),
+            audio: None,
+        }
+    }
+
+    /// The audio track of the segments started from now on (`None`:
+    /// video only); frames of it are appended with [`Self::append_audio`].
+    pub fn set_audio(&mut self, audio: Option<AudioTrack>) {
+        self.audio = audio;
+    }
+
+    /// Appends an audio frame to the current segment (see
+    /// [`SegmentWriter::append_audio`]): refused before the first video
+    /// frame or without an audio track.
+    pub fn append_audio(&mut self, time_us: i64, payload: &[u8]) -> Result<(), StoreError> {
+        match &mut self.current {
+            Some(cur) => {
+                cur.append_audio(time_us, payload)?;
+                if !self.config.publish_on_finish {
+                    cur.maybe_sync(self.config.sync_interval_us)?;
+                }
+                Ok(())
+            }
+            None => Err(StoreError::file(
+                &self.stream_dir,
+                StoreErrorKind::NoAudioTrack,
+            )),
         }
     }
 
@@ -472,9 +500,10 @@ impl Recorder {
                 params: f.params.clone(),
                 header_len_bytes: 0,
             };
-            self.current = Some(SegmentWriter::create(
+            self.current = Some(SegmentWriter::create_with_audio(
                 &self.stream_dir,
                 header,
+                self.audio.clone(),
                 self.config.publish_on_finish,
             )?);
         }

@@ -457,6 +457,38 @@ pub fn export(
     run_with_timeout(&mut cmd, Duration::from_secs(60))
 }
 
+/// `ffprobe -v error ARGS... -of csv=p=0 FILE`, its lines split at commas
+/// (empty lines left out); a failed run fails the test.
+pub fn ffprobe_csv(path: &str, args: &[&str]) -> Vec<Vec<String>> {
+    let f = run_with_timeout(
+        Command::new("ffprobe")
+            .args(["-v", "error"])
+            .args(args)
+            .args(["-of", "csv=p=0", path]),
+        Duration::from_secs(60),
+    );
+    assert!(f.success(), "ffprobe {path}: {}", f.stderr);
+    f.stdout
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| l.split(',').map(str::to_string).collect())
+        .collect()
+}
+
+/// (pts s, duration s) of each packet of stream `which` (`v`, `a`) of a file.
+pub fn ffprobe_packets(path: &str, which: &str) -> Vec<(f64, f64)> {
+    let args = [
+        "-select_streams",
+        which,
+        "-show_entries",
+        "packet=pts_time,duration_time",
+    ];
+    ffprobe_csv(path, &args)
+        .iter()
+        .map(|v| (v[0].parse().unwrap(), v[1].parse().unwrap()))
+        .collect()
+}
+
 /// Frames ffprobe decodes from `input` (a file or a URL); any complaint
 /// from it fails the test.
 pub fn count_frames(input: &str) -> usize {
