@@ -1114,24 +1114,26 @@ fn gst_rtsp_server_cameras_with_pcma_and_aac_audio() {
         );
     }
 
-    // The loop closed: what the PCMA camera recorded plays back over RTSP
-    // with both tracks, exact packet counts for a window, in sync.
-    replay_recorded_audio(&root);
+    // The loop closed: what the PCMA and AAC cameras recorded plays back
+    // over RTSP with both tracks, exact packet counts for a window, in sync.
+    replay_recorded_audio(&root, 3, "pcm_alaw");
+    replay_recorded_audio(&root, 4, "aac");
 }
 
-/// Plays a 2 s window of camera 3's recording (H.264 + PCMA) with ffprobe
-/// over TCP: as many video frames and audio packets as the store holds from the
-/// key frame at or before the start to the stop (G.711 sent in 20 ms
-/// packets), and the first audio packet as far from the first video frame
-/// in presentation time as in recorded time (ffmpeg syncs the two by their
+/// Plays a 2 s window of `camera`'s recording (H.264 + `audio_codec`, as
+/// ffprobe names it) with ffprobe over TCP: as many video frames and audio
+/// packets as the store holds from the key frame at or before the start
+/// to the stop (G.711 sent in 20 ms packets, AAC one unit a packet), and
+/// the first audio packet as far from the first video frame in
+/// presentation time as in recorded time (ffmpeg syncs the two by their
 /// RTCP sender reports).
-fn replay_recorded_audio(root: &TempDir) {
+fn replay_recorded_audio(root: &TempDir, camera: u32, audio_codec: &str) {
     use ctrtspd::store::layout::TRACK_AUDIO;
     use ctrtspd::store::{Catalog, Kind};
     let mut cat = Catalog::open(&root.0).unwrap();
     // (time, audio, keyframe, bytes), in store order across segments.
     let mut recs = Vec::new();
-    for r in cat.all_segments(3, Kind::Regul).unwrap() {
+    for r in cat.all_segments(camera, Kind::Regul).unwrap() {
         let seg = cat.open_segment(&r).unwrap();
         for i in 0..seg.frames() {
             let rec = seg.record(i).unwrap();
@@ -1151,12 +1153,19 @@ fn replay_recorded_audio(root: &TempDir) {
         .take_while(|r| r.0 < stop_s * 1_000_000)
         .collect();
     let want_video = sent.iter().filter(|r| !r.1).count();
-    let want_audio: usize = sent.iter().filter(|r| r.1).map(|r| r.3.div_ceil(160)).sum();
+    let packets_of = |len: usize| {
+        if audio_codec == "pcm_alaw" {
+            len.div_ceil(160)
+        } else {
+            1
+        }
+    };
+    let want_audio: usize = sent.iter().filter(|r| r.1).map(|r| packets_of(r.3)).sum();
     let first_audio_us = sent.iter().find(|r| r.1).unwrap().0;
     let key_us = recs[key].0;
 
     let server = ServerProcess::start(root, &[]);
-    let url = server.url(&format!("regul/3/?start={start_s}&stop={stop_s}"));
+    let url = server.url(&format!("regul/{camera}/?start={start_s}&stop={stop_s}"));
     let out = common::run_with_timeout(
         std::process::Command::new("ffprobe").args([
             "-v",
@@ -1186,7 +1195,7 @@ fn replay_recorded_audio(root: &TempDir) {
     } else {
         ("1", "0")
     };
-    assert_eq!(codec_of(audio_idx).as_deref(), Some("pcm_alaw"), "{text}");
+    assert_eq!(codec_of(audio_idx).as_deref(), Some(audio_codec), "{text}");
     // Decoded frames (a G.711 packet decodes to one frame): lines
     // "stream_index,pts_time" with a decimal point (or no time).
     let packets: Vec<(&str, Option<f64>)> = text
@@ -1198,7 +1207,7 @@ fn replay_recorded_audio(root: &TempDir) {
     let video: Vec<_> = packets.iter().filter(|p| p.0 == video_idx).collect();
     let audio: Vec<_> = packets.iter().filter(|p| p.0 == audio_idx).collect();
     eprintln!(
-        "replay of camera 3 {start_s}..{stop_s}: {} video, {} audio packets (store: {want_video}, {want_audio})",
+        "replay of camera {camera} {start_s}..{stop_s}: {} video, {} audio packets (store: {want_video}, {want_audio})",
         video.len(),
         audio.len()
     );
