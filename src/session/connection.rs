@@ -12,7 +12,7 @@ use super::audio::{AudioPlay, TRACK_AUDIO, TRACK_VIDEO};
 use super::play::{Delivery, FrameOut, Play, Rtcp, RtpStream, UNPACED_BURST_FRAMES, URL_CAPACITY};
 use super::{Refusal, Seek, Session, SessionMethod, State, Transport, Window};
 use crate::auth::{Auth, UserId};
-use crate::playback::trick::KEY_ONLY_ABOVE_SCALE_MILLI;
+use crate::playback::KEY_ONLY_ABOVE_SCALE_MILLI;
 use crate::playback::{EndReason, Gap, Next, Pacer, Player, Rate, pacing};
 use crate::rtp::Packetizer;
 use crate::rtsp::{
@@ -1643,8 +1643,8 @@ fn previous_gop(play: &mut Play, env: &mut Env<'_>, now: i64) -> bool {
 /// play position it starts at.
 ///
 /// - `Rate-Control: no`: unpaced, Scale 1.
-/// - `Scale`: forward 0.25 to 16 (clamped); reverse is not served yet, the
-///   reply says Scale 1. Above 4 (`KEY_ONLY_ABOVE_SCALE_MILLI`), key frames only.
+/// - `Scale`: forward 0.25 to 16, reverse -0.25 to -16 (clamped); above
+///   |4| (`KEY_ONLY_ABOVE_SCALE_MILLI`), key frames only.
 /// - `Speed`: 0.25 to 16 (clamped), delivery only.
 /// - `Frames: intra[/<ms>]`: key frames only (at least `ms` apart on the
 ///   recording); `predicted` and `all`: every frame (no B-frames are stored).
